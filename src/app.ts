@@ -1,0 +1,95 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { cors } from "hono/cors";
+import { adminAuth } from "./auth/admin-auth.js";
+import { rootKeyAuth } from "./auth/root-key-auth.js";
+import type { AppEnv } from "./context.js";
+import type { AppDeps } from "./deps.js";
+import { validationHook } from "./lib/validation.js";
+import { bodyLimit } from "./middleware/body-limit.js";
+import { handleErrors, handleNotFound } from "./middleware/errors.js";
+import { observeRequests } from "./middleware/observe-requests.js";
+import { securityHeaders } from "./middleware/security-headers.js";
+import { adminRouter } from "./routes/admin/admin.index.js";
+import { auditEventsRouter } from "./routes/audit-events/audit-events.index.js";
+import { keysRouter } from "./routes/keys/keys.index.js";
+import { keyspacesRouter } from "./routes/keyspaces/keyspaces.index.js";
+import { rootKeysRouter } from "./routes/root-keys/root-keys.index.js";
+import { docsRouter } from "./routes/system/docs.js";
+import { systemRouter } from "./routes/system/system.index.js";
+
+export const API_VERSION = "1.0.0";
+
+/** Builds the whole HTTP app from its dependencies; only src/index.ts serves it. */
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.use("*", observeRequests(deps));
+  app.use("*", securityHeaders());
+  const origins = deps.config.KEYMINT_CORS_ORIGINS;
+  if (origins.length > 0) {
+    app.use(
+      "*",
+      cors({
+        origin: origins,
+        allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+        allowHeaders: ["authorization", "content-type", "x-request-id"],
+        exposeHeaders: ["x-request-id", "retry-after"],
+        maxAge: 600,
+      }),
+    );
+  }
+  app.use("/v1/*", bodyLimit());
+  const authenticateRootKey = rootKeyAuth(deps);
+  app.use("/v1/admin/*", adminAuth(deps));
+  app.use("/v1/*", (c, next) =>
+    c.req.path.startsWith("/v1/admin/") ? next() : authenticateRootKey(c, next),
+  );
+
+  app.route("/", systemRouter(deps));
+  app.route("/", adminRouter(deps));
+  app.route("/", keyspacesRouter(deps));
+  app.route("/", keysRouter(deps));
+  app.route("/", rootKeysRouter(deps));
+  app.route("/", auditEventsRouter(deps));
+  app.route("/", docsRouter());
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "rootKey", {
+    type: "http",
+    scheme: "bearer",
+    description: "A root key: `Authorization: Bearer km_root_…`.",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", {
+    type: "http",
+    scheme: "bearer",
+    description: "The deployment's KEYMINT_ADMIN_TOKEN.",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "metricsToken", {
+    type: "http",
+    scheme: "bearer",
+    description: "KEYMINT_METRICS_TOKEN, when set.",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "KeyMint API",
+      version: API_VERSION,
+      description: "Issue, verify, rotate and revoke prefixed API keys.",
+      license: { name: "MIT", url: "https://opensource.org/license/mit" },
+    },
+    servers: [{ url: "http://localhost:3000", description: "A local KeyMint" }],
+    tags: [
+      { name: "Keys", description: "Create, list, rotate, revoke, delete and verify keys." },
+      { name: "Keyspaces", description: "Groups of keys sharing a prefix, a hash algorithm and defaults." },
+      { name: "Root keys", description: "Credentials for this API." },
+      { name: "Audit", description: "Who changed what." },
+      { name: "Admin", description: "Deployment administration." },
+      { name: "Operations", description: "Health, readiness and metrics." },
+    ],
+  });
+
+  app.onError(handleErrors(deps));
+  app.notFound(handleNotFound);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

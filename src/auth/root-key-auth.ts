@@ -1,0 +1,50 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../context.js";
+import type { AppDeps } from "../deps.js";
+import { parseKey, ROOT_KEY_PREFIX } from "../keys/format.js";
+import { sha256Equals, sha256Hex } from "../keys/hash.js";
+import type { Caller } from "./caller.js";
+import { authenticationFailure } from "./failure-throttle.js";
+
+const BEARER = /^Bearer ([^\s]+)$/;
+
+/**
+ * Authenticates `Authorization: Bearer <root key>`. Root keys are cached like verified keys (by the
+ * SHA-256 of the key) and dropped from the cache when revoked. Failures count against the client's
+ * IP; past the threshold they are answered 429.
+ */
+export function rootKeyAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header("authorization");
+    const token = header === undefined ? undefined : BEARER.exec(header)?.[1];
+    const caller = token === undefined ? null : await authenticate(deps, token);
+    if (caller === null) {
+      const detail =
+        header === undefined
+          ? "Send a root key as Authorization: Bearer <key>."
+          : token === undefined
+            ? "The Authorization header must be: Bearer <root key>."
+            : "Unknown or revoked root key.";
+      throw authenticationFailure(deps.authThrottle, c.get("clientIp"), deps.clock.now(), detail);
+    }
+    deps.usage.recordRootKeyUse(caller.id, deps.clock.now());
+    c.set("caller", caller);
+    await next();
+  };
+}
+
+async function authenticate(deps: AppDeps, token: string): Promise<Caller | null> {
+  const parsed = parseKey(token);
+  if (parsed === null || parsed.prefix !== ROOT_KEY_PREFIX) return null;
+  const digest = sha256Hex(token);
+  return deps.rootKeyCache.resolve(digest, async () => {
+    const row = await deps.repos.rootKeys.findById(`rk_${parsed.keyId}`);
+    if (!row || row.revokedAt !== null || !sha256Equals(digest, row.hash)) return null;
+    return {
+      id: row.id,
+      workspaceId: row.workspaceId,
+      ownerId: row.ownerId,
+      permissions: new Set(row.permissions),
+    };
+  });
+}

@@ -1,0 +1,65 @@
+import type { Caller } from "./auth/caller.js";
+import { FailureThrottle } from "./auth/failure-throttle.js";
+import type { Config } from "./config.js";
+import { loadConfig } from "./config.js";
+import type { Db } from "./db/client.js";
+import { randomBase62 } from "./keys/base62.js";
+import { type Clock, systemClock } from "./lib/clock.js";
+import { CursorCodec } from "./lib/cursor.js";
+import { createLogger, type Logger } from "./observability/logger.js";
+import { createMetrics, type Metrics } from "./observability/metrics.js";
+import { createRepos, type Repos } from "./repo/index.js";
+import { RecordCache } from "./verify/cache.js";
+import { RateLimiter } from "./verify/rate-limiter.js";
+import { UsageBuffer } from "./verify/usage-buffer.js";
+import type { VerifyCache } from "./verify/verify.js";
+
+/** How long an unknown (well-formed) key is remembered as unknown. */
+export const NEGATIVE_CACHE_TTL_MS = 5_000;
+
+/** Everything the app needs, built once and passed in: no module holds a global database or cache. */
+export interface AppDeps {
+  config: Config;
+  repos: Repos;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  keyCache: VerifyCache;
+  rootKeyCache: RecordCache<Caller>;
+  rateLimiter: RateLimiter;
+  authThrottle: FailureThrottle;
+  usage: UsageBuffer;
+  cursors: CursorCodec;
+}
+
+export interface DepsOptions {
+  db: Db;
+  config?: Partial<Config>;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export async function createDeps(options: DepsOptions): Promise<AppDeps> {
+  const config = { ...loadConfig({}), ...options.config };
+  const repos = createRepos(options.db);
+  const cacheOptions = {
+    max: config.KEYMINT_CACHE_MAX,
+    ttlMs: config.KEYMINT_CACHE_TTL_MS,
+    negativeTtlMs: NEGATIVE_CACHE_TTL_MS,
+  };
+  const keyCache: VerifyCache = new RecordCache(cacheOptions);
+  const cursorSecret = await repos.settings.getOrCreate("cursor_secret", () => randomBase62(43));
+  return {
+    config,
+    repos,
+    clock: options.clock ?? systemClock,
+    logger: options.logger ?? createLogger({ level: config.LOG_LEVEL }),
+    metrics: createMetrics(() => ({ hits: keyCache.hits, misses: keyCache.misses, size: keyCache.size })),
+    keyCache,
+    rootKeyCache: new RecordCache(cacheOptions),
+    rateLimiter: new RateLimiter(),
+    authThrottle: new FailureThrottle(),
+    usage: new UsageBuffer(repos),
+    cursors: new CursorCodec(cursorSecret),
+  };
+}

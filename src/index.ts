@@ -1,0 +1,77 @@
+import type { Server } from "node:http";
+import { serve } from "@hono/node-server";
+import { createApp } from "./app.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { openDatabase } from "./db/client.js";
+import { migrateDatabase } from "./db/migrate.js";
+import { createDeps } from "./deps.js";
+import { createLogger } from "./observability/logger.js";
+import { bootstrapIfEmpty } from "./services/workspaces.js";
+
+const USAGE_FLUSH_INTERVAL_MS = 2_000;
+const SHUTDOWN_DEADLINE_MS = 8_000;
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({
+    level: config.LOG_LEVEL,
+    pretty: process.stdout.isTTY === true && !process.env.CI,
+  });
+  const db = openDatabase(config.KEYMINT_DB);
+  migrateDatabase(db);
+  const deps = await createDeps({ db, config, logger });
+
+  const bootstrap = await bootstrapIfEmpty(deps);
+  if (bootstrap) {
+    // The one time a key is printed: the operator has no other way to get the first root key.
+    process.stdout.write(
+      `\nKeyMint created workspace "default" (${bootstrap.workspace.id}) and a root key with every permission.\n` +
+        `It is shown only this once; store it now:\n\n  ${bootstrap.rootKey.key}\n\n`,
+    );
+  }
+
+  deps.usage.start(USAGE_FLUSH_INTERVAL_MS, (error) => logger.error({ err: error }, "usage flush failed"));
+  const app = createApp(deps);
+  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
+    logger.info({ port: info.port, host: config.HOST, db: config.KEYMINT_DB }, "KeyMint listening");
+  }) as Server;
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down: finishing in-flight requests");
+    const deadline = setTimeout(() => {
+      logger.warn("in-flight requests did not finish in time; closing their connections");
+      server.closeAllConnections();
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    // close() stops accepting and waits for in-flight requests; idle keep-alive sockets would hold it open.
+    server.close(async () => {
+      clearTimeout(deadline);
+      try {
+        await deps.usage.stop();
+        db.$client.close();
+        logger.info("stopped");
+      } catch (error) {
+        logger.error({ err: error }, "error during shutdown");
+      } finally {
+        logger.flush(() => process.exit(0));
+      }
+    });
+    server.closeIdleConnections();
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    process.stderr.write(
+      `KeyMint failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+  }
+  process.exit(1);
+});

@@ -1,0 +1,50 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import argon2 from "argon2";
+
+export type HashAlgorithm = "sha256" | "argon2id";
+
+// OWASP's minimum recommendation for argon2id.
+const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+export function sha256Hex(value: string): string {
+  return createHash("sha256").update(value).digest("hex");
+}
+
+/** Hashes a new key for storage. argon2 runs on libuv's thread pool, off the event loop. */
+export async function hashKey(key: string, algorithm: HashAlgorithm): Promise<string> {
+  return algorithm === "argon2id" ? argon2.hash(key, ARGON2_OPTIONS) : sha256Hex(key);
+}
+
+/** Constant-time compare of two hex SHA-256 digests. */
+export function sha256Equals(presentedHex: string, storedHex: string): boolean {
+  const presented = Buffer.from(presentedHex, "hex");
+  const stored = Buffer.from(storedHex, "hex");
+  return presented.length === stored.length && timingSafeEqual(presented, stored);
+}
+
+/** Constant-time compare of two secrets of any length (hashes both, so lengths never leak). */
+export function secretEquals(presented: string, expected: string): boolean {
+  return timingSafeEqual(
+    createHash("sha256").update(presented).digest(),
+    createHash("sha256").update(expected).digest(),
+  );
+}
+
+export function isArgon2Hash(stored: string): boolean {
+  return stored.startsWith("$argon2");
+}
+
+/**
+ * Checks a presented key against its stored hash. `presentedSha256` is the digest the caller already
+ * computed for the cache key, so a sha256 keyspace hashes each presented key once.
+ */
+export async function keyMatchesHash(key: string, presentedSha256: string, stored: string): Promise<boolean> {
+  if (isArgon2Hash(stored)) {
+    try {
+      return await argon2.verify(stored, key);
+    } catch {
+      return false;
+    }
+  }
+  return sha256Equals(presentedSha256, stored);
+}

@@ -1,0 +1,44 @@
+import type { RouteConfig } from "@hono/zod-openapi";
+import { Problem } from "../routes/schemas.js";
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: "Malformed JSON (BAD_REQUEST), or a body or query that fails validation (VALIDATION_FAILED).",
+  401: "Missing, malformed, unknown or revoked credentials.",
+  403: "The root key lacks the permission, or asks for more than it holds.",
+  404: "No such resource in this workspace (or for this owner).",
+  409: "The request conflicts with the resource's state.",
+  413: "The body is over 64 KiB.",
+  415: "The body is not application/json.",
+  429: "Too many failed authentication attempts from this client.",
+  500: "Unexpected error; details are in the server log under the request id.",
+};
+
+/** The problem+json responses a route can answer with, for its OpenAPI entry. */
+export function errorResponses(...statuses: number[]): RouteConfig["responses"] {
+  const responses: RouteConfig["responses"] = {};
+  for (const status of [...statuses, 500]) {
+    responses[status] = {
+      description: DESCRIPTIONS[status] ?? "Error",
+      content: { "application/problem+json": { schema: Problem } },
+    };
+  }
+  return responses;
+}
+
+/** Errors every root-key-authenticated route can answer with. */
+export const rootKeyErrors = (...more: number[]) => errorResponses(400, 401, 403, 429, ...more);
+
+export const rootKeySecurity = [{ rootKey: [] }];
+export const adminSecurity = [{ adminToken: [] }];
+
+export function jsonBody<T>(schema: T, description?: string) {
+  return {
+    content: { "application/json": { schema } },
+    required: true,
+    ...(description ? { description } : {}),
+  };
+}
+
+export function jsonResponse<T>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}

@@ -1,0 +1,60 @@
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "../lib/errors.js";
+
+export const MAX_BODY_BYTES = 64 * 1024;
+// How much of an oversized body is read and thrown away so the client sees the 413 rather than a reset.
+const MAX_DISCARD_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Refuses bodies over 64 KiB with 413. The rest of the body is read and discarded first: a client
+ * still sending would otherwise get a connection reset instead of the answer.
+ */
+export function bodyLimit(maxBytes = MAX_BODY_BYTES): MiddlewareHandler {
+  return async (c, next) => {
+    const request = c.req.raw;
+    if (request.method === "GET" || request.method === "HEAD" || !request.body) return next();
+    const declared = request.headers.get("content-length");
+    if (declared !== null && !request.headers.has("transfer-encoding")) {
+      if (Number(declared) <= maxBytes) return next();
+      await discard(request.body.getReader());
+      throw tooLarge(maxBytes);
+    }
+    // No declared length (chunked): count while reading.
+    const reader = request.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await discard(reader, size);
+        throw tooLarge(maxBytes);
+      }
+      chunks.push(value);
+    }
+    c.req.raw = new Request(request, { body: Buffer.concat(chunks) });
+    return next();
+  };
+}
+
+async function discard(reader: ReadableStreamDefaultReader<Uint8Array>, alreadyRead = 0): Promise<void> {
+  let size = alreadyRead;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      size += value.byteLength;
+      if (size > MAX_DISCARD_BYTES) {
+        await reader.cancel();
+        return;
+      }
+    }
+  } catch {
+    // The client went away: nothing left to discard.
+  }
+}
+
+function tooLarge(maxBytes: number): ApiError {
+  return new ApiError("PAYLOAD_TOO_LARGE", `Request bodies are limited to ${maxBytes / 1024} KiB.`);
+}

@@ -1,0 +1,46 @@
+import { randomUUID } from "node:crypto";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import type { Context, MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
+import type { AppEnv } from "../context.js";
+import type { AppDeps } from "../deps.js";
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * First middleware of every request: gives it a request id (the client's own when sane), finds the
+ * client's address, and afterwards writes one log line and the HTTP metrics. Labels use the matched
+ * route template, never the raw path, so their values stay bounded.
+ */
+export function observeRequests(deps: AppDeps): MiddlewareHandler<AppEnv> {
+  const trustProxy = deps.config.KEYMINT_TRUST_PROXY;
+  return async (c, next) => {
+    const started = performance.now();
+    const given = c.req.header("x-request-id");
+    const requestId = given !== undefined && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+    c.set("requestId", requestId);
+    c.set("clientIp", clientIp(c, trustProxy));
+    await next();
+    c.res.headers.set("x-request-id", requestId);
+    const durationMs = performance.now() - started;
+    const route = routePath(c) || "unmatched";
+    const status = c.res.status;
+    deps.metrics.recordHttpRequest(c.req.method, route, status, durationMs / 1000);
+    deps.logger.info({
+      requestId,
+      method: c.req.method,
+      route,
+      status,
+      durationMs: Math.round(durationMs * 1000) / 1000,
+    });
+  };
+}
+
+function clientIp(c: Context<AppEnv>, trustProxy: boolean): string | null {
+  if (trustProxy) {
+    const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
+    if (forwarded) return forwarded;
+  }
+  if (!c.env?.incoming) return null;
+  return getConnInfo(c).remote.address ?? null;
+}

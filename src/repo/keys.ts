@@ -1,0 +1,264 @@
+import { and, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
+import type { Db } from "../db/client.js";
+import { type KeyRow, keys, keyUsage, type NewAuditEvent } from "../db/schema.js";
+import { insertAuditEvents } from "./audit-events.js";
+
+export type KeyStatus = "active" | "revoked" | "expired" | "all";
+
+export interface KeyFilter {
+  workspaceId: string;
+  keyspaceId?: string;
+  ownerId?: string;
+  status: KeyStatus;
+  now: number;
+  beforeSeq?: number;
+  limit: number;
+}
+
+export type KeyChanges = Partial<
+  Omit<KeyRow, "seq" | "id" | "workspaceId" | "keyspaceId" | "hash" | "start" | "last4">
+>;
+
+export interface UsageCount {
+  keyId: string;
+  hour: number;
+  code: string;
+  count: number;
+}
+
+export interface UsageRow {
+  hour: number;
+  code: string;
+  count: number;
+}
+
+export class RotationConflict extends Error {}
+
+/** True when the pool's last refill is older than the current UTC day or month (see keys/credits.ts). */
+const refillDue = sql`(${keys.refillInterval} IS NOT NULL AND coalesce(${keys.refilledAt}, 0) < (CASE ${keys.refillInterval} WHEN 'daily' THEN ${sql.placeholder("dayStart")} ELSE ${sql.placeholder("monthStart")} END))`;
+const currentCredits = sql`(CASE WHEN ${refillDue} THEN ${keys.refillAmount} ELSE ${keys.remaining} END)`;
+
+function statusCondition(status: KeyStatus, now: number): SQL | undefined {
+  const notExpired = or(isNull(keys.expiresAt), gt(keys.expiresAt, now));
+  switch (status) {
+    case "active":
+      return and(isNull(keys.revokedAt), notExpired);
+    case "revoked":
+      return isNotNull(keys.revokedAt);
+    case "expired":
+      return and(isNull(keys.revokedAt), lte(keys.expiresAt, now));
+    case "all":
+      return undefined;
+  }
+}
+
+export function createKeyRepo(db: Db) {
+  const byId = db
+    .select()
+    .from(keys)
+    .where(eq(keys.id, sql.placeholder("id")))
+    .prepare();
+
+  // One statement: apply a due refill, check the balance and deduct, so concurrent spends never overdraw.
+  const spend = db
+    .update(keys)
+    .set({
+      remaining: sql`${currentCredits} - ${sql.placeholder("cost")}`,
+      refilledAt: sql`CASE WHEN ${refillDue} THEN ${sql.placeholder("now")} ELSE ${keys.refilledAt} END`,
+    })
+    .where(
+      and(
+        eq(keys.id, sql.placeholder("id")),
+        isNotNull(keys.remaining),
+        sql`${currentCredits} >= ${sql.placeholder("cost")}`,
+      ),
+    )
+    .returning({ remaining: keys.remaining })
+    .prepare();
+
+  /** Shows a rotated-away key with the credits it actually spends: those of its successor. */
+  function withSharedCredits(rows: KeyRow[]): KeyRow[] {
+    const poolIds = [...new Set(rows.flatMap((row) => (row.creditsKeyId ? [row.creditsKeyId] : [])))];
+    if (poolIds.length === 0) return rows;
+    const pools = new Map(
+      db
+        .select()
+        .from(keys)
+        .where(inArray(keys.id, poolIds))
+        .all()
+        .map((pool) => [pool.id, pool]),
+    );
+    return rows.map((row) => {
+      if (!row.creditsKeyId) return row;
+      const pool = pools.get(row.creditsKeyId);
+      if (!pool) return { ...row, remaining: row.remaining === null ? null : 0 };
+      return {
+        ...row,
+        remaining: pool.remaining,
+        refillAmount: pool.refillAmount,
+        refillInterval: pool.refillInterval,
+        refilledAt: pool.refilledAt,
+      };
+    });
+  }
+
+  return {
+    async insert(row: Omit<KeyRow, "seq">, audit: NewAuditEvent[]): Promise<void> {
+      db.transaction((tx) => {
+        tx.insert(keys).values(row).run();
+        insertAuditEvents(tx, audit);
+      });
+    },
+
+    /** The stored row, credits as the key spends them. */
+    async findById(id: string): Promise<KeyRow | undefined> {
+      const row = byId.get({ id });
+      return row ? withSharedCredits([row])[0] : undefined;
+    },
+
+    /** The stored row exactly as it is (verify's lookup: credits are read when spent). */
+    async findRowById(id: string): Promise<KeyRow | undefined> {
+      return byId.get({ id });
+    },
+
+    async list(filter: KeyFilter): Promise<KeyRow[]> {
+      const conditions: (SQL | undefined)[] = [
+        eq(keys.workspaceId, filter.workspaceId),
+        statusCondition(filter.status, filter.now),
+      ];
+      if (filter.keyspaceId !== undefined) conditions.push(eq(keys.keyspaceId, filter.keyspaceId));
+      if (filter.ownerId !== undefined) conditions.push(eq(keys.ownerId, filter.ownerId));
+      if (filter.beforeSeq !== undefined) conditions.push(lt(keys.seq, filter.beforeSeq));
+      const rows = db
+        .select()
+        .from(keys)
+        .where(and(...conditions))
+        .orderBy(desc(keys.seq))
+        .limit(filter.limit)
+        .all();
+      return withSharedCredits(rows);
+    },
+
+    async update(id: string, changes: KeyChanges, audit: NewAuditEvent[]): Promise<KeyRow | undefined> {
+      const row = db.transaction((tx) => {
+        const updated = tx.update(keys).set(changes).where(eq(keys.id, id)).returning().get();
+        if (updated) insertAuditEvents(tx, audit);
+        return updated;
+      });
+      return row ? withSharedCredits([row])[0] : undefined;
+    },
+
+    /** Revokes once: returns null when the key was already revoked (or is gone). */
+    async revoke(
+      id: string,
+      at: number,
+      reason: string | null,
+      audit: NewAuditEvent[],
+    ): Promise<KeyRow | null> {
+      return db.transaction((tx) => {
+        const updated = tx
+          .update(keys)
+          .set({ revokedAt: at, revokedReason: reason, updatedAt: at })
+          .where(and(eq(keys.id, id), isNull(keys.revokedAt)))
+          .returning()
+          .get();
+        if (!updated) return null;
+        insertAuditEvents(tx, audit);
+        return updated;
+      });
+    },
+
+    async delete(id: string, audit: NewAuditEvent[]): Promise<boolean> {
+      return db.transaction((tx) => {
+        const deleted = tx.delete(keys).where(eq(keys.id, id)).returning({ id: keys.id }).get();
+        if (!deleted) return false;
+        tx.delete(keyUsage).where(eq(keyUsage.keyId, id)).run();
+        insertAuditEvents(tx, audit);
+        return true;
+      });
+    },
+
+    /**
+     * Inserts the successor and ends the old key in one transaction. Fails with RotationConflict when
+     * the old key was revoked or replaced meanwhile. Every key spending the old key's credits moves to the new one.
+     */
+    async rotate(
+      oldId: string,
+      successor: Omit<KeyRow, "seq">,
+      oldExpiresAt: number,
+      now: number,
+      audit: NewAuditEvent[],
+    ): Promise<void> {
+      db.transaction((tx) => {
+        const ended = tx
+          .update(keys)
+          .set({
+            replacedById: successor.id,
+            expiresAt: oldExpiresAt,
+            updatedAt: now,
+            creditsKeyId: successor.id,
+          })
+          .where(and(eq(keys.id, oldId), isNull(keys.replacedById), isNull(keys.revokedAt)))
+          .returning({ id: keys.id })
+          .get();
+        if (!ended) throw new RotationConflict(oldId);
+        tx.insert(keys).values(successor).run();
+        tx.update(keys).set({ creditsKeyId: successor.id }).where(eq(keys.creditsKeyId, oldId)).run();
+        insertAuditEvents(tx, audit);
+      });
+    },
+
+    /** Ids of the keys that spend `id`'s credits (rotated-away predecessors still in their grace period). */
+    async idsSpendingCreditsOf(id: string): Promise<string[]> {
+      return db
+        .select({ id: keys.id })
+        .from(keys)
+        .where(eq(keys.creditsKeyId, id))
+        .all()
+        .map((row) => row.id);
+    },
+
+    /**
+     * Spends `cost` credits from key `id`, applying a due refill first. Returns the balance left,
+     * or null when the balance is short (nothing is spent then).
+     */
+    async spendCredits(
+      id: string,
+      cost: number,
+      now: number,
+      period: { dayStart: number; monthStart: number },
+    ): Promise<number | null> {
+      const row = spend.get({ id, cost, now, ...period });
+      return row?.remaining ?? null;
+    },
+
+    /** Adds buffered verification counts and lastUsedAt times in one transaction. */
+    async recordUsage(counts: UsageCount[], lastUsed: Map<string, number>): Promise<void> {
+      db.transaction((tx) => {
+        for (const entry of counts) {
+          tx.run(sql`INSERT INTO key_usage (key_id, hour, code, count)
+            SELECT ${entry.keyId}, ${entry.hour}, ${entry.code}, ${entry.count}
+            WHERE EXISTS (SELECT 1 FROM keys WHERE id = ${entry.keyId})
+            ON CONFLICT (key_id, hour, code) DO UPDATE SET count = count + excluded.count`);
+        }
+        for (const [id, at] of lastUsed) {
+          tx.update(keys)
+            .set({ lastUsedAt: sql`max(coalesce(${keys.lastUsedAt}, 0), ${at})` })
+            .where(eq(keys.id, id))
+            .run();
+        }
+      });
+    },
+
+    async usage(keyId: string, from: number, to: number): Promise<UsageRow[]> {
+      return db
+        .select({ hour: keyUsage.hour, code: keyUsage.code, count: keyUsage.count })
+        .from(keyUsage)
+        .where(and(eq(keyUsage.keyId, keyId), gte(keyUsage.hour, from), lt(keyUsage.hour, to)))
+        .orderBy(keyUsage.hour)
+        .all();
+    },
+  };
+}
+
+export type KeyRepo = ReturnType<typeof createKeyRepo>;

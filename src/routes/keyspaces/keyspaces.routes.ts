@@ -1,0 +1,69 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { jsonBody, jsonResponse, rootKeyErrors, rootKeySecurity } from "../../lib/openapi.js";
+import { IdParam, KeyDefaults, Keyspace, Name, Prefix } from "../schemas.js";
+
+const tags = ["Keyspaces"];
+
+export const createKeyspaceRoute = createRoute({
+  method: "post",
+  path: "/v1/keyspaces",
+  tags,
+  operationId: "createKeyspace",
+  summary: "Create a keyspace (prefixes are unique across the deployment)",
+  security: rootKeySecurity,
+  request: {
+    body: jsonBody(
+      z
+        .strictObject({
+          name: Name,
+          prefix: Prefix,
+          hashAlgorithm: z.enum(["sha256", "argon2id"]).default("sha256"),
+          defaults: KeyDefaults.optional(),
+        })
+        .openapi("CreateKeyspaceRequest"),
+    ),
+  },
+  responses: { 201: jsonResponse(Keyspace, "The keyspace."), ...rootKeyErrors(409, 413, 415) },
+});
+
+export const listKeyspacesRoute = createRoute({
+  method: "get",
+  path: "/v1/keyspaces",
+  tags,
+  operationId: "listKeyspaces",
+  summary: "List keyspaces, newest first",
+  security: rootKeySecurity,
+  responses: {
+    200: jsonResponse(z.object({ data: z.array(Keyspace) }).openapi("KeyspaceList"), "The keyspaces."),
+    ...rootKeyErrors(),
+  },
+});
+
+export const getKeyspaceRoute = createRoute({
+  method: "get",
+  path: "/v1/keyspaces/{id}",
+  tags,
+  operationId: "getKeyspace",
+  summary: "Get a keyspace",
+  security: rootKeySecurity,
+  request: { params: IdParam },
+  responses: { 200: jsonResponse(Keyspace, "The keyspace."), ...rootKeyErrors(404) },
+});
+
+export const updateKeyspaceRoute = createRoute({
+  method: "patch",
+  path: "/v1/keyspaces/{id}",
+  tags,
+  operationId: "updateKeyspace",
+  summary: "Rename a keyspace or replace its defaults",
+  security: rootKeySecurity,
+  request: {
+    params: IdParam,
+    body: jsonBody(
+      z
+        .strictObject({ name: Name.optional(), defaults: KeyDefaults.optional() })
+        .openapi("UpdateKeyspaceRequest"),
+    ),
+  },
+  responses: { 200: jsonResponse(Keyspace, "The updated keyspace."), ...rootKeyErrors(404, 413, 415) },
+});

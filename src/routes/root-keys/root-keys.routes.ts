@@ -1,0 +1,53 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { jsonBody, jsonResponse, rootKeyErrors, rootKeySecurity } from "../../lib/openapi.js";
+import { CreatedRootKey, IdParam, Name, OwnerId, PermissionGrant, RootKey } from "../schemas.js";
+
+const tags = ["Root keys"];
+
+export const createRootKeyRoute = createRoute({
+  method: "post",
+  path: "/v1/root-keys",
+  tags,
+  operationId: "createRootKey",
+  summary: "Create a root key with a subset of the caller's permissions",
+  security: rootKeySecurity,
+  request: {
+    body: jsonBody(
+      z
+        .strictObject({
+          name: Name,
+          permissions: z.array(PermissionGrant).min(1).max(16),
+          ownerId: OwnerId.optional(),
+        })
+        .openapi("CreateRootKeyRequest"),
+    ),
+  },
+  responses: {
+    201: jsonResponse(CreatedRootKey, "The root key, with its plaintext."),
+    ...rootKeyErrors(413, 415),
+  },
+});
+
+export const listRootKeysRoute = createRoute({
+  method: "get",
+  path: "/v1/root-keys",
+  tags,
+  operationId: "listRootKeys",
+  summary: "List root keys, newest first",
+  security: rootKeySecurity,
+  responses: {
+    200: jsonResponse(z.object({ data: z.array(RootKey) }).openapi("RootKeyList"), "The root keys."),
+    ...rootKeyErrors(),
+  },
+});
+
+export const revokeRootKeyRoute = createRoute({
+  method: "post",
+  path: "/v1/root-keys/{id}/revoke",
+  tags,
+  operationId: "revokeRootKey",
+  summary: "Revoke a root key (idempotent; takes effect on the next request)",
+  security: rootKeySecurity,
+  request: { params: IdParam },
+  responses: { 200: jsonResponse(RootKey, "The revoked root key."), ...rootKeyErrors(404) },
+});

@@ -1,0 +1,225 @@
+import { z } from "@hono/zod-openapi";
+import { PERMISSIONS } from "../auth/permissions.js";
+import { PREFIX_PATTERN } from "../keys/format.js";
+import { ERROR_CODES } from "../lib/errors.js";
+import { AUDIT_ACTIONS } from "../services/audit.js";
+import { VERIFY_CODES } from "../verify/verify.js";
+
+/* The schemas requests are validated with and the OpenAPI document is generated from: one source. */
+
+const MAX_META_BYTES = 4096;
+export const MAX_REMAINING = 2 ** 31;
+
+export const IsoTime = z.iso.datetime({ offset: true }).openapi({ example: "2026-11-27T04:00:00.000Z" });
+const IsoTimeOut = z.string().openapi({ format: "date-time", example: "2026-11-27T04:00:00.000Z" });
+
+export const Name = z.string().min(1).max(128).openapi({ example: "production backend" });
+export const OwnerId = z.string().min(1).max(256).openapi({ example: "customer_42" });
+export const Scope = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be 1 to 64 of A-Z a-z 0-9 _ . : -")
+  .openapi({ example: "documents:read" });
+export const Scopes = z.array(Scope).max(100);
+export const Meta = z
+  .record(z.string(), z.unknown())
+  .refine((meta) => !Object.hasOwn(meta, "__proto__"), "must not have a __proto__ key")
+  .refine(
+    (meta) => Buffer.byteLength(JSON.stringify(meta)) <= MAX_META_BYTES,
+    "must be at most 4 KiB as JSON",
+  )
+  .openapi({ example: { plan: "pro" } });
+export const Remaining = z.number().int().min(0).max(MAX_REMAINING).openapi({ example: 1000 });
+export const Refill = z
+  .strictObject({
+    amount: z.number().int().min(1).max(MAX_REMAINING),
+    interval: z.enum(["daily", "monthly"]),
+  })
+  .openapi("Refill", { example: { amount: 1000, interval: "monthly" } });
+export const Ratelimit = z
+  .strictObject({
+    limit: z.number().int().min(1).max(1_000_000_000),
+    durationMs: z.number().int().min(1000).max(86_400_000),
+  })
+  .openapi("Ratelimit", { example: { limit: 100, durationMs: 60_000 } });
+
+export const Prefix = z
+  .string()
+  .regex(PREFIX_PATTERN, "must match ^[a-z][a-z0-9]{0,15}(_[a-z0-9]{1,16})?$")
+  .openapi({ example: "dm_live" });
+
+export const KeyDefaults = z
+  .strictObject({
+    expiresInSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(100 * 365 * 86_400)
+      .optional(),
+    remaining: Remaining.optional(),
+    refill: Refill.optional(),
+    ratelimit: Ratelimit.optional(),
+    scopes: Scopes.optional(),
+  })
+  .openapi("KeyDefaults");
+
+export const PermissionGrant = z.enum(["*", ...PERMISSIONS]).openapi({ example: "keys:verify" });
+
+export const IdParam = z.strictObject({
+  id: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" }, example: "key_4fJ9kQ2mXa1B" }),
+});
+
+export const Limit = z.coerce.number().int().min(1).max(100).default(50);
+export const Cursor = z.string().min(1).max(256);
+
+// Responses
+
+export const Workspace = z
+  .object({
+    id: z.string().openapi({ example: "ws_8Hd2kLq0Zx1Pm3Nb" }),
+    name: z.string(),
+    createdAt: IsoTimeOut,
+  })
+  .openapi("Workspace");
+
+export const Keyspace = z
+  .object({
+    id: z.string().openapi({ example: "ksp_3kPq9ZxL2mN8bV4c" }),
+    workspaceId: z.string(),
+    name: z.string(),
+    prefix: z.string().openapi({ example: "dm_live" }),
+    hashAlgorithm: z.enum(["sha256", "argon2id"]),
+    defaults: KeyDefaults,
+    createdAt: IsoTimeOut,
+    updatedAt: IsoTimeOut,
+  })
+  .openapi("Keyspace");
+
+const keyFields = {
+  id: z.string().openapi({ example: "key_4fJ9kQ2mXa1B" }),
+  keyspaceId: z.string(),
+  workspaceId: z.string(),
+  ownerId: z.string().nullable(),
+  name: z.string().nullable(),
+  start: z.string().openapi({ example: "dm_live_4fJ9kQ2mXa1B" }),
+  last4: z.string().openapi({ example: "ghly" }),
+  meta: z.record(z.string(), z.unknown()),
+  scopes: z.array(z.string()),
+  enabled: z.boolean(),
+  createdAt: IsoTimeOut,
+  updatedAt: IsoTimeOut,
+  expiresAt: IsoTimeOut.nullable(),
+  revokedAt: IsoTimeOut.nullable(),
+  revokedReason: z.string().nullable(),
+  lastUsedAt: IsoTimeOut.nullable(),
+  remaining: z.number().int().nullable(),
+  refill: Refill.nullable(),
+  ratelimit: Ratelimit.nullable(),
+  rotatedFromId: z.string().nullable(),
+  replacedById: z.string().nullable(),
+};
+export const Key = z.object(keyFields).openapi("Key");
+const PlaintextKey = z.string().openapi({
+  description: "The key itself. Shown only in this response.",
+  example: "dm_live_4fJ9kQ2mXa1Bq8ZrT3vLw0YpN6cHs2KdF9gJm4XbR7tE3ighly",
+});
+export const CreatedKey = z.object({ key: PlaintextKey, ...keyFields }).openapi("CreatedKey");
+
+const rootKeyFields = {
+  id: z.string().openapi({ example: "rk_a1B2c3D4e5F6" }),
+  workspaceId: z.string(),
+  name: z.string(),
+  start: z.string().openapi({ example: "km_root_a1B2c3D4e5F6" }),
+  last4: z.string(),
+  permissions: z.array(PermissionGrant),
+  ownerId: z.string().nullable(),
+  createdAt: IsoTimeOut,
+  revokedAt: IsoTimeOut.nullable(),
+  lastUsedAt: IsoTimeOut.nullable(),
+};
+export const RootKey = z.object(rootKeyFields).openapi("RootKey");
+export const CreatedRootKey = z.object({ key: PlaintextKey, ...rootKeyFields }).openapi("CreatedRootKey");
+
+export const AuditEvent = z
+  .object({
+    id: z.string().openapi({ example: "evt_Zk3mP9qL2xN7bV1c" }),
+    time: IsoTimeOut,
+    workspaceId: z.string(),
+    actor: z.object({ type: z.enum(["root_key", "admin", "system"]), id: z.string().nullable() }),
+    action: z.enum(AUDIT_ACTIONS as [string, ...string[]]),
+    resourceType: z.string(),
+    resourceId: z.string(),
+    requestId: z.string(),
+    ip: z.string().nullable(),
+    details: z.record(z.string(), z.unknown()),
+  })
+  .openapi("AuditEvent");
+
+export const VerifyCode = z.enum(VERIFY_CODES).openapi("VerifyCode");
+
+export const VerifyResult = z
+  .object({
+    valid: z.boolean(),
+    code: VerifyCode,
+    keyId: z.string().optional(),
+    keyspaceId: z.string().optional(),
+    ownerId: z.string().nullable().optional(),
+    name: z.string().nullable().optional(),
+    meta: z.record(z.string(), z.unknown()).optional(),
+    scopes: z.array(z.string()).optional(),
+    expiresAt: IsoTimeOut.nullable().optional(),
+    remaining: z.number().int().optional(),
+    ratelimit: z
+      .object({ limit: z.number().int(), remaining: z.number().int(), resetAt: IsoTimeOut })
+      .optional(),
+  })
+  .openapi("VerifyResult", {
+    example: {
+      valid: true,
+      code: "VALID",
+      keyId: "key_4fJ9kQ2mXa1B",
+      keyspaceId: "ksp_3kPq9ZxL2mN8bV4c",
+      ownerId: "customer_42",
+      name: "production backend",
+      meta: { plan: "pro" },
+      scopes: ["documents:read"],
+      expiresAt: null,
+      remaining: 999,
+    },
+  });
+
+export const UsageBucket = z
+  .object({
+    time: IsoTimeOut,
+    valid: z.number().int(),
+    invalid: z.number().int(),
+    byCode: z.record(z.string(), z.number().int()),
+  })
+  .openapi("UsageBucket");
+
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.enum(ERROR_CODES),
+    requestId: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi("Problem", {
+    example: {
+      type: "https://keymint.dev/problems/validation-failed",
+      title: "Validation Failed",
+      status: 400,
+      detail: "The request is not valid.",
+      code: "VALIDATION_FAILED",
+      requestId: "3f1c2a9e-1b7d-4c55-a2a9-0e6f4b8b9d21",
+      errors: [{ path: "name", message: "Too big: expected string to have <=128 characters" }],
+    },
+  });
+
+export const Health = z.object({ status: z.literal("ok") }).openapi("Health");

@@ -1,0 +1,24 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../../context.js";
+import type { AppDeps } from "../../deps.js";
+import { secretEquals } from "../../keys/hash.js";
+import { ApiError } from "../../lib/errors.js";
+import { healthzRoute, metricsRoute, readyzRoute } from "./system.routes.js";
+
+/** Health, readiness and metrics: unauthenticated except /metrics when KEYMINT_METRICS_TOKEN is set. */
+export function systemRouter(deps: AppDeps) {
+  return new OpenAPIHono<AppEnv>()
+    .openapi(healthzRoute, (c) => c.json({ status: "ok" as const }, 200))
+    .openapi(readyzRoute, async (c) => {
+      if (!(await deps.repos.ready())) throw new ApiError("UNAVAILABLE", "The database is not usable.");
+      return c.json({ status: "ok" as const }, 200);
+    })
+    .openapi(metricsRoute, async (c) => {
+      const token = deps.config.KEYMINT_METRICS_TOKEN;
+      if (token !== undefined && !secretEquals(c.req.header("authorization") ?? "", `Bearer ${token}`)) {
+        throw new ApiError("UNAUTHORIZED", "Send the metrics token as Authorization: Bearer <token>.");
+      }
+      const body = await deps.metrics.registry.metrics();
+      return c.text(body, 200, { "content-type": deps.metrics.registry.contentType });
+    });
+}

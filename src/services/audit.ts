@@ -1,0 +1,62 @@
+import type { NewAuditEvent } from "../db/schema.js";
+import { newId } from "../lib/ids.js";
+
+export type AuditAction =
+  | "workspace.create"
+  | "keyspace.create"
+  | "keyspace.update"
+  | "key.create"
+  | "key.update"
+  | "key.rotate"
+  | "key.revoke"
+  | "key.delete"
+  | "root_key.create"
+  | "root_key.revoke";
+
+export const AUDIT_ACTIONS: readonly AuditAction[] = [
+  "workspace.create",
+  "keyspace.create",
+  "keyspace.update",
+  "key.create",
+  "key.update",
+  "key.rotate",
+  "key.revoke",
+  "key.delete",
+  "root_key.create",
+  "root_key.revoke",
+];
+
+/** Who caused a change and through which request: copied into every audit event. */
+export interface Origin {
+  actorType: "root_key" | "admin" | "system";
+  actorId: string | null;
+  requestId: string;
+  ip: string | null;
+}
+
+export interface AuditSubject {
+  workspaceId: string;
+  action: AuditAction;
+  resourceType: "workspace" | "keyspace" | "key" | "root_key";
+  resourceId: string;
+  /** The owner the resource belongs to, so owner-bound root keys can read their own events. */
+  ownerId?: string | null;
+  details?: Record<string, unknown>;
+}
+
+export function auditEvent(origin: Origin, time: number, subject: AuditSubject): NewAuditEvent {
+  return {
+    id: newId("evt"),
+    time,
+    workspaceId: subject.workspaceId,
+    actorType: origin.actorType,
+    actorId: origin.actorId,
+    action: subject.action,
+    resourceType: subject.resourceType,
+    resourceId: subject.resourceId,
+    ownerId: subject.ownerId ?? null,
+    requestId: origin.requestId,
+    ip: origin.ip,
+    details: subject.details ?? {},
+  };
+}

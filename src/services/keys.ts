@@ -1,0 +1,242 @@
+import type { Caller } from "../auth/caller.js";
+import type { KeyRow } from "../db/schema.js";
+import type { AppDeps } from "../deps.js";
+import { effectiveRemaining, type RefillInterval } from "../keys/credits.js";
+import { generateKey } from "../keys/format.js";
+import { hashKey } from "../keys/hash.js";
+import { ApiError, notFound } from "../lib/errors.js";
+import type { KeyChanges, KeyStatus } from "../repo/keys.js";
+import { auditEvent } from "./audit.js";
+import type { ServiceContext } from "./request-context.js";
+
+export interface KeyFields {
+  ownerId?: string | null;
+  name?: string | null;
+  meta?: Record<string, unknown>;
+  scopes?: string[];
+  expiresAt?: string | null;
+  remaining?: number | null;
+  refill?: { amount: number; interval: RefillInterval } | null;
+  ratelimit?: { limit: number; durationMs: number } | null;
+  enabled?: boolean;
+}
+
+export interface CreateKeyInput extends KeyFields {
+  keyspaceId: string;
+}
+
+export interface ListKeysInput {
+  keyspaceId?: string;
+  ownerId?: string;
+  status: KeyStatus;
+  limit: number;
+  cursor?: string;
+}
+
+/** Loads a key the caller may see: another workspace's, or for an owner-bound caller another owner's, is 404. */
+export async function findVisibleKey(deps: AppDeps, caller: Caller, id: string): Promise<KeyRow> {
+  const row = await deps.repos.keys.findById(id);
+  if (!row || !canSee(caller, row)) throw notFound("Key");
+  return row;
+}
+
+function canSee(caller: Caller, row: KeyRow): boolean {
+  return (
+    row.workspaceId === caller.workspaceId && (caller.ownerId === null || row.ownerId === caller.ownerId)
+  );
+}
+
+/** The ownerId a caller may give a key: an owner-bound caller only its own (asking for another is 403). */
+function ownerFor(caller: Caller, asked: string | null | undefined): string | null | undefined {
+  if (caller.ownerId === null || asked === undefined) return asked;
+  if (asked !== caller.ownerId)
+    throw new ApiError("FORBIDDEN", "This root key manages only keys of its own ownerId.");
+  return asked;
+}
+
+function futureTime(iso: string, now: number): number {
+  const at = Date.parse(iso);
+  if (!(at > now)) {
+    throw new ApiError("VALIDATION_FAILED", "The request is not valid.", [
+      { path: "expiresAt", message: "must be in the future" },
+    ]);
+  }
+  return at;
+}
+
+export async function createKey(deps: AppDeps, ctx: ServiceContext, input: CreateKeyInput) {
+  const { caller } = ctx;
+  const keyspace = await deps.repos.keyspaces.findById(input.keyspaceId);
+  if (!keyspace || keyspace.workspaceId !== caller.workspaceId) throw notFound("Keyspace");
+  const ownerId = ownerFor(caller, input.ownerId) ?? caller.ownerId;
+
+  const now = deps.clock.now();
+  const defaults = keyspace.defaults;
+  let expiresAt: number | null = null;
+  if (input.expiresAt !== undefined)
+    expiresAt = input.expiresAt === null ? null : futureTime(input.expiresAt, now);
+  else if (defaults.expiresInSeconds !== undefined) expiresAt = now + defaults.expiresInSeconds * 1000;
+  const refill = input.refill !== undefined ? input.refill : (defaults.refill ?? null);
+  // A key created with a refill and no balance starts full.
+  const remaining =
+    (input.remaining !== undefined ? input.remaining : defaults.remaining) ?? refill?.amount ?? null;
+  const ratelimit = input.ratelimit !== undefined ? input.ratelimit : (defaults.ratelimit ?? null);
+
+  const generated = generateKey(keyspace.prefix);
+  const row: Omit<KeyRow, "seq"> = {
+    id: `key_${generated.keyId}`,
+    keyspaceId: keyspace.id,
+    workspaceId: keyspace.workspaceId,
+    ownerId,
+    name: input.name ?? null,
+    start: generated.start,
+    last4: generated.last4,
+    hash: await hashKey(generated.key, keyspace.hashAlgorithm),
+    meta: input.meta ?? {},
+    scopes: input.scopes ?? defaults.scopes ?? [],
+    enabled: input.enabled ?? true,
+    createdAt: now,
+    updatedAt: now,
+    expiresAt,
+    revokedAt: null,
+    revokedReason: null,
+    lastUsedAt: null,
+    remaining,
+    refillAmount: refill?.amount ?? null,
+    refillInterval: refill?.interval ?? null,
+    refilledAt: remaining !== null ? now : null,
+    ratelimitLimit: ratelimit?.limit ?? null,
+    ratelimitDurationMs: ratelimit?.durationMs ?? null,
+    rotatedFromId: null,
+    replacedById: null,
+    creditsKeyId: null,
+  };
+  await deps.repos.keys.insert(row, [
+    auditEvent(ctx.origin, now, {
+      workspaceId: row.workspaceId,
+      action: "key.create",
+      resourceType: "key",
+      resourceId: row.id,
+      ownerId,
+      details: { keyspaceId: keyspace.id },
+    }),
+  ]);
+  return { key: generated.key, row: { ...row, seq: 0 } };
+}
+
+export async function listKeys(deps: AppDeps, caller: Caller, input: ListKeysInput) {
+  const ownerId = ownerFor(caller, input.ownerId) ?? caller.ownerId ?? undefined;
+  await deps.usage.flush();
+  const rows = await deps.repos.keys.list({
+    workspaceId: caller.workspaceId,
+    keyspaceId: input.keyspaceId,
+    ownerId,
+    status: input.status,
+    now: deps.clock.now(),
+    beforeSeq: input.cursor === undefined ? undefined : deps.cursors.decode("keys", input.cursor),
+    limit: input.limit + 1,
+  });
+  const page = rows.slice(0, input.limit);
+  const last = page.at(-1);
+  const nextCursor = rows.length > input.limit && last ? deps.cursors.encode("keys", last.seq) : null;
+  return { rows: page, nextCursor };
+}
+
+export async function getKey(deps: AppDeps, caller: Caller, id: string): Promise<KeyRow> {
+  await deps.usage.flush();
+  return findVisibleKey(deps, caller, id);
+}
+
+export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, input: KeyFields) {
+  const current = await findVisibleKey(deps, ctx.caller, id);
+  const now = deps.clock.now();
+  const changes: KeyChanges = { updatedAt: now };
+  if (input.ownerId !== undefined) changes.ownerId = ownerFor(ctx.caller, input.ownerId);
+  if (input.name !== undefined) changes.name = input.name;
+  if (input.meta !== undefined) changes.meta = input.meta;
+  if (input.scopes !== undefined) changes.scopes = input.scopes;
+  if (input.enabled !== undefined) changes.enabled = input.enabled;
+  if (input.expiresAt !== undefined) {
+    changes.expiresAt = input.expiresAt === null ? null : futureTime(input.expiresAt, now);
+  }
+  if (input.ratelimit !== undefined) {
+    changes.ratelimitLimit = input.ratelimit?.limit ?? null;
+    changes.ratelimitDurationMs = input.ratelimit?.durationMs ?? null;
+  }
+  if (input.refill !== undefined) {
+    changes.refillAmount = input.refill?.amount ?? null;
+    changes.refillInterval = input.refill?.interval ?? null;
+    changes.refilledAt = now;
+    // Adding a refill to a key without a balance starts it full, as on creation.
+    if (input.refill !== null && input.remaining === undefined && current.remaining === null) {
+      changes.remaining = input.refill.amount;
+    }
+  }
+  if (input.remaining !== undefined) {
+    changes.remaining = input.remaining;
+    changes.refilledAt = now;
+  }
+  if (changes.remaining === undefined && changes.refilledAt !== undefined) {
+    // The refill period restarts now: carry over the balance as it stands, refill included.
+    changes.remaining = effectiveRemaining(current, now);
+  }
+  const fields = Object.keys(input).filter((field) => input[field as keyof KeyFields] !== undefined);
+  const updated = await deps.repos.keys.update(id, changes, [
+    auditEvent(ctx.origin, now, {
+      workspaceId: current.workspaceId,
+      action: "key.update",
+      resourceType: "key",
+      resourceId: id,
+      ownerId: changes.ownerId !== undefined ? changes.ownerId : current.ownerId,
+      details: { fields },
+    }),
+  ]);
+  if (!updated) throw notFound("Key");
+  await invalidateKey(deps, id);
+  return updated;
+}
+
+export async function revokeKey(deps: AppDeps, ctx: ServiceContext, id: string, reason: string | null) {
+  const current = await findVisibleKey(deps, ctx.caller, id);
+  if (current.revokedAt !== null) return current;
+  const now = deps.clock.now();
+  const revoked = await deps.repos.keys.revoke(id, now, reason, [
+    auditEvent(ctx.origin, now, {
+      workspaceId: current.workspaceId,
+      action: "key.revoke",
+      resourceType: "key",
+      resourceId: id,
+      ownerId: current.ownerId,
+      details: reason === null ? {} : { reason },
+    }),
+  ]);
+  await invalidateKey(deps, id);
+  // Revoked by a concurrent call meanwhile: answer with the first revocation.
+  return revoked ?? findVisibleKey(deps, ctx.caller, id);
+}
+
+export async function deleteKey(deps: AppDeps, ctx: ServiceContext, id: string): Promise<void> {
+  const current = await findVisibleKey(deps, ctx.caller, id);
+  const now = deps.clock.now();
+  const spenders = await deps.repos.keys.idsSpendingCreditsOf(id);
+  const deleted = await deps.repos.keys.delete(id, [
+    auditEvent(ctx.origin, now, {
+      workspaceId: current.workspaceId,
+      action: "key.delete",
+      resourceType: "key",
+      resourceId: id,
+      ownerId: current.ownerId,
+      details: { start: current.start },
+    }),
+  ]);
+  for (const spender of spenders) deps.keyCache.invalidate(spender);
+  deps.keyCache.invalidate(id);
+  deps.rateLimiter.forget(id);
+  if (!deleted) throw notFound("Key");
+}
+
+/** Drops a changed key, and every key spending its credits, from the verify cache. */
+export async function invalidateKey(deps: AppDeps, id: string): Promise<void> {
+  deps.keyCache.invalidate(id);
+  for (const spender of await deps.repos.keys.idsSpendingCreditsOf(id)) deps.keyCache.invalidate(spender);
+}

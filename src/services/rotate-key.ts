@@ -1,0 +1,67 @@
+import type { KeyRow } from "../db/schema.js";
+import type { AppDeps } from "../deps.js";
+import { effectiveRemaining } from "../keys/credits.js";
+import { generateKey } from "../keys/format.js";
+import { hashKey } from "../keys/hash.js";
+import { ApiError, notFound } from "../lib/errors.js";
+import { RotationConflict } from "../repo/keys.js";
+import { auditEvent } from "./audit.js";
+import { findVisibleKey } from "./keys.js";
+import type { ServiceContext } from "./request-context.js";
+
+const notRotatable = () =>
+  new ApiError("CONFLICT", "Only an active key that has not been replaced can be rotated.");
+
+/**
+ * Issues a successor that copies the key's settings and takes over its credits; the old key stops
+ * verifying after the grace period (never later than it would have anyway).
+ */
+export async function rotateKey(deps: AppDeps, ctx: ServiceContext, id: string, gracePeriodSeconds: number) {
+  const old = await findVisibleKey(deps, ctx.caller, id);
+  const now = deps.clock.now();
+  const expired = old.expiresAt !== null && now >= old.expiresAt;
+  if (old.revokedAt !== null || old.replacedById !== null || expired) throw notRotatable();
+  const keyspace = await deps.repos.keyspaces.findById(old.keyspaceId);
+  if (!keyspace) throw notFound("Keyspace");
+
+  const generated = generateKey(keyspace.prefix);
+  const remaining = effectiveRemaining(old, now);
+  const { seq: _seq, ...settings } = old;
+  const successor: Omit<KeyRow, "seq"> = {
+    ...settings,
+    id: `key_${generated.keyId}`,
+    start: generated.start,
+    last4: generated.last4,
+    hash: await hashKey(generated.key, keyspace.hashAlgorithm),
+    createdAt: now,
+    updatedAt: now,
+    lastUsedAt: null,
+    remaining,
+    refilledAt: remaining !== null ? now : null,
+    rotatedFromId: old.id,
+    replacedById: null,
+    creditsKeyId: null,
+  };
+  const graceEndsAt = now + gracePeriodSeconds * 1000;
+  const oldExpiresAt = old.expiresAt === null ? graceEndsAt : Math.min(old.expiresAt, graceEndsAt);
+  const spenders = await deps.repos.keys.idsSpendingCreditsOf(old.id);
+  try {
+    await deps.repos.keys.rotate(old.id, successor, oldExpiresAt, now, [
+      auditEvent(ctx.origin, now, {
+        workspaceId: old.workspaceId,
+        action: "key.rotate",
+        resourceType: "key",
+        resourceId: old.id,
+        ownerId: old.ownerId,
+        details: { newKeyId: successor.id, gracePeriodSeconds },
+      }),
+    ]);
+  } catch (error) {
+    if (error instanceof RotationConflict) throw notRotatable();
+    throw error;
+  } finally {
+    deps.keyCache.invalidate(old.id);
+    for (const spender of spenders) deps.keyCache.invalidate(spender);
+  }
+  return { key: generated.key, row: { ...successor, seq: 0 } };
+}

@@ -1,0 +1,64 @@
+import { startOfUtcHour } from "../lib/time.js";
+import type { Repos } from "../repo/index.js";
+import type { UsageCount } from "../repo/keys.js";
+
+/**
+ * Verification counts and lastUsedAt times, gathered in memory and written in one transaction at
+ * most every few seconds, so a verify of a key without credits writes nothing on the request path.
+ */
+export class UsageBuffer {
+  private counts = new Map<string, UsageCount>();
+  private keyLastUsed = new Map<string, number>();
+  private rootKeyLastUsed = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly repos: Repos) {}
+
+  recordVerification(keyId: string, code: string, now: number, valid: boolean): void {
+    const hour = startOfUtcHour(now);
+    const slot = `${keyId} ${hour} ${code}`;
+    const entry = this.counts.get(slot);
+    if (entry) entry.count++;
+    else this.counts.set(slot, { keyId, hour, code, count: 1 });
+    if (valid) this.keyLastUsed.set(keyId, now);
+  }
+
+  recordRootKeyUse(rootKeyId: string, now: number): void {
+    this.rootKeyLastUsed.set(rootKeyId, now);
+  }
+
+  get pending(): number {
+    return this.counts.size + this.keyLastUsed.size + this.rootKeyLastUsed.size;
+  }
+
+  /** Writes what is buffered. Flushes run one after another, never twice at once. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.write());
+    return this.flushing;
+  }
+
+  private async write(): Promise<void> {
+    if (this.pending === 0) return;
+    const counts = [...this.counts.values()];
+    const keyLastUsed = this.keyLastUsed;
+    const rootKeyLastUsed = this.rootKeyLastUsed;
+    this.counts = new Map();
+    this.keyLastUsed = new Map();
+    this.rootKeyLastUsed = new Map();
+    await this.repos.keys.recordUsage(counts, keyLastUsed);
+    if (rootKeyLastUsed.size > 0) await this.repos.rootKeys.recordLastUsed(rootKeyLastUsed);
+  }
+
+  start(intervalMs: number, onError: (error: unknown) => void): void {
+    this.timer = setInterval(() => {
+      this.flush().catch(onError);
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}

@@ -1,0 +1,202 @@
+import type { KeyRow } from "../db/schema.js";
+import { effectiveRemaining } from "../keys/credits.js";
+import { parseKey } from "../keys/format.js";
+import { keyMatchesHash, sha256Hex } from "../keys/hash.js";
+import type { Clock } from "../lib/clock.js";
+import { startOfUtcDay, startOfUtcMonth, toIso } from "../lib/time.js";
+import type { Repos } from "../repo/index.js";
+import type { RecordCache } from "./cache.js";
+import type { RateLimit, RateLimiter, RateLimitState } from "./rate-limiter.js";
+import type { UsageBuffer } from "./usage-buffer.js";
+
+export const VERIFY_CODES = [
+  "VALID",
+  "NOT_FOUND",
+  "REVOKED",
+  "DISABLED",
+  "EXPIRED",
+  "INSUFFICIENT_SCOPES",
+  "RATE_LIMITED",
+  "USAGE_EXCEEDED",
+] as const;
+
+export type VerifyCode = (typeof VERIFY_CODES)[number];
+
+/** What the cache holds for a key: its record, never a verdict (time-based checks run on every call). */
+export interface CachedKey {
+  id: string;
+  workspaceId: string;
+  keyspaceId: string;
+  ownerId: string | null;
+  name: string | null;
+  meta: Record<string, unknown>;
+  scopes: string[];
+  scopeSet: ReadonlySet<string>;
+  enabled: boolean;
+  expiresAt: number | null;
+  revokedAt: number | null;
+  /** The key whose credits this key spends: itself, or its successor after a rotation. */
+  creditsKeyId: string;
+  hasCredits: boolean;
+  ratelimit: RateLimit | null;
+}
+
+export type VerifyCache = RecordCache<CachedKey>;
+
+export interface VerifyDeps {
+  repos: Repos;
+  keyCache: VerifyCache;
+  rateLimiter: RateLimiter;
+  usage: UsageBuffer;
+  clock: Clock;
+}
+
+/** Whose keys the caller may verify: a workspace, and within it one owner for owner-bound root keys. */
+export interface VerifyScope {
+  workspaceId: string;
+  ownerId: string | null;
+}
+
+export interface VerifyRequest {
+  key: string;
+  scopes?: string[];
+  cost: number;
+}
+
+export interface VerifyResult {
+  valid: boolean;
+  code: VerifyCode;
+  keyId?: string;
+  keyspaceId?: string;
+  ownerId?: string | null;
+  name?: string | null;
+  meta?: Record<string, unknown>;
+  scopes?: string[];
+  expiresAt?: string | null;
+  remaining?: number;
+  ratelimit?: { limit: number; remaining: number; resetAt: string };
+}
+
+const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: "NOT_FOUND" });
+
+/**
+ * The verify path, top to bottom in contract order: parse → cache → lookup → hash compare →
+ * REVOKED, DISABLED, EXPIRED, INSUFFICIENT_SCOPES, RATE_LIMITED, USAGE_EXCEEDED → VALID.
+ */
+export async function verifyKey(
+  deps: VerifyDeps,
+  caller: VerifyScope,
+  request: VerifyRequest,
+): Promise<VerifyResult> {
+  // 1. Format and checksum, before any cache or database access.
+  const parsed = parseKey(request.key);
+  if (parsed === null) return NOT_FOUND;
+
+  // 2–4. Cache, else lookup by keyId and a constant-time hash compare (argon2 off the event loop).
+  const digest = sha256Hex(request.key);
+  const key = await deps.keyCache.resolve(digest, async () => {
+    const row = await deps.repos.keys.findById(`key_${parsed.keyId}`);
+    if (row === undefined || row.start !== parsed.start) return null;
+    return (await keyMatchesHash(request.key, digest, row.hash)) ? toCachedKey(row) : null;
+  });
+  if (key === null || key.workspaceId !== caller.workspaceId) return NOT_FOUND;
+  if (caller.ownerId !== null && key.ownerId !== caller.ownerId) return NOT_FOUND;
+
+  const now = deps.clock.now();
+  const refuse = (code: VerifyCode) => refusal(deps, key, code, now);
+
+  // 5. The checks, first failure decides.
+  if (key.revokedAt !== null) return refuse("REVOKED");
+  if (!key.enabled) return refuse("DISABLED");
+  if (key.expiresAt !== null && now >= key.expiresAt) return refuse("EXPIRED");
+  if (request.scopes?.some((scope) => !key.scopeSet.has(scope))) return refuse("INSUFFICIENT_SCOPES");
+
+  let ratelimit: RateLimitState | undefined;
+  if (key.ratelimit !== null) {
+    const taken = deps.rateLimiter.take(key.id, key.ratelimit, now);
+    if (!taken.allowed) return refuse("RATE_LIMITED");
+    ratelimit = taken;
+  }
+
+  // 6. Credits last, in one atomic statement: N concurrent calls on k credits give exactly min(N, k) VALID.
+  let remaining: number | undefined;
+  if (key.hasCredits) {
+    const left = await deps.repos.keys.spendCredits(key.creditsKeyId, request.cost, now, {
+      dayStart: startOfUtcDay(now),
+      monthStart: startOfUtcMonth(now),
+    });
+    if (left === null) return refusal(deps, key, "USAGE_EXCEEDED", now, ratelimit);
+    remaining = left;
+  }
+
+  deps.usage.recordVerification(key.id, "VALID", now, true);
+  return result(key, "VALID", remaining, ratelimit);
+}
+
+async function refusal(
+  deps: VerifyDeps,
+  key: CachedKey,
+  code: VerifyCode,
+  now: number,
+  counted?: RateLimitState,
+): Promise<VerifyResult> {
+  deps.usage.recordVerification(key.id, code, now, false);
+  let remaining: number | undefined;
+  if (key.hasCredits) {
+    const pool = await deps.repos.keys.findRowById(key.creditsKeyId);
+    remaining = (pool && effectiveRemaining(pool, now)) ?? 0;
+  }
+  const ratelimit =
+    counted ?? (key.ratelimit ? deps.rateLimiter.peek(key.id, key.ratelimit, now) : undefined);
+  return result(key, code, remaining, ratelimit);
+}
+
+function result(
+  key: CachedKey,
+  code: VerifyCode,
+  remaining: number | undefined,
+  ratelimit: RateLimitState | undefined,
+): VerifyResult {
+  const body: VerifyResult = {
+    valid: code === "VALID",
+    code,
+    keyId: key.id,
+    keyspaceId: key.keyspaceId,
+    ownerId: key.ownerId,
+    name: key.name,
+    meta: key.meta,
+    scopes: key.scopes,
+    expiresAt: toIso(key.expiresAt),
+  };
+  if (remaining !== undefined) body.remaining = remaining;
+  if (ratelimit !== undefined) {
+    body.ratelimit = {
+      limit: ratelimit.limit,
+      remaining: ratelimit.remaining,
+      resetAt: toIso(ratelimit.resetAt),
+    };
+  }
+  return body;
+}
+
+function toCachedKey(row: KeyRow): CachedKey {
+  return {
+    id: row.id,
+    workspaceId: row.workspaceId,
+    keyspaceId: row.keyspaceId,
+    ownerId: row.ownerId,
+    name: row.name,
+    meta: row.meta,
+    scopes: row.scopes,
+    scopeSet: new Set(row.scopes),
+    enabled: row.enabled,
+    expiresAt: row.expiresAt,
+    revokedAt: row.revokedAt,
+    creditsKeyId: row.creditsKeyId ?? row.id,
+    hasCredits: row.remaining !== null,
+    ratelimit:
+      row.ratelimitLimit !== null && row.ratelimitDurationMs !== null
+        ? { limit: row.ratelimitLimit, durationMs: row.ratelimitDurationMs }
+        : null,
+  };
+}
