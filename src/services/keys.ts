@@ -158,6 +158,12 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   if (input.enabled !== undefined) changes.enabled = input.enabled;
   if (input.expiresAt !== undefined) {
     changes.expiresAt = input.expiresAt === null ? null : futureTime(input.expiresAt, now);
+    // A rotation never extends a key's life: a replaced key's expiry can only be brought forward.
+    const extendsLife =
+      changes.expiresAt === null || (current.expiresAt !== null && changes.expiresAt > current.expiresAt);
+    if (current.replacedById !== null && extendsLife) {
+      throw new ApiError("CONFLICT", "A rotated-away key's expiry can only be brought forward.");
+    }
   }
   if (input.ratelimit !== undefined) {
     changes.ratelimitLimit = input.ratelimit?.limit ?? null;
