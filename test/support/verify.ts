@@ -1,0 +1,63 @@
+import { ADMIN_TOKEN, createKey, createKeyspace, ManualClock, type TestApp, verify } from "../helpers.js";
+
+/** The ManualClock's default start, 2026-11-27T04:00:00.000Z. */
+export const T0 = Date.parse("2026-11-27T04:00:00.000Z");
+
+export const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A test app's clock when it was built with a ManualClock (fails loudly otherwise). */
+export function manualClock(t: TestApp): ManualClock {
+  if (!(t.deps.clock instanceof ManualClock))
+    throw new Error("this test needs createTestApp({ clock: new ManualClock() })");
+  return t.deps.clock;
+}
+
+/** A keyspace and one key in it, with the given key fields; returns the created key's 201 body. */
+export async function keyWith(t: TestApp, fields: Record<string, unknown> = {}, keyspace?: { id: string }) {
+  const space = keyspace ?? (await createKeyspace(t));
+  return createKey(t, { keyspaceId: space.id, ...fields });
+}
+
+/** Creates a root key of the test workspace and returns its plaintext and id. */
+export async function rootKeyWith(t: TestApp, permissions: string[], ownerId?: string) {
+  const response = await t.call("POST", "/v1/root-keys", { body: { name: "test", permissions, ownerId } });
+  if (response.status !== 201) throw new Error(`root key create failed: ${response.status} ${response.text}`);
+  return { key: response.body.key as string, id: response.body.id as string };
+}
+
+/** A second workspace on the same deployment; returns its "*" root key. */
+export async function otherWorkspaceRootKey(t: TestApp): Promise<string> {
+  const response = await t.call("POST", "/v1/admin/workspaces", {
+    body: { name: "other" },
+    token: ADMIN_TOKEN,
+  });
+  if (response.status !== 201)
+    throw new Error(`workspace create failed: ${response.status} ${response.text}`);
+  return response.body.rootKey.key as string;
+}
+
+/** Verifies the same request `n` times at once and counts the answers by code. */
+export async function verifyConcurrently(
+  t: TestApp,
+  n: number,
+  body: Record<string, unknown>,
+  token?: string,
+) {
+  const results = await Promise.all(Array.from({ length: n }, () => verify(t, body, token)));
+  const byCode: Record<string, number> = {};
+  for (const result of results) byCode[result.code] = (byCode[result.code] ?? 0) + 1;
+  return { results, byCode };
+}
+
+/** Rows changed in the database since it was opened (SQLite's total_changes()). */
+export function totalChanges(t: TestApp): number {
+  const row = t.db.$client.prepare("SELECT total_changes() AS n").get() as { n: number };
+  return row.n;
+}
+
+/** The key's row as stored, read straight from the database. */
+export function storedKeyRow(t: TestApp, id: string) {
+  return t.db.$client.prepare("SELECT * FROM keys WHERE id = ?").get(id) as
+    | Record<string, unknown>
+    | undefined;
+}

@@ -1,0 +1,307 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { checksumOf, generateKey } from "../../src/keys/format.js";
+import { createKey, createKeyspace, createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
+import { iso, keyWith, otherWorkspaceRootKey, rootKeyWith, T0 } from "../support/verify.js";
+
+const NOT_FOUND = { valid: false, code: "NOT_FOUND" };
+
+/** The same key with its secret changed and a checksum that matches again: well-formed, but not the key. */
+function withWrongSecret(key: string): string {
+  const head = key.slice(0, -6);
+  const flipped = `${head.slice(0, -1)}${head.endsWith("a") ? "b" : "a"}`;
+  return flipped + checksumOf(flipped);
+}
+
+describe("POST /v1/keys/verify: the codes", () => {
+  let t: TestApp;
+  let clock: ManualClock;
+  beforeEach(async () => {
+    clock = new ManualClock();
+    t = await createTestApp({ clock });
+  });
+
+  describe("VALID", () => {
+    it("returns the identity fields, remaining after the call and the rate-limit state", async () => {
+      const created = await keyWith(t, {
+        ownerId: "user_1",
+        name: "ci",
+        meta: { plan: "pro" },
+        scopes: ["read", "write"],
+        expiresAt: iso(T0 + 86_400_000),
+        remaining: 5,
+        ratelimit: { limit: 3, durationMs: 60_000 },
+      });
+      const result = await verify(t, { key: created.key, scopes: ["read"] });
+      expect(result).toStrictEqual({
+        valid: true,
+        code: "VALID",
+        keyId: created.id,
+        keyspaceId: created.keyspaceId,
+        ownerId: "user_1",
+        name: "ci",
+        meta: { plan: "pro" },
+        scopes: ["read", "write"],
+        expiresAt: iso(T0 + 86_400_000),
+        remaining: 4,
+        ratelimit: { limit: 3, remaining: 2, resetAt: iso(T0 + 60_000) },
+      });
+    });
+
+    it("omits remaining and ratelimit for a key without credits or a rate limit, and sends nulls as null", async () => {
+      const created = await keyWith(t);
+      expect(await verify(t, { key: created.key })).toStrictEqual({
+        valid: true,
+        code: "VALID",
+        keyId: created.id,
+        keyspaceId: created.keyspaceId,
+        ownerId: null,
+        name: null,
+        meta: {},
+        scopes: [],
+        expiresAt: null,
+      });
+    });
+
+    it("treats requested scopes as an exact match, all of which the key must hold", async () => {
+      const created = await keyWith(t, { scopes: ["read", "write"] });
+      expect((await verify(t, { key: created.key, scopes: ["read", "write"] })).code).toBe("VALID");
+      expect((await verify(t, { key: created.key, scopes: [] })).code).toBe("VALID");
+      expect((await verify(t, { key: created.key, scopes: ["rea"] })).code).toBe("INSUFFICIENT_SCOPES");
+      expect((await verify(t, { key: created.key, scopes: ["read", "admin"] })).code).toBe(
+        "INSUFFICIENT_SCOPES",
+      );
+    });
+  });
+
+  describe("NOT_FOUND, with nothing but valid and code", () => {
+    it("answers a string that is not a key", async () => {
+      expect(await verify(t, { key: "not-a-key" })).toStrictEqual(NOT_FOUND);
+      expect(await verify(t, { key: "" })).toStrictEqual(NOT_FOUND);
+    });
+
+    it("answers a key whose checksum does not match, without touching the cache or the database", async () => {
+      const created = await keyWith(t);
+      const last = created.key.at(-1) === "0" ? "1" : "0";
+      const tampered = `${created.key.slice(0, -1)}${last}`;
+      const loadsBefore = t.deps.keyCache.misses + t.deps.keyCache.hits;
+      expect(await verify(t, { key: tampered })).toStrictEqual(NOT_FOUND);
+      expect(t.deps.keyCache.misses + t.deps.keyCache.hits).toBe(loadsBefore);
+    });
+
+    it("answers a well-formed key nobody issued", async () => {
+      const keyspace = await createKeyspace(t);
+      expect(await verify(t, { key: generateKey(keyspace.prefix).key })).toStrictEqual(NOT_FOUND);
+    });
+
+    it("answers a real keyId presented with a wrong secret", async () => {
+      const created = await keyWith(t);
+      expect(await verify(t, { key: withWrongSecret(created.key) })).toStrictEqual(NOT_FOUND);
+    });
+
+    it("answers a real keyId and secret presented under another prefix", async () => {
+      const created = await keyWith(t);
+      const other = await createKeyspace(t);
+      const head = `${other.prefix}_${created.key.slice(-50, -6)}`;
+      expect(await verify(t, { key: head + checksumOf(head) })).toStrictEqual(NOT_FOUND);
+    });
+
+    it("answers a deleted key", async () => {
+      const created = await keyWith(t);
+      expect((await t.call("DELETE", `/v1/keys/${created.id}`)).status).toBe(204);
+      expect(await verify(t, { key: created.key })).toStrictEqual(NOT_FOUND);
+    });
+
+    it("answers another workspace's key, both ways", async () => {
+      const otherRootKey = await otherWorkspaceRootKey(t);
+      const otherKeyspace = await createKeyspace(t, {}, otherRootKey);
+      const theirs = await createKey(t, { keyspaceId: otherKeyspace.id }, otherRootKey);
+      const ours = await keyWith(t);
+      expect(await verify(t, { key: theirs.key })).toStrictEqual(NOT_FOUND);
+      expect(await verify(t, { key: ours.key }, otherRootKey)).toStrictEqual(NOT_FOUND);
+      expect((await verify(t, { key: theirs.key }, otherRootKey)).code).toBe("VALID");
+    });
+
+    it("answers another owner's key to an owner-bound root key", async () => {
+      const boundRootKey = await rootKeyWith(t, ["keys:verify"], "user_1");
+      const mine = await keyWith(t, { ownerId: "user_1" });
+      const theirs = await keyWith(t, { ownerId: "user_2" });
+      const unowned = await keyWith(t);
+      expect((await verify(t, { key: mine.key }, boundRootKey.key)).code).toBe("VALID");
+      expect(await verify(t, { key: theirs.key }, boundRootKey.key)).toStrictEqual(NOT_FOUND);
+      expect(await verify(t, { key: unowned.key }, boundRootKey.key)).toStrictEqual(NOT_FOUND);
+    });
+
+    it("does not count a refused key's usage for a caller that may not see it", async () => {
+      const otherRootKey = await otherWorkspaceRootKey(t);
+      const ours = await keyWith(t);
+      await verify(t, { key: ours.key }, otherRootKey);
+      const usage = await t.call("GET", `/v1/keys/${ours.id}/usage`);
+      expect(usage.body).toStrictEqual({ data: [] });
+    });
+  });
+
+  describe("the refusals carry the identity fields", () => {
+    it("answers REVOKED for a revoked key", async () => {
+      const created = await keyWith(t, { name: "old", remaining: 3 });
+      await t.call("POST", `/v1/keys/${created.id}/revoke`, { body: { reason: "leaked" } });
+      expect(await verify(t, { key: created.key })).toStrictEqual({
+        valid: false,
+        code: "REVOKED",
+        keyId: created.id,
+        keyspaceId: created.keyspaceId,
+        ownerId: null,
+        name: "old",
+        meta: {},
+        scopes: [],
+        expiresAt: null,
+        remaining: 3,
+      });
+    });
+
+    it("answers DISABLED for a disabled key", async () => {
+      const created = await keyWith(t, { enabled: false, ratelimit: { limit: 2, durationMs: 1_000 } });
+      expect(await verify(t, { key: created.key })).toStrictEqual({
+        valid: false,
+        code: "DISABLED",
+        keyId: created.id,
+        keyspaceId: created.keyspaceId,
+        ownerId: null,
+        name: null,
+        meta: {},
+        scopes: [],
+        expiresAt: null,
+        ratelimit: { limit: 2, remaining: 2, resetAt: iso(T0 + 1_000) },
+      });
+    });
+
+    it("answers EXPIRED from the millisecond expiresAt is reached", async () => {
+      const created = await keyWith(t, { expiresAt: iso(T0 + 1_000) });
+      clock.advance(999);
+      expect((await verify(t, { key: created.key })).code).toBe("VALID");
+      clock.advance(1);
+      expect(await verify(t, { key: created.key })).toStrictEqual({
+        valid: false,
+        code: "EXPIRED",
+        keyId: created.id,
+        keyspaceId: created.keyspaceId,
+        ownerId: null,
+        name: null,
+        meta: {},
+        scopes: [],
+        expiresAt: iso(T0 + 1_000),
+      });
+    });
+
+    it("answers INSUFFICIENT_SCOPES when the key lacks a requested scope", async () => {
+      const created = await keyWith(t, { scopes: ["read"] });
+      expect(await verify(t, { key: created.key, scopes: ["read", "write"] })).toStrictEqual({
+        valid: false,
+        code: "INSUFFICIENT_SCOPES",
+        keyId: created.id,
+        keyspaceId: created.keyspaceId,
+        ownerId: null,
+        name: null,
+        meta: {},
+        scopes: ["read"],
+        expiresAt: null,
+      });
+    });
+
+    it("answers RATE_LIMITED over the limit, with the window's reset time", async () => {
+      const created = await keyWith(t, { ratelimit: { limit: 1, durationMs: 10_000 } });
+      expect((await verify(t, { key: created.key })).code).toBe("VALID");
+      clock.advance(4_000);
+      expect(await verify(t, { key: created.key })).toStrictEqual({
+        valid: false,
+        code: "RATE_LIMITED",
+        keyId: created.id,
+        keyspaceId: created.keyspaceId,
+        ownerId: null,
+        name: null,
+        meta: {},
+        scopes: [],
+        expiresAt: null,
+        ratelimit: { limit: 1, remaining: 0, resetAt: iso(T0 + 10_000) },
+      });
+    });
+
+    it("answers USAGE_EXCEEDED when no credits are left", async () => {
+      const created = await keyWith(t, { remaining: 0 });
+      expect(await verify(t, { key: created.key })).toStrictEqual({
+        valid: false,
+        code: "USAGE_EXCEEDED",
+        keyId: created.id,
+        keyspaceId: created.keyspaceId,
+        ownerId: null,
+        name: null,
+        meta: {},
+        scopes: [],
+        expiresAt: null,
+        remaining: 0,
+      });
+    });
+  });
+
+  describe("the request", () => {
+    it("returns 403 to a root key without keys:verify", async () => {
+      const readOnly = await rootKeyWith(t, ["keys:read"]);
+      const created = await keyWith(t);
+      const response = await t.call("POST", "/v1/keys/verify", {
+        body: { key: created.key },
+        token: readOnly.key,
+      });
+      expect(response.status).toBe(403);
+      expect(response.body.code).toBe("FORBIDDEN");
+    });
+
+    it("returns 400 for unknown fields and never echoes the key", async () => {
+      const created = await keyWith(t);
+      const response = await t.call("POST", "/v1/keys/verify", { body: { key: created.key, cots: 2 } });
+      expect(response.status).toBe(400);
+      expect(response.body.code).toBe("VALIDATION_FAILED");
+      expect(response.text).not.toContain(created.key);
+    });
+  });
+});
+
+describe("POST /v1/keys/verify: the first failing check decides, in contract order", () => {
+  let t: TestApp;
+  let clock: ManualClock;
+  beforeEach(async () => {
+    clock = new ManualClock();
+    t = await createTestApp({ clock });
+  });
+
+  it("answers REVOKED for a key that is revoked, disabled and expired", async () => {
+    const created = await keyWith(t, { enabled: false, expiresAt: iso(T0 + 1_000), scopes: [] });
+    await t.call("POST", `/v1/keys/${created.id}/revoke`);
+    clock.advance(2_000);
+    expect((await verify(t, { key: created.key, scopes: ["admin"] })).code).toBe("REVOKED");
+  });
+
+  it("answers DISABLED for a key that is disabled and expired", async () => {
+    const created = await keyWith(t, { enabled: false, expiresAt: iso(T0 + 1_000) });
+    clock.advance(2_000);
+    expect((await verify(t, { key: created.key, scopes: ["admin"] })).code).toBe("DISABLED");
+  });
+
+  it("answers EXPIRED for a key that is expired and lacks the requested scopes", async () => {
+    const created = await keyWith(t, { expiresAt: iso(T0 + 1_000), scopes: ["read"] });
+    clock.advance(2_000);
+    expect((await verify(t, { key: created.key, scopes: ["admin"] })).code).toBe("EXPIRED");
+  });
+
+  it("answers INSUFFICIENT_SCOPES for a key that lacks the scopes and is rate limited", async () => {
+    const created = await keyWith(t, { scopes: ["read"], ratelimit: { limit: 1, durationMs: 60_000 } });
+    expect((await verify(t, { key: created.key })).code).toBe("VALID");
+    expect((await verify(t, { key: created.key, scopes: ["admin"] })).code).toBe("INSUFFICIENT_SCOPES");
+  });
+
+  it("answers RATE_LIMITED for a key that is rate limited and out of credits", async () => {
+    const created = await keyWith(t, { remaining: 1, ratelimit: { limit: 1, durationMs: 60_000 } });
+    expect((await verify(t, { key: created.key })).code).toBe("VALID");
+    const result = await verify(t, { key: created.key });
+    expect(result.code).toBe("RATE_LIMITED");
+    expect(result.remaining).toBe(0);
+  });
+});
