@@ -61,3 +61,12 @@ export function storedKeyRow(t: TestApp, id: string) {
     | Record<string, unknown>
     | undefined;
 }
+
+/** A promise with its resolve function, to hold an async step until a test releases it. */
+export function deferred<T = void>() {
+  let resolve: (value: T) => void = () => {};
+  const promise = new Promise<T>((settle) => {
+    resolve = settle;
+  });
+  return { promise, resolve };
+}
