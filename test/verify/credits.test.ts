@@ -1,0 +1,152 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
+import { iso, keyWith, T0, verifyConcurrently } from "../support/verify.js";
+
+describe("POST /v1/keys/verify: credits", () => {
+  let t: TestApp;
+  let clock: ManualClock;
+  beforeEach(async () => {
+    clock = new ManualClock();
+    t = await createTestApp({ clock });
+  });
+
+  async function remainingOf(id: string) {
+    const response = await t.call("GET", `/v1/keys/${id}`);
+    expect(response.status).toBe(200);
+    return response.body.remaining;
+  }
+
+  it("gives exactly 10 VALID and 30 USAGE_EXCEEDED to 40 concurrent verifies on remaining = 10", async () => {
+    const created = await keyWith(t, { remaining: 10 });
+    const { results, byCode } = await verifyConcurrently(t, 40, { key: created.key });
+    expect(byCode).toStrictEqual({ VALID: 10, USAGE_EXCEEDED: 30 });
+    const spent = results.filter((result) => result.valid).map((result) => result.remaining);
+    expect(spent.sort((a, b) => a - b)).toStrictEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(await remainingOf(created.id)).toBe(0);
+  });
+
+  it("spends 1 credit by default and returns the balance after the call", async () => {
+    const created = await keyWith(t, { remaining: 3 });
+    expect((await verify(t, { key: created.key })).remaining).toBe(2);
+    expect(await remainingOf(created.id)).toBe(2);
+  });
+
+  it("answers VALID to cost 0 on an empty key and spends nothing", async () => {
+    const created = await keyWith(t, { remaining: 0 });
+    expect(await verify(t, { key: created.key, cost: 0 })).toMatchObject({
+      valid: true,
+      code: "VALID",
+      remaining: 0,
+    });
+    expect(await remainingOf(created.id)).toBe(0);
+  });
+
+  it("refuses a cost above the balance and spends nothing", async () => {
+    const created = await keyWith(t, { remaining: 5 });
+    expect(await verify(t, { key: created.key, cost: 6 })).toMatchObject({
+      valid: false,
+      code: "USAGE_EXCEEDED",
+      remaining: 5,
+    });
+    expect(await remainingOf(created.id)).toBe(5);
+  });
+
+  it("accepts a cost equal to the balance and leaves 0", async () => {
+    const created = await keyWith(t, { remaining: 7 });
+    expect(await verify(t, { key: created.key, cost: 7 })).toMatchObject({ code: "VALID", remaining: 0 });
+    expect((await verify(t, { key: created.key, cost: 1 })).code).toBe("USAGE_EXCEEDED");
+  });
+
+  it("accepts cost 1000 and answers 400 to cost 1001, -1 or 1.5", async () => {
+    const created = await keyWith(t, { remaining: 1_000 });
+    expect(await verify(t, { key: created.key, cost: 1_000 })).toMatchObject({ code: "VALID", remaining: 0 });
+    for (const cost of [1_001, -1, 1.5, "1"]) {
+      const response = await t.call("POST", "/v1/keys/verify", { body: { key: created.key, cost } });
+      expect(response.status, `cost ${cost}`).toBe(400);
+      expect(response.body.code).toBe("VALIDATION_FAILED");
+      expect(response.body.errors).toStrictEqual([{ path: "cost", message: expect.any(String) }]);
+    }
+  });
+
+  it("ignores cost for a key without a credit limit", async () => {
+    const created = await keyWith(t);
+    const result = await verify(t, { key: created.key, cost: 1_000 });
+    expect(result.code).toBe("VALID");
+    expect(result).not.toHaveProperty("remaining");
+  });
+
+  it("spends nothing on a refused call", async () => {
+    const created = await keyWith(t, {
+      remaining: 5,
+      scopes: ["read"],
+      expiresAt: iso(T0 + 60_000),
+      ratelimit: { limit: 1, durationMs: 60_000 },
+    });
+    expect(await verify(t, { key: created.key })).toMatchObject({ code: "VALID", remaining: 4 });
+    expect(await verify(t, { key: created.key })).toMatchObject({ code: "RATE_LIMITED", remaining: 4 });
+    expect(await verify(t, { key: created.key, scopes: ["admin"] })).toMatchObject({
+      code: "INSUFFICIENT_SCOPES",
+      remaining: 4,
+    });
+    await t.call("PATCH", `/v1/keys/${created.id}`, { body: { enabled: false } });
+    expect(await verify(t, { key: created.key })).toMatchObject({ code: "DISABLED", remaining: 4 });
+    await t.call("PATCH", `/v1/keys/${created.id}`, { body: { enabled: true } });
+    clock.advance(60_000);
+    expect(await verify(t, { key: created.key })).toMatchObject({ code: "EXPIRED", remaining: 4 });
+    await t.call("POST", `/v1/keys/${created.id}/revoke`);
+    expect(await verify(t, { key: created.key })).toMatchObject({ code: "REVOKED", remaining: 4 });
+    expect(await remainingOf(created.id)).toBe(4);
+  });
+
+  describe("rotation moves credits, never multiplies them", () => {
+    it("gives the new key the old key's balance and lets both spend it during the grace period", async () => {
+      const created = await keyWith(t, { remaining: 10 });
+      expect((await verify(t, { key: created.key, cost: 3 })).remaining).toBe(7);
+      const rotated = await t.call("POST", `/v1/keys/${created.id}/rotate`, {
+        body: { gracePeriodSeconds: 600 },
+      });
+      expect(rotated.body.remaining).toBe(7);
+      expect(await remainingOf(created.id)).toBe(7);
+      expect((await verify(t, { key: created.key })).remaining).toBe(6);
+      expect((await verify(t, { key: rotated.body.key })).remaining).toBe(5);
+      expect(await remainingOf(created.id)).toBe(5);
+      expect(await remainingOf(rotated.body.id)).toBe(5);
+    });
+
+    it("answers as many VALID across the old and the new key as the original balance", async () => {
+      const created = await keyWith(t, { remaining: 10 });
+      expect((await verify(t, { key: created.key })).code).toBe("VALID");
+      const rotated = await t.call("POST", `/v1/keys/${created.id}/rotate`, {
+        body: { gracePeriodSeconds: 600 },
+      });
+      const [viaOld, viaNew] = await Promise.all([
+        verifyConcurrently(t, 20, { key: created.key }),
+        verifyConcurrently(t, 20, { key: rotated.body.key }),
+      ]);
+      expect((viaOld.byCode.VALID ?? 0) + (viaNew.byCode.VALID ?? 0)).toBe(9);
+      expect((viaOld.byCode.USAGE_EXCEEDED ?? 0) + (viaNew.byCode.USAGE_EXCEEDED ?? 0)).toBe(31);
+      expect(await remainingOf(created.id)).toBe(0);
+      expect(await remainingOf(rotated.body.id)).toBe(0);
+    });
+
+    it("makes every key of a rotation chain spend the newest key's credits, with warm caches", async () => {
+      const first = await keyWith(t, { remaining: 6 });
+      expect((await verify(t, { key: first.key, cost: 0 })).remaining).toBe(6);
+      const second = await t.call("POST", `/v1/keys/${first.id}/rotate`, {
+        body: { gracePeriodSeconds: 600 },
+      });
+      expect((await verify(t, { key: first.key, cost: 0 })).remaining).toBe(6);
+      expect((await verify(t, { key: second.body.key, cost: 0 })).remaining).toBe(6);
+      const third = await t.call("POST", `/v1/keys/${second.body.id}/rotate`, {
+        body: { gracePeriodSeconds: 600 },
+      });
+      expect(third.status).toBe(201);
+      const results = await Promise.all(
+        [first.key, second.body.key, third.body.key].map((key) => verifyConcurrently(t, 4, { key })),
+      );
+      const valid = results.reduce((sum, { byCode }) => sum + (byCode.VALID ?? 0), 0);
+      expect(valid).toBe(6);
+      expect(await remainingOf(third.body.id)).toBe(0);
+    });
+  });
+});
