@@ -1,0 +1,102 @@
+import argon2 from "argon2";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { checksumOf, generateKey } from "../../src/keys/format.js";
+import { sha256Hex } from "../../src/keys/hash.js";
+import { createKeyspace, createTestApp, type TestApp, verify } from "../helpers.js";
+import { keyWith, storedKeyRow, verifyConcurrently } from "../support/verify.js";
+
+describe("POST /v1/keys/verify: argon2id keyspaces", () => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await createTestApp();
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  async function argon2Key() {
+    const keyspace = await createKeyspace(t, { hashAlgorithm: "argon2id" });
+    return keyWith(t, {}, keyspace);
+  }
+
+  it("stores an argon2id hash with m=19456, t=2, p=1, and verifies the key against it", async () => {
+    const created = await argon2Key();
+    const row = storedKeyRow(t, created.id);
+    const phc = /^\$argon2id\$v=19\$([a-z0-9=,]+)\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/.exec(String(row?.hash));
+    expect(phc?.[1]?.split(",").sort()).toStrictEqual(["m=19456", "p=1", "t=2"]);
+    expect(row?.hash).not.toContain(created.key);
+    expect((await verify(t, { key: created.key })).code).toBe("VALID");
+  });
+
+  it("answers NOT_FOUND to a wrong secret for an argon2 key", async () => {
+    const created = await argon2Key();
+    const head = `${created.key.slice(0, -7)}${created.key.at(-7) === "a" ? "b" : "a"}`;
+    expect(await verify(t, { key: head + checksumOf(head) })).toStrictEqual({
+      valid: false,
+      code: "NOT_FOUND",
+    });
+  });
+
+  it("hashes once for 100 concurrent first verifies of a cold key, and not again once cached", async () => {
+    const created = await argon2Key();
+    const argon2Verify = vi.spyOn(argon2, "verify");
+    const { byCode } = await verifyConcurrently(t, 100, { key: created.key });
+    expect(byCode).toStrictEqual({ VALID: 100 });
+    expect(argon2Verify).toHaveBeenCalledTimes(1);
+    expect((await verify(t, { key: created.key })).code).toBe("VALID");
+    expect(argon2Verify).toHaveBeenCalledTimes(1);
+  });
+
+  it("hashes a wrong secret once and then answers it from the negative cache", async () => {
+    const created = await argon2Key();
+    const head = `${created.key.slice(0, -7)}${created.key.at(-7) === "a" ? "b" : "a"}`;
+    const argon2Verify = vi.spyOn(argon2, "verify");
+    const { byCode } = await verifyConcurrently(t, 20, { key: head + checksumOf(head) });
+    expect(byCode).toStrictEqual({ NOT_FOUND: 20 });
+    expect(argon2Verify).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe("POST /v1/keys/verify: the negative cache", () => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await createTestApp();
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("answers an unknown well-formed key from the negative cache, without a database lookup", async () => {
+    const keyspace = await createKeyspace(t);
+    const unknown = generateKey(keyspace.prefix).key;
+    const lookups = vi.spyOn(t.deps.repos.keys, "findById");
+    expect((await verify(t, { key: unknown })).code).toBe("NOT_FOUND");
+    expect(lookups).toHaveBeenCalledTimes(1);
+    const hits = t.deps.keyCache.hits;
+    for (let call = 0; call < 5; call++) expect((await verify(t, { key: unknown })).code).toBe("NOT_FOUND");
+    expect(lookups).toHaveBeenCalledTimes(1);
+    expect(t.deps.keyCache.hits).toBe(hits + 5);
+  });
+
+  it("keeps serving real keys from the cache during a flood of unknown keys", async () => {
+    const created = await keyWith(t);
+    expect((await verify(t, { key: created.key })).code).toBe("VALID");
+    const keyspace = await createKeyspace(t);
+    await Promise.all(
+      Array.from({ length: 200 }, () => verify(t, { key: generateKey(keyspace.prefix).key })),
+    );
+    const lookups = vi.spyOn(t.deps.repos.keys, "findById");
+    expect((await verify(t, { key: created.key })).code).toBe("VALID");
+    expect(lookups).not.toHaveBeenCalled();
+  });
+
+  it("keys the cache by the SHA-256 of the key, never by the plaintext", async () => {
+    const created = await keyWith(t);
+    await verify(t, { key: created.key });
+    const load = vi.fn(async () => null);
+    expect((await t.deps.keyCache.resolve(sha256Hex(created.key), load))?.id).toBe(created.id);
+    expect(load).not.toHaveBeenCalled();
+    expect(await t.deps.keyCache.resolve(created.key, load)).toBeNull();
+    expect(load).toHaveBeenCalledTimes(1);
+  });
+});

@@ -1,0 +1,99 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
+import { iso, keyWith, T0, verifyConcurrently } from "../support/verify.js";
+
+describe("POST /v1/keys/verify: rate limits", () => {
+  let t: TestApp;
+  let clock: ManualClock;
+  beforeEach(async () => {
+    clock = new ManualClock();
+    t = await createTestApp({ clock });
+  });
+
+  it("answers exactly limit VALID in a window, then RATE_LIMITED until the window ends", async () => {
+    const created = await keyWith(t, { ratelimit: { limit: 3, durationMs: 10_000 } });
+    const seen = [];
+    for (let call = 0; call < 3; call++) {
+      seen.push((await verify(t, { key: created.key })).ratelimit);
+      clock.advance(1_000);
+    }
+    const resetAt = iso(T0 + 10_000);
+    expect(seen).toStrictEqual([
+      { limit: 3, remaining: 2, resetAt },
+      { limit: 3, remaining: 1, resetAt },
+      { limit: 3, remaining: 0, resetAt },
+    ]);
+    expect(await verify(t, { key: created.key })).toMatchObject({
+      valid: false,
+      code: "RATE_LIMITED",
+      ratelimit: { limit: 3, remaining: 0, resetAt },
+    });
+    clock.set("2026-11-27T04:00:09.999Z");
+    expect((await verify(t, { key: created.key })).code).toBe("RATE_LIMITED");
+    clock.set("2026-11-27T04:00:10.000Z");
+    expect(await verify(t, { key: created.key })).toMatchObject({
+      code: "VALID",
+      ratelimit: { limit: 3, remaining: 2, resetAt: iso(T0 + 20_000) },
+    });
+  });
+
+  it("opens the window at the first counted call, not aligned to the clock", async () => {
+    const created = await keyWith(t, { ratelimit: { limit: 2, durationMs: 60_000 } });
+    clock.advance(1_234);
+    expect((await verify(t, { key: created.key })).ratelimit.resetAt).toBe(iso(T0 + 1_234 + 60_000));
+  });
+
+  it("does not count RATE_LIMITED calls: the window ends on time however many were refused", async () => {
+    const created = await keyWith(t, { ratelimit: { limit: 1, durationMs: 5_000 } });
+    expect((await verify(t, { key: created.key })).code).toBe("VALID");
+    for (let call = 0; call < 10; call++) {
+      clock.advance(400);
+      expect((await verify(t, { key: created.key })).code).toBe("RATE_LIMITED");
+    }
+    clock.set("2026-11-27T04:00:05.000Z");
+    expect(await verify(t, { key: created.key })).toMatchObject({
+      code: "VALID",
+      ratelimit: { limit: 1, remaining: 0, resetAt: iso(T0 + 10_000) },
+    });
+  });
+
+  it("does not count calls refused before the rate-limit check", async () => {
+    const created = await keyWith(t, { scopes: ["read"], ratelimit: { limit: 2, durationMs: 60_000 } });
+    for (let call = 0; call < 5; call++) {
+      expect(await verify(t, { key: created.key, scopes: ["admin"] })).toMatchObject({
+        code: "INSUFFICIENT_SCOPES",
+        ratelimit: { limit: 2, remaining: 2 },
+      });
+    }
+    expect((await verify(t, { key: created.key })).code).toBe("VALID");
+    expect((await verify(t, { key: created.key })).code).toBe("VALID");
+    expect((await verify(t, { key: created.key })).code).toBe("RATE_LIMITED");
+  });
+
+  it("counts calls that pass the rate-limit check but lack credits", async () => {
+    const created = await keyWith(t, { remaining: 0, ratelimit: { limit: 2, durationMs: 60_000 } });
+    expect(await verify(t, { key: created.key })).toMatchObject({
+      code: "USAGE_EXCEEDED",
+      ratelimit: { remaining: 1 },
+    });
+    expect(await verify(t, { key: created.key })).toMatchObject({
+      code: "USAGE_EXCEEDED",
+      ratelimit: { remaining: 0 },
+    });
+    expect((await verify(t, { key: created.key })).code).toBe("RATE_LIMITED");
+  });
+
+  it("gives exactly limit VALID to concurrent calls", async () => {
+    const created = await keyWith(t, { ratelimit: { limit: 5, durationMs: 60_000 } });
+    const { byCode } = await verifyConcurrently(t, 20, { key: created.key });
+    expect(byCode).toStrictEqual({ VALID: 5, RATE_LIMITED: 15 });
+  });
+
+  it("keeps one window per key", async () => {
+    const first = await keyWith(t, { ratelimit: { limit: 1, durationMs: 60_000 } });
+    const second = await keyWith(t, { ratelimit: { limit: 1, durationMs: 60_000 } });
+    expect((await verify(t, { key: first.key })).code).toBe("VALID");
+    expect((await verify(t, { key: first.key })).code).toBe("RATE_LIMITED");
+    expect((await verify(t, { key: second.key })).code).toBe("VALID");
+  });
+});
