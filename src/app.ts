@@ -76,7 +76,7 @@ export function createApp(deps: AppDeps) {
       description: "Issue, verify, rotate and revoke prefixed API keys.",
       license: { name: "MIT", url: "https://opensource.org/license/mit" },
     },
-    servers: [{ url: "http://localhost:3000", description: "A local KeyMint" }],
+    servers: [{ url: "/", description: "The KeyMint serving this document" }],
     tags: [
       { name: "Keys", description: "Create, list, rotate, revoke, delete and verify keys." },
       { name: "Keyspaces", description: "Groups of keys sharing a prefix, a hash algorithm and defaults." },

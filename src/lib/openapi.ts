@@ -31,6 +31,10 @@ export const rootKeyErrors = (...more: number[]) => errorResponses(400, 401, 403
 export const rootKeySecurity = [{ rootKey: [] }];
 export const adminSecurity = [{ adminToken: [] }];
 
+/**
+ * A JSON request body. A body schema with defaulted fields must stay unnamed (inline): client generators
+ * such as openapi-typescript make a defaulted property of a named component required.
+ */
 export function jsonBody<T>(schema: T, description?: string) {
   return {
     content: { "application/json": { schema } },

@@ -34,13 +34,13 @@ export const Refill = z
     amount: z.number().int().min(1).max(MAX_REMAINING),
     interval: z.enum(["daily", "monthly"]),
   })
-  .openapi("Refill", { example: { amount: 1000, interval: "monthly" } });
+  .openapi({ example: { amount: 1000, interval: "monthly" } });
 export const Ratelimit = z
   .strictObject({
     limit: z.number().int().min(1).max(1_000_000_000),
     durationMs: z.number().int().min(1000).max(86_400_000),
   })
-  .openapi("Ratelimit", { example: { limit: 100, durationMs: 60_000 } });
+  .openapi({ example: { limit: 100, durationMs: 60_000 } });
 
 export const Prefix = z
   .string()

@@ -113,11 +113,7 @@ export const rotateKeyRoute = createRoute({
   request: {
     params: IdParam,
     body: {
-      ...jsonBody(
-        z
-          .strictObject({ gracePeriodSeconds: z.number().int().min(0).max(2_592_000).default(0) })
-          .openapi("RotateKeyRequest"),
-      ),
+      ...jsonBody(z.strictObject({ gracePeriodSeconds: z.number().int().min(0).max(2_592_000).default(0) })),
       required: false,
     },
   },
@@ -157,16 +153,14 @@ export const deleteKeyRoute = createRoute({
   responses: { 204: { description: "Deleted." }, ...rootKeyErrors(404) },
 });
 
-export const VerifyBody = z
-  .strictObject({
-    key: z
-      .string()
-      .max(1024)
-      .openapi({ example: "dm_live_4fJ9kQ2mXa1Bq8ZrT3vLw0YpN6cHs2KdF9gJm4XbR7tE3ighly" }),
-    scopes: Scopes.optional().openapi({ description: "Scopes the key must all hold." }),
-    cost: z.number().int().min(0).max(1000).default(1).openapi({ description: "Credits to spend." }),
-  })
-  .openapi("VerifyRequest");
+export const VerifyBody = z.strictObject({
+  key: z
+    .string()
+    .max(1024)
+    .openapi({ example: "dm_live_4fJ9kQ2mXa1Bq8ZrT3vLw0YpN6cHs2KdF9gJm4XbR7tE3ighly" }),
+  scopes: Scopes.optional().openapi({ description: "Scopes the key must all hold." }),
+  cost: z.number().int().min(0).max(1000).default(1).openapi({ description: "Credits to spend." }),
+});
 
 export const verifyKeyRoute = createRoute({
   method: "post",

@@ -13,14 +13,12 @@ export const createKeyspaceRoute = createRoute({
   security: rootKeySecurity,
   request: {
     body: jsonBody(
-      z
-        .strictObject({
-          name: Name,
-          prefix: Prefix,
-          hashAlgorithm: z.enum(["sha256", "argon2id"]).default("sha256"),
-          defaults: KeyDefaults.optional(),
-        })
-        .openapi("CreateKeyspaceRequest"),
+      z.strictObject({
+        name: Name,
+        prefix: Prefix,
+        hashAlgorithm: z.enum(["sha256", "argon2id"]).default("sha256"),
+        defaults: KeyDefaults.optional(),
+      }),
     ),
   },
   responses: { 201: jsonResponse(Keyspace, "The keyspace."), ...rootKeyErrors(409, 413, 415) },

@@ -10,6 +10,7 @@ export const healthzRoute = createRoute({
   tags,
   operationId: "healthz",
   summary: "Liveness: the process is up",
+  security: [],
   responses: { 200: jsonResponse(Health, "Up.") },
 });
 
@@ -19,6 +20,7 @@ export const readyzRoute = createRoute({
   tags,
   operationId: "readyz",
   summary: "Readiness: the database answers and is migrated",
+  security: [],
   responses: { 200: jsonResponse(Health, "Ready."), ...errorResponses(503) },
 });
 
