@@ -1,0 +1,479 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { createKey, createKeyspace, createTestApp, ManualClock, type TestApp } from "../../helpers.js";
+import { expectStatus } from "../../support/api.js";
+
+const NOW = "2026-11-27T04:00:00.000Z";
+
+describe("keys: create", () => {
+  let clock: ManualClock;
+  let t: TestApp;
+  beforeEach(async () => {
+    clock = new ManualClock();
+    t = await createTestApp({ clock });
+  });
+
+  it("creates a key with every field at its default and returns the plaintext once", async () => {
+    const keyspace = await createKeyspace(t);
+    const response = await t.call("POST", "/v1/keys", { body: { keyspaceId: keyspace.id } });
+    expectStatus(response, 201);
+    const { key, ...rest } = response.body;
+    expect(key).toMatch(new RegExp(`^${keyspace.prefix}_[0-9A-Za-z]{50}$`));
+    const keyId = key.slice(keyspace.prefix.length + 1, keyspace.prefix.length + 13);
+    expect(rest).toEqual({
+      id: `key_${keyId}`,
+      keyspaceId: keyspace.id,
+      workspaceId: t.workspace.id,
+      ownerId: null,
+      name: null,
+      start: `${keyspace.prefix}_${keyId}`,
+      last4: key.slice(-4),
+      meta: {},
+      scopes: [],
+      enabled: true,
+      createdAt: NOW,
+      updatedAt: NOW,
+      expiresAt: null,
+      revokedAt: null,
+      revokedReason: null,
+      lastUsedAt: null,
+      remaining: null,
+      refill: null,
+      ratelimit: null,
+      rotatedFromId: null,
+      replacedById: null,
+    });
+  });
+
+  it("creates a key with every field given", async () => {
+    const keyspace = await createKeyspace(t);
+    const body = {
+      keyspaceId: keyspace.id,
+      ownerId: "customer_42",
+      name: "production backend",
+      meta: { plan: "pro", seats: 3, nested: { ok: true } },
+      scopes: ["documents:read", "documents:write"],
+      expiresAt: "2026-12-27T04:00:00.000Z",
+      remaining: 7,
+      refill: { amount: 100, interval: "monthly" },
+      ratelimit: { limit: 10, durationMs: 60_000 },
+      enabled: false,
+    };
+    const response = await t.call("POST", "/v1/keys", { body });
+    expectStatus(response, 201);
+    const { keyspaceId: _, ...fields } = body;
+    expect(response.body).toMatchObject({ ...fields, keyspaceId: keyspace.id });
+  });
+
+  it("fills the fields a request leaves out from the keyspace's defaults", async () => {
+    const keyspace = await createKeyspace(t, {
+      defaults: {
+        expiresInSeconds: 3600,
+        remaining: 50,
+        refill: { amount: 100, interval: "daily" },
+        ratelimit: { limit: 5, durationMs: 1000 },
+        scopes: ["documents:read"],
+      },
+    });
+    const response = await t.call("POST", "/v1/keys", { body: { keyspaceId: keyspace.id } });
+    expectStatus(response, 201);
+    expect(response.body).toMatchObject({
+      expiresAt: "2026-11-27T05:00:00.000Z",
+      remaining: 50,
+      refill: { amount: 100, interval: "daily" },
+      ratelimit: { limit: 5, durationMs: 1000 },
+      scopes: ["documents:read"],
+    });
+  });
+
+  it("lets the request's own fields, null included, win over the keyspace's defaults", async () => {
+    const keyspace = await createKeyspace(t, {
+      defaults: {
+        expiresInSeconds: 3600,
+        remaining: 50,
+        ratelimit: { limit: 5, durationMs: 1000 },
+        scopes: ["documents:read"],
+      },
+    });
+    const response = await t.call("POST", "/v1/keys", {
+      body: { keyspaceId: keyspace.id, expiresAt: null, remaining: 3, ratelimit: null, scopes: [] },
+    });
+    expectStatus(response, 201);
+    expect(response.body).toMatchObject({ expiresAt: null, remaining: 3, ratelimit: null, scopes: [] });
+  });
+
+  it("starts a key created with a refill and no remaining at refill.amount", async () => {
+    const keyspace = await createKeyspace(t);
+    const key = await createKey(t, { keyspaceId: keyspace.id, refill: { amount: 25, interval: "daily" } });
+    expect(key.remaining).toBe(25);
+  });
+
+  it("starts a key at the default refill's amount when neither it nor its keyspace sets remaining", async () => {
+    const keyspace = await createKeyspace(t, { defaults: { refill: { amount: 40, interval: "monthly" } } });
+    const key = await createKey(t, { keyspaceId: keyspace.id });
+    expect(key).toMatchObject({ remaining: 40, refill: { amount: 40, interval: "monthly" } });
+  });
+
+  it("accepts every limit at its boundary", async () => {
+    const keyspace = await createKeyspace(t);
+    // {"m":"…"} is 8 bytes of JSON around the value.
+    const meta = { m: "x".repeat(4096 - 8) };
+    const response = await t.call("POST", "/v1/keys", {
+      body: {
+        keyspaceId: keyspace.id,
+        name: "n".repeat(128),
+        ownerId: "o".repeat(256),
+        meta,
+        scopes: Array.from({ length: 100 }, (_, i) => `s${i}:${"x".repeat(60 - String(i).length)}`),
+        remaining: 2 ** 31,
+        ratelimit: { limit: 1, durationMs: 86_400_000 },
+      },
+    });
+    expectStatus(response, 201);
+    expect(response.body.scopes).toHaveLength(100);
+    expect(response.body.remaining).toBe(2 ** 31);
+    const shortest = await t.call("POST", "/v1/keys", {
+      body: { keyspaceId: keyspace.id, remaining: 0, ratelimit: { limit: 1, durationMs: 1000 } },
+    });
+    expectStatus(shortest, 201);
+  });
+
+  it("issues a key of an argon2id keyspace that verifies", async () => {
+    const keyspace = await createKeyspace(t, { hashAlgorithm: "argon2id" });
+    const key = await createKey(t, { keyspaceId: keyspace.id });
+    const verified = await t.call("POST", "/v1/keys/verify", { body: { key: key.key } });
+    expect(verified.body).toMatchObject({ valid: true, code: "VALID", keyId: key.id });
+  });
+});
+
+describe("keys: list", () => {
+  let clock: ManualClock;
+  let t: TestApp;
+  let keyspaceId: string;
+  beforeEach(async () => {
+    clock = new ManualClock();
+    t = await createTestApp({ clock });
+    keyspaceId = (await createKeyspace(t)).id;
+  });
+
+  const ids = (body: { data: { id: string }[] }) => body.data.map((key) => key.id);
+
+  async function keysInEveryStatus() {
+    const expiring = await createKey(t, { keyspaceId, expiresAt: "2026-11-27T04:00:10.000Z" });
+    const revoked = await createKey(t, { keyspaceId });
+    await t.call("POST", `/v1/keys/${revoked.id}/revoke`);
+    const disabled = await createKey(t, { keyspaceId, enabled: false });
+    const active = await createKey(t, { keyspaceId });
+    const revokedAndExpiring = await createKey(t, { keyspaceId, expiresAt: "2026-11-27T04:00:10.000Z" });
+    await t.call("POST", `/v1/keys/${revokedAndExpiring.id}/revoke`);
+    clock.advance(10_000);
+    return { expiring, revoked, disabled, active, revokedAndExpiring };
+  }
+
+  it("lists active keys by default (disabled ones included), newest first", async () => {
+    const keys = await keysInEveryStatus();
+    const response = await t.call("GET", "/v1/keys");
+    expectStatus(response, 200);
+    expect(ids(response.body)).toEqual([keys.active.id, keys.disabled.id]);
+    expect(response.body.nextCursor).toBeNull();
+  });
+
+  it("lists revoked keys with status=revoked, expired or not", async () => {
+    const keys = await keysInEveryStatus();
+    const response = await t.call("GET", "/v1/keys?status=revoked");
+    expect(ids(response.body)).toEqual([keys.revokedAndExpiring.id, keys.revoked.id]);
+  });
+
+  it("lists keys past expiresAt (and not revoked) with status=expired, from the moment now = expiresAt", async () => {
+    const keys = await keysInEveryStatus();
+    const response = await t.call("GET", "/v1/keys?status=expired");
+    expect(ids(response.body)).toEqual([keys.expiring.id]);
+  });
+
+  it("lists every key with status=all", async () => {
+    const keys = await keysInEveryStatus();
+    const response = await t.call("GET", "/v1/keys?status=all");
+    expect(ids(response.body)).toEqual([
+      keys.revokedAndExpiring.id,
+      keys.active.id,
+      keys.disabled.id,
+      keys.revoked.id,
+      keys.expiring.id,
+    ]);
+  });
+
+  it("filters by keyspaceId and by ownerId", async () => {
+    const otherKeyspace = (await createKeyspace(t)).id;
+    const a = await createKey(t, { keyspaceId, ownerId: "alice" });
+    const b = await createKey(t, { keyspaceId: otherKeyspace, ownerId: "alice" });
+    const c = await createKey(t, { keyspaceId, ownerId: "bob" });
+    expect(ids((await t.call("GET", `/v1/keys?keyspaceId=${keyspaceId}`)).body)).toEqual([c.id, a.id]);
+    expect(ids((await t.call("GET", "/v1/keys?ownerId=alice")).body)).toEqual([b.id, a.id]);
+    expect(ids((await t.call("GET", `/v1/keys?ownerId=alice&keyspaceId=${keyspaceId}`)).body)).toEqual([
+      a.id,
+    ]);
+    expect(ids((await t.call("GET", "/v1/keys?ownerId=nobody")).body)).toEqual([]);
+  });
+
+  it("pages exactly through keys created within one millisecond: no duplicates, no gaps, newest first", async () => {
+    const created: string[] = [];
+    for (let i = 0; i < 7; i++) created.push((await createKey(t, { keyspaceId })).id);
+    const seen: string[] = [];
+    const pages: number[] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`;
+      const response = await t.call("GET", `/v1/keys?limit=3${query}`);
+      expectStatus(response, 200);
+      seen.push(...ids(response.body));
+      pages.push(response.body.data.length);
+      cursor = response.body.nextCursor;
+    } while (cursor !== null);
+    expect(pages).toEqual([3, 3, 1]);
+    expect(seen).toEqual([...created].reverse());
+  });
+
+  it("answers a null nextCursor when the last page is exactly full", async () => {
+    for (let i = 0; i < 4; i++) await createKey(t, { keyspaceId });
+    const first = await t.call("GET", "/v1/keys?limit=2");
+    const second = await t.call("GET", `/v1/keys?limit=2&cursor=${first.body.nextCursor}`);
+    expect(second.body.data).toHaveLength(2);
+    expect(second.body.nextCursor).toBeNull();
+  });
+
+  it("keeps paging exactly when keys are created between pages", async () => {
+    const created: string[] = [];
+    for (let i = 0; i < 4; i++) created.push((await createKey(t, { keyspaceId })).id);
+    const first = await t.call("GET", "/v1/keys?limit=2");
+    await createKey(t, { keyspaceId });
+    const second = await t.call("GET", `/v1/keys?limit=2&cursor=${first.body.nextCursor}`);
+    expect([...ids(first.body), ...ids(second.body)]).toEqual([...created].reverse());
+  });
+
+  it("answers pages of 50 by default", async () => {
+    for (let i = 0; i < 51; i++) await createKey(t, { keyspaceId });
+    const response = await t.call("GET", "/v1/keys");
+    expect(response.body.data).toHaveLength(50);
+    expect(response.body.nextCursor).toEqual(expect.any(String));
+    const rest = await t.call("GET", `/v1/keys?cursor=${response.body.nextCursor}`);
+    expect(rest.body.data).toHaveLength(1);
+    expect(rest.body.nextCursor).toBeNull();
+  });
+
+  it("pages within a status filter", async () => {
+    const active: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      active.push((await createKey(t, { keyspaceId })).id);
+      const revoked = await createKey(t, { keyspaceId });
+      await t.call("POST", `/v1/keys/${revoked.id}/revoke`);
+    }
+    const first = await t.call("GET", "/v1/keys?limit=2&status=active");
+    const second = await t.call("GET", `/v1/keys?limit=2&status=active&cursor=${first.body.nextCursor}`);
+    expect([...ids(first.body), ...ids(second.body)]).toEqual([...active].reverse());
+    expect(second.body.nextCursor).toBeNull();
+  });
+});
+
+describe("keys: get and update", () => {
+  let clock: ManualClock;
+  let t: TestApp;
+  let keyspaceId: string;
+  beforeEach(async () => {
+    clock = new ManualClock();
+    t = await createTestApp({ clock });
+    keyspaceId = (await createKeyspace(t)).id;
+  });
+
+  it("gets a key: the creation response without the plaintext", async () => {
+    const { key: _, ...created } = await createKey(t, { keyspaceId, name: "ci", meta: { a: 1 } });
+    const response = await t.call("GET", `/v1/keys/${created.id}`);
+    expectStatus(response, 200);
+    expect(response.body).toEqual(created);
+  });
+
+  it("updates every field and moves updatedAt", async () => {
+    const created = await createKey(t, { keyspaceId });
+    clock.advance(5_000);
+    const changes = {
+      name: "renamed",
+      ownerId: "customer_7",
+      meta: { plan: "team" },
+      scopes: ["a", "b"],
+      expiresAt: "2027-01-01T00:00:00.000Z",
+      remaining: 9,
+      refill: { amount: 20, interval: "daily" },
+      ratelimit: { limit: 3, durationMs: 2000 },
+      enabled: false,
+    };
+    const response = await t.call("PATCH", `/v1/keys/${created.id}`, { body: changes });
+    expectStatus(response, 200);
+    expect(response.body).toMatchObject({
+      ...changes,
+      createdAt: NOW,
+      updatedAt: "2026-11-27T04:00:05.000Z",
+    });
+    expect((await t.call("GET", `/v1/keys/${created.id}`)).body).toEqual(response.body);
+  });
+
+  it("clears every nullable field given null", async () => {
+    const created = await createKey(t, {
+      keyspaceId,
+      name: "ci",
+      ownerId: "customer_1",
+      expiresAt: "2027-01-01T00:00:00.000Z",
+      remaining: 5,
+      refill: { amount: 5, interval: "daily" },
+      ratelimit: { limit: 1, durationMs: 1000 },
+    });
+    const response = await t.call("PATCH", `/v1/keys/${created.id}`, {
+      body: { name: null, ownerId: null, expiresAt: null, remaining: null, refill: null, ratelimit: null },
+    });
+    expectStatus(response, 200);
+    expect(response.body).toMatchObject({
+      name: null,
+      ownerId: null,
+      expiresAt: null,
+      remaining: null,
+      refill: null,
+      ratelimit: null,
+    });
+  });
+
+  it("replaces meta and scopes as a whole rather than merging them", async () => {
+    const created = await createKey(t, { keyspaceId, meta: { a: 1, b: 2 }, scopes: ["x", "y"] });
+    const response = await t.call("PATCH", `/v1/keys/${created.id}`, {
+      body: { meta: { c: 3 }, scopes: ["z"] },
+    });
+    expect(response.body).toMatchObject({ meta: { c: 3 }, scopes: ["z"] });
+  });
+
+  it("leaves the fields a patch does not name unchanged", async () => {
+    const { key: _, ...created } = await createKey(t, {
+      keyspaceId,
+      name: "ci",
+      meta: { a: 1 },
+      scopes: ["x"],
+      remaining: 4,
+    });
+    const response = await t.call("PATCH", `/v1/keys/${created.id}`, { body: { enabled: false } });
+    expect(response.body).toEqual({ ...created, enabled: false });
+  });
+});
+
+describe("keys: rotate, revoke, delete", () => {
+  let clock: ManualClock;
+  let t: TestApp;
+  let keyspaceId: string;
+  beforeEach(async () => {
+    clock = new ManualClock();
+    t = await createTestApp({ clock });
+    keyspaceId = (await createKeyspace(t)).id;
+  });
+
+  it("rotates a key: the successor copies its settings and credits, each names the other", async () => {
+    const { id: keyspaceId, prefix } = await createKeyspace(t);
+    const old = await createKey(t, {
+      keyspaceId,
+      ownerId: "customer_1",
+      name: "ci",
+      meta: { a: 1 },
+      scopes: ["read"],
+      enabled: false,
+      expiresAt: "2027-01-01T00:00:00.000Z",
+      remaining: 12,
+      refill: { amount: 50, interval: "monthly" },
+      ratelimit: { limit: 5, durationMs: 1000 },
+    });
+    clock.advance(1000);
+    const response = await t.call("POST", `/v1/keys/${old.id}/rotate`, { body: { gracePeriodSeconds: 60 } });
+    expectStatus(response, 201);
+    const successor = response.body;
+    expect(successor.key).toMatch(new RegExp(`^${prefix}_[0-9A-Za-z]{50}$`));
+    expect(successor.id).not.toBe(old.id);
+    expect(successor).toMatchObject({
+      keyspaceId,
+      ownerId: "customer_1",
+      name: "ci",
+      meta: { a: 1 },
+      scopes: ["read"],
+      enabled: false,
+      expiresAt: "2027-01-01T00:00:00.000Z",
+      remaining: 12,
+      refill: { amount: 50, interval: "monthly" },
+      ratelimit: { limit: 5, durationMs: 1000 },
+      rotatedFromId: old.id,
+      replacedById: null,
+      createdAt: "2026-11-27T04:00:01.000Z",
+      revokedAt: null,
+      lastUsedAt: null,
+    });
+    const oldNow = await t.call("GET", `/v1/keys/${old.id}`);
+    expect(oldNow.body).toMatchObject({
+      replacedById: successor.id,
+      expiresAt: "2026-11-27T04:01:01.000Z",
+      revokedAt: null,
+    });
+  });
+
+  it("ends the old key at once when the grace period is left out", async () => {
+    const old = await createKey(t, { keyspaceId });
+    const response = await t.call("POST", `/v1/keys/${old.id}/rotate`);
+    expectStatus(response, 201);
+    expect((await t.call("GET", `/v1/keys/${old.id}`)).body.expiresAt).toBe(NOW);
+    expect((await t.call("POST", "/v1/keys/verify", { body: { key: old.key } })).body.code).toBe("EXPIRED");
+  });
+
+  it("never extends the old key's life: its earlier expiresAt stays", async () => {
+    const old = await createKey(t, { keyspaceId, expiresAt: "2026-11-27T04:00:30.000Z" });
+    await t.call("POST", `/v1/keys/${old.id}/rotate`, { body: { gracePeriodSeconds: 3600 } });
+    expect((await t.call("GET", `/v1/keys/${old.id}`)).body.expiresAt).toBe("2026-11-27T04:00:30.000Z");
+  });
+
+  it("revokes a key with a reason", async () => {
+    const created = await createKey(t, { keyspaceId });
+    clock.advance(2000);
+    const response = await t.call("POST", `/v1/keys/${created.id}/revoke`, { body: { reason: "leaked" } });
+    expectStatus(response, 200);
+    expect(response.body).toMatchObject({
+      id: created.id,
+      revokedAt: "2026-11-27T04:00:02.000Z",
+      revokedReason: "leaked",
+      updatedAt: "2026-11-27T04:00:02.000Z",
+    });
+    expect(response.body.key).toBeUndefined();
+  });
+
+  it("revokes idempotently: a second call answers the first revokedAt and reason", async () => {
+    const created = await createKey(t, { keyspaceId });
+    const first = await t.call("POST", `/v1/keys/${created.id}/revoke`, { body: { reason: "leaked" } });
+    clock.advance(60_000);
+    const second = await t.call("POST", `/v1/keys/${created.id}/revoke`, { body: { reason: "again" } });
+    expectStatus(second, 200);
+    expect(second.body).toEqual(first.body);
+  });
+
+  it("revokes without a body, leaving revokedReason null", async () => {
+    const created = await createKey(t, { keyspaceId });
+    const response = await t.call("POST", `/v1/keys/${created.id}/revoke`);
+    expectStatus(response, 200);
+    expect(response.body).toMatchObject({ revokedAt: NOW, revokedReason: null });
+  });
+
+  it("deletes a key: 204 with no body, then 404 on every route, while its audit trail stays", async () => {
+    const created = await createKey(t, { keyspaceId });
+    const response = await t.call("DELETE", `/v1/keys/${created.id}`);
+    expect(response.status).toBe(204);
+    expect(response.text).toBe("");
+    expect((await t.call("GET", `/v1/keys/${created.id}`)).status).toBe(404);
+    expect((await t.call("DELETE", `/v1/keys/${created.id}`)).status).toBe(404);
+    expect((await t.call("GET", "/v1/keys?status=all")).body.data).toEqual([]);
+    const audit = await t.call("GET", `/v1/audit-events?resourceId=${created.id}`);
+    expect(audit.body.data.map((event: { action: string }) => event.action)).toEqual([
+      "key.delete",
+      "key.create",
+    ]);
+    expect((await t.call("POST", "/v1/keys/verify", { body: { key: created.key } })).body).toEqual({
+      valid: false,
+      code: "NOT_FOUND",
+    });
+  });
+});

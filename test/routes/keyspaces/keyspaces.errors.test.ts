@@ -1,0 +1,93 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { createTestApp, type TestApp } from "../../helpers.js";
+import { createWorkspace, expectProblem, expectValidationErrors, uniquePrefix } from "../../support/api.js";
+
+describe("keyspaces: errors", () => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await createTestApp();
+  });
+
+  it("answers 409 CONFLICT for a prefix already taken", async () => {
+    const prefix = uniquePrefix();
+    await t.call("POST", "/v1/keyspaces", { body: { name: "one", prefix } });
+    const response = await t.call("POST", "/v1/keyspaces", { body: { name: "two", prefix } });
+    expectProblem(response, 409, "CONFLICT");
+  });
+
+  it("answers 409 CONFLICT for a prefix taken by another workspace: prefixes are unique per deployment", async () => {
+    const prefix = uniquePrefix();
+    const other = await createWorkspace(t);
+    await t.call("POST", "/v1/keyspaces", { body: { name: "theirs", prefix }, token: other.rootKey });
+    const response = await t.call("POST", "/v1/keyspaces", { body: { name: "mine", prefix } });
+    expectProblem(response, 409, "CONFLICT");
+  });
+
+  it("answers 400 for the reserved prefix km_root", async () => {
+    const response = await t.call("POST", "/v1/keyspaces", { body: { name: "root", prefix: "km_root" } });
+    expectValidationErrors(response, ["prefix"]);
+  });
+
+  it.each([
+    ["an upper-case letter", "Docs"],
+    ["a leading digit", "1docs"],
+    ["two underscores", "a_b_c"],
+    ["a first part over 16 chars", "abcdefghijklmnopq"],
+    ["a second part over 16 chars", "docs_abcdefghijklmnopq"],
+    ["a trailing underscore", "docs_"],
+    ["a hyphen", "doc-s"],
+    ["an empty string", ""],
+  ])("answers 400 for a prefix with %s", async (_, prefix) => {
+    const response = await t.call("POST", "/v1/keyspaces", { body: { name: "bad", prefix } });
+    expectValidationErrors(response, ["prefix"]);
+  });
+
+  it("reports every bad field of a create, each under its own path", async () => {
+    const response = await t.call("POST", "/v1/keyspaces", {
+      body: {
+        name: "x".repeat(129),
+        prefix: "BAD",
+        hashAlgorithm: "md5",
+        defaults: { ratelimit: { limit: 0, durationMs: 999 }, scopes: ["has space"], colour: "red" },
+        extra: true,
+      },
+    });
+    expectValidationErrors(response, [
+      "name",
+      "prefix",
+      "hashAlgorithm",
+      "defaults.ratelimit.limit",
+      "defaults.ratelimit.durationMs",
+      "defaults.scopes.0",
+      "defaults.colour",
+      "extra",
+    ]);
+  });
+
+  it("answers 400 when name or prefix is missing", async () => {
+    const response = await t.call("POST", "/v1/keyspaces", { body: {} });
+    expectValidationErrors(response, ["name", "prefix"]);
+  });
+
+  it("answers 400 for unknown fields in a patch, and for a bad default", async () => {
+    const created = await t.call("POST", "/v1/keyspaces", { body: { name: "Docs", prefix: uniquePrefix() } });
+    const response = await t.call("PATCH", `/v1/keyspaces/${created.body.id}`, {
+      body: { prefix: "other", defaults: { expiresInSeconds: 0 } },
+    });
+    expectValidationErrors(response, ["prefix", "defaults.expiresInSeconds"]);
+  });
+
+  it("answers 404 for an unknown keyspace on get and patch", async () => {
+    expectProblem(await t.call("GET", "/v1/keyspaces/ksp_unknown"), 404, "NOT_FOUND");
+    expectProblem(
+      await t.call("PATCH", "/v1/keyspaces/ksp_unknown", { body: { name: "x" } }),
+      404,
+      "NOT_FOUND",
+    );
+  });
+
+  it("does not create a keyspace when the request fails", async () => {
+    await t.call("POST", "/v1/keyspaces", { body: { name: "root", prefix: "km_root" } });
+    expect((await t.call("GET", "/v1/keyspaces")).body.data).toEqual([]);
+  });
+});
