@@ -1,0 +1,206 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createKey, createKeyspace, createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
+import { keyWith, otherWorkspaceRootKey, totalChanges } from "../support/verify.js";
+
+describe("GET /v1/keys/:id/usage", () => {
+  let t: TestApp;
+  let clock: ManualClock;
+  let key: { id: string; key: string };
+
+  /** Verifications at known times: two UTC hours on Nov 27 (with a gap), one hour on Nov 28. */
+  async function verifyAt(time: string, body: Record<string, unknown> = {}) {
+    clock.set(time);
+    return verify(t, { key: key.key, ...body });
+  }
+
+  beforeEach(async () => {
+    clock = new ManualClock();
+    t = await createTestApp({ clock });
+    key = await keyWith(t, { scopes: ["read"] });
+    await verifyAt("2026-11-27T04:10:00.000Z");
+    await verifyAt("2026-11-27T04:59:59.999Z");
+    await verifyAt("2026-11-27T04:20:00.000Z", { scopes: ["admin"] });
+    await verifyAt("2026-11-27T06:00:00.000Z");
+    await verifyAt("2026-11-28T01:00:00.000Z");
+    await t.call("POST", `/v1/keys/${key.id}/revoke`);
+    await verifyAt("2026-11-28T01:30:00.000Z");
+    clock.set("2026-11-28T02:00:00.000Z");
+  });
+
+  async function usage(query: string, token?: string) {
+    return t.call("GET", `/v1/keys/${key.id}/usage${query}`, { token });
+  }
+
+  it("counts per UTC hour by code, sparse, with valid and invalid sums", async () => {
+    const response = await usage(
+      "?granularity=hour&from=2026-11-27T04:00:00.000Z&to=2026-11-28T04:00:00.000Z",
+    );
+    expect(response.status).toBe(200);
+    expect(response.body).toStrictEqual({
+      data: [
+        {
+          time: "2026-11-27T04:00:00.000Z",
+          valid: 2,
+          invalid: 1,
+          byCode: { VALID: 2, INSUFFICIENT_SCOPES: 1 },
+        },
+        { time: "2026-11-27T06:00:00.000Z", valid: 1, invalid: 0, byCode: { VALID: 1 } },
+        { time: "2026-11-28T01:00:00.000Z", valid: 1, invalid: 1, byCode: { VALID: 1, REVOKED: 1 } },
+      ],
+    });
+  });
+
+  it("sums the hours of each UTC day with granularity=day", async () => {
+    const response = await usage(
+      "?granularity=day&from=2026-11-27T00:00:00.000Z&to=2026-11-29T00:00:00.000Z",
+    );
+    expect(response.status).toBe(200);
+    expect(response.body).toStrictEqual({
+      data: [
+        {
+          time: "2026-11-27T00:00:00.000Z",
+          valid: 3,
+          invalid: 1,
+          byCode: { VALID: 3, INSUFFICIENT_SCOPES: 1 },
+        },
+        { time: "2026-11-28T00:00:00.000Z", valid: 1, invalid: 1, byCode: { VALID: 1, REVOKED: 1 } },
+      ],
+    });
+  });
+
+  it("includes from and excludes to", async () => {
+    const hours = async (from: string, to: string) =>
+      (await usage(`?granularity=hour&from=${from}&to=${to}`)).body.data.map(
+        (bucket: { time: string }) => bucket.time,
+      );
+    expect(await hours("2026-11-27T06:00:00.000Z", "2026-11-28T01:00:00.000Z")).toStrictEqual([
+      "2026-11-27T06:00:00.000Z",
+    ]);
+    expect(await hours("2026-11-27T04:00:00.000Z", "2026-11-27T06:00:00.000Z")).toStrictEqual([
+      "2026-11-27T04:00:00.000Z",
+    ]);
+    expect(await hours("2026-11-27T05:00:00.000Z", "2026-11-27T06:00:00.000Z")).toStrictEqual([]);
+  });
+
+  it("defaults to the last 24 hours by hour", async () => {
+    clock.set("2026-11-28T05:00:00.000Z");
+    const response = await usage("");
+    expect(response.body.data.map((bucket: { time: string }) => bucket.time)).toStrictEqual([
+      "2026-11-27T06:00:00.000Z",
+      "2026-11-28T01:00:00.000Z",
+    ]);
+  });
+
+  it("defaults to the last 30 days by day", async () => {
+    clock.set("2026-12-27T12:00:00.000Z");
+    expect((await usage("?granularity=day")).body.data).toHaveLength(2);
+    clock.set("2026-12-28T00:00:00.000Z");
+    const response = await usage("?granularity=day");
+    expect(response.body.data.map((bucket: { time: string }) => bucket.time)).toStrictEqual([
+      "2026-11-28T00:00:00.000Z",
+    ]);
+  });
+
+  it("accepts at most 31 days by hour and 366 days by day", async () => {
+    const ok = [
+      "?granularity=hour&from=2026-10-28T02:00:00.000Z&to=2026-11-28T02:00:00.000Z",
+      "?granularity=day&from=2025-11-27T00:00:00.000Z&to=2026-11-28T00:00:00.000Z",
+    ];
+    for (const query of ok) expect((await usage(query)).status, query).toBe(200);
+    const tooLong = [
+      "?granularity=hour&from=2026-10-28T01:59:59.999Z&to=2026-11-28T02:00:00.000Z",
+      "?granularity=day&from=2025-11-26T23:59:59.999Z&to=2026-11-28T00:00:00.000Z",
+    ];
+    for (const query of tooLong) {
+      const response = await usage(query);
+      expect(response.status, query).toBe(400);
+      expect(response.body.code).toBe("VALIDATION_FAILED");
+    }
+  });
+
+  it("answers 400 when from is not before to, or a time is not ISO 8601", async () => {
+    const equal = await usage("?from=2026-11-27T04:00:00.000Z&to=2026-11-27T04:00:00.000Z");
+    expect(equal.status).toBe(400);
+    expect(equal.body.code).toBe("VALIDATION_FAILED");
+    expect((await usage("?from=yesterday")).status).toBe(400);
+    expect((await usage("?granularity=minute")).status).toBe(400);
+  });
+
+  it("answers 404 for another workspace's key and for an unknown key", async () => {
+    const otherRootKey = await otherWorkspaceRootKey(t);
+    const foreign = await usage("", otherRootKey);
+    expect(foreign.status).toBe(404);
+    expect(foreign.body.code).toBe("NOT_FOUND");
+    expect((await t.call("GET", "/v1/keys/key_000000000000/usage")).status).toBe(404);
+  });
+});
+
+describe("lastUsedAt and writes on the request path", () => {
+  let t: TestApp;
+  let clock: ManualClock;
+  beforeEach(async () => {
+    clock = new ManualClock();
+    t = await createTestApp({ clock });
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  async function lastUsedAtOf(id: string) {
+    return (await t.call("GET", `/v1/keys/${id}`)).body.lastUsedAt;
+  }
+
+  it("records lastUsedAt for VALID calls only, visible on GET right after", async () => {
+    const created = await keyWith(t, { scopes: ["read"], remaining: 1 });
+    expect(created.lastUsedAt).toBeNull();
+    await verify(t, { key: created.key, scopes: ["admin"] });
+    expect(await lastUsedAtOf(created.id)).toBeNull();
+    clock.set("2026-11-27T05:00:00.000Z");
+    expect((await verify(t, { key: created.key })).code).toBe("VALID");
+    expect(await lastUsedAtOf(created.id)).toBe("2026-11-27T05:00:00.000Z");
+    clock.set("2026-11-27T06:00:00.000Z");
+    expect((await verify(t, { key: created.key })).code).toBe("USAGE_EXCEEDED");
+    expect(await lastUsedAtOf(created.id)).toBe("2026-11-27T05:00:00.000Z");
+  });
+
+  it("writes nothing to the database while verifying a key without credits, until the usage flush", async () => {
+    const created = await keyWith(t, { scopes: ["read"], ratelimit: { limit: 2, durationMs: 60_000 } });
+    const recordUsage = vi.spyOn(t.deps.repos.keys, "recordUsage");
+    const spendCredits = vi.spyOn(t.deps.repos.keys, "spendCredits");
+    const before = totalChanges(t);
+    const codes = [];
+    for (const scopes of [undefined, ["admin"], undefined, undefined]) {
+      codes.push((await verify(t, { key: created.key, scopes })).code);
+    }
+    expect(codes).toStrictEqual(["VALID", "INSUFFICIENT_SCOPES", "VALID", "RATE_LIMITED"]);
+    expect(totalChanges(t), "rows changed on the request path").toBe(before);
+    expect(recordUsage).not.toHaveBeenCalled();
+    expect(spendCredits).not.toHaveBeenCalled();
+
+    await t.deps.usage.flush();
+    expect(recordUsage).toHaveBeenCalledTimes(1);
+    expect(totalChanges(t)).toBeGreaterThan(before);
+  });
+
+  it("spends credits with one write per VALID call", async () => {
+    const created = await keyWith(t, { remaining: 5 });
+    const before = totalChanges(t);
+    await verify(t, { key: created.key });
+    await verify(t, { key: created.key });
+    expect(totalChanges(t)).toBe(before + 2);
+  });
+
+  it("keeps counting a key's usage when it is verified by an owner-bound root key", async () => {
+    const keyspace = await createKeyspace(t);
+    const bound = await t.call("POST", "/v1/root-keys", {
+      body: { name: "customer", permissions: ["keys:verify", "keys:write", "keys:read"], ownerId: "user_1" },
+    });
+    const created = await createKey(t, { keyspaceId: keyspace.id }, bound.body.key);
+    expect((await verify(t, { key: created.key }, bound.body.key)).code).toBe("VALID");
+    clock.advance(1);
+    const response = await t.call("GET", `/v1/keys/${created.id}/usage`, { token: bound.body.key });
+    expect(response.body.data).toStrictEqual([
+      { time: "2026-11-27T04:00:00.000Z", valid: 1, invalid: 0, byCode: { VALID: 1 } },
+    ]);
+  });
+});
