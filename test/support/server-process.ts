@@ -1,0 +1,176 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const REPO_ROOT = resolve(import.meta.dirname, "../..");
+const ROOT_KEY_LINE = /^\s+(km_root_[0-9A-Za-z]{50})\s*$/m;
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** The real KeyMint (`node --import tsx src/index.ts`) running as a child process on a loopback port. */
+export interface ServerProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly pid: number;
+  /** The bootstrap root key, when this start created it (first start on an empty database). */
+  readonly bootstrapRootKey: string | null;
+  /** Everything written to stdout and stderr so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<Exit>;
+  /** Sends a signal and waits for the exit. */
+  kill(signal: NodeJS.Signals): Promise<Exit>;
+  /** Resident set size in KiB, from /proc/<pid>/status (Linux). */
+  rssKiB(): number | null;
+}
+
+export interface StartOptions {
+  /** The database file; start again on the same file to restart "the same" server. */
+  dbFile: string;
+  env?: Record<string, string>;
+  /** How long to wait for the process to listen and answer /healthz. */
+  timeoutMs?: number;
+}
+
+const running = new Set<ChildProcess>();
+
+// A crashed test run must never leave a server behind.
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+/** Starts the server on a free port and resolves once /healthz answers 200. */
+export async function startServer(options: StartOptions): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/index.ts"], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      PORT: "0",
+      HOST: "127.0.0.1",
+      KEYMINT_DB: options.dbFile,
+      LOG_LEVEL: "info",
+      CI: "1",
+      ...options.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  running.add(child);
+  let out = "";
+  let err = "";
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    out += chunk;
+  });
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    err += chunk;
+  });
+  const exited = new Promise<Exit>((resolveExit) => {
+    child.once("exit", (code, signal) => {
+      running.delete(child);
+      resolveExit({ code, signal });
+    });
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error("the server process did not start");
+
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const deadline = Date.now() + timeoutMs;
+  let port: number | null = null;
+  let exitedEarly: Exit | null = null;
+  void exited.then((exit) => {
+    exitedEarly = exit;
+  });
+  while (port === null) {
+    if (exitedEarly !== null) {
+      throw new Error(`the server exited before listening (${JSON.stringify(exitedEarly)}): ${err}${out}`);
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`the server did not listen within ${timeoutMs} ms: ${err}${out}`);
+    }
+    port = listeningPort(out);
+    if (port === null) await sleep(20);
+  }
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    try {
+      const response = await fetch(`${url}/healthz`);
+      await response.arrayBuffer();
+      if (response.status === 200) break;
+    } catch {
+      // Not answering yet.
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`the server did not answer /healthz within ${timeoutMs} ms: ${err}${out}`);
+    }
+    await sleep(20);
+  }
+
+  return {
+    url,
+    port,
+    pid,
+    bootstrapRootKey: ROOT_KEY_LINE.exec(out)?.[1] ?? null,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+    rssKiB: () => rssKiB(pid),
+  };
+}
+
+/** Kills (SIGKILL) every server this process started that is still running, and waits for them. */
+export async function stopAllServers(): Promise<void> {
+  const children = [...running];
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolveStop) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
+          child.once("exit", () => resolveStop());
+          child.kill("SIGKILL");
+        }),
+    ),
+  );
+}
+
+/** A fresh temporary directory with a database path in it, and a way to remove it. */
+export function tempDatabase(): { file: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "keymint-"));
+  return { file: join(dir, "keymint.db"), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+function listeningPort(stdout: string): number | null {
+  for (const line of stdout.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const entry = JSON.parse(line) as { msg?: unknown; port?: unknown };
+      if (entry.msg === "KeyMint listening" && typeof entry.port === "number") return entry.port;
+    } catch {
+      // A partial line: wait for the rest.
+    }
+  }
+  return null;
+}
+
+function rssKiB(pid: number): number | null {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
+}
