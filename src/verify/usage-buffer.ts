@@ -32,22 +32,54 @@ export class UsageBuffer {
     return this.counts.size + this.keyLastUsed.size + this.rootKeyLastUsed.size;
   }
 
-  /** Writes what is buffered. Flushes run one after another, never twice at once. */
+  /**
+   * Writes what is buffered. Flushes run one after another, never twice at once. A failed write
+   * rejects this flush only: its batch is kept and written by the next one.
+   */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.write());
-    return this.flushing;
+    const written = this.flushing.then(() => this.write());
+    this.flushing = written.catch(() => undefined);
+    return written;
   }
 
   private async write(): Promise<void> {
     if (this.pending === 0) return;
-    const counts = [...this.counts.values()];
-    const keyLastUsed = this.keyLastUsed;
-    const rootKeyLastUsed = this.rootKeyLastUsed;
+    const { counts, keyLastUsed, rootKeyLastUsed } = this;
     this.counts = new Map();
     this.keyLastUsed = new Map();
     this.rootKeyLastUsed = new Map();
-    await this.repos.keys.recordUsage(counts, keyLastUsed);
-    if (rootKeyLastUsed.size > 0) await this.repos.rootKeys.recordLastUsed(rootKeyLastUsed);
+    try {
+      await this.repos.keys.recordUsage([...counts.values()], keyLastUsed);
+    } catch (error) {
+      this.putBack(counts, keyLastUsed, rootKeyLastUsed);
+      throw error;
+    }
+    if (rootKeyLastUsed.size === 0) return;
+    try {
+      await this.repos.rootKeys.recordLastUsed(rootKeyLastUsed);
+    } catch (error) {
+      this.putBack(new Map(), new Map(), rootKeyLastUsed);
+      throw error;
+    }
+  }
+
+  /** Returns an unwritten batch to the buffer: counts add up, the latest use wins. */
+  private putBack(
+    counts: Map<string, UsageCount>,
+    keyLastUsed: Map<string, number>,
+    rootKeyLastUsed: Map<string, number>,
+  ): void {
+    for (const [slot, entry] of counts) {
+      const current = this.counts.get(slot);
+      if (current) current.count += entry.count;
+      else this.counts.set(slot, entry);
+    }
+    for (const [id, at] of keyLastUsed) {
+      this.keyLastUsed.set(id, Math.max(at, this.keyLastUsed.get(id) ?? at));
+    }
+    for (const [id, at] of rootKeyLastUsed) {
+      this.rootKeyLastUsed.set(id, Math.max(at, this.rootKeyLastUsed.get(id) ?? at));
+    }
   }
 
   start(intervalMs: number, onError: (error: unknown) => void): void {
