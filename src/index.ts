@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from "./config.js";
 import { openDatabase } from "./db/client.js";
 import { migrateDatabase } from "./db/migrate.js";
 import { createDeps } from "./deps.js";
-import { createLogger } from "./observability/logger.js";
+import { createLogger, wantsPrettyLogs } from "./observability/logger.js";
 import { bootstrapIfEmpty } from "./services/workspaces.js";
 
 const USAGE_FLUSH_INTERVAL_MS = 2_000;
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({
     level: config.LOG_LEVEL,
-    pretty: process.stdout.isTTY === true && !process.env.CI,
+    pretty: wantsPrettyLogs(process.stdout, process.env),
   });
   const db = openDatabase(config.KEYMINT_DB);
   migrateDatabase(db);

@@ -19,9 +19,10 @@ const REDACT_PATHS = [
 
 const KEY_ANYWHERE = new RegExp(SECRET_SCANNER_REGEX.source, "g");
 const HEX_DIGEST = /\b[0-9a-f]{64}\b/g;
-const ARGON2_HASH = /\$argon2[a-z]*\$[^\s"']+/g;
+// Stops at quotes and backslashes, so scrubbing a serialized JSON line keeps it valid JSON.
+const ARGON2_HASH = /\$argon2[a-z]*\$[^\s"'\\]+/g;
 
-/** Removes anything shaped like a key or a stored hash from free text (error messages, stacks). */
+/** Removes anything shaped like a key or a stored hash from free text (error messages, stacks, log lines). */
 export function scrubSecrets(text: string): string {
   return text
     .replace(KEY_ANYWHERE, "[redacted key]")
@@ -29,19 +30,35 @@ export function scrubSecrets(text: string): string {
     .replace(HEX_DIGEST, "[redacted hash]");
 }
 
+/**
+ * Whether to print human-readable log lines: only when stdout is a terminal and not under CI. A
+ * process manager, a container runtime or a pipe gets one JSON object per line.
+ */
+export function wantsPrettyLogs(
+  stdout: { isTTY?: boolean },
+  env: Record<string, string | undefined>,
+): boolean {
+  const ci = env.CI;
+  const underCi = ci !== undefined && ci !== "" && ci !== "false" && ci !== "0";
+  return stdout.isTTY === true && !underCi;
+}
+
 export interface LoggerOptions {
   level: string;
-  /** Human-readable lines: only when a person is watching a terminal. */
+  /** Human-readable lines: only when a person is watching a terminal (see wantsPrettyLogs). */
   pretty?: boolean;
   /** Where JSON lines go; stdout (asynchronously, so logging never blocks a request) by default. */
   destination?: pino.DestinationStream;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
-  const base = {
+  const base: pino.LoggerOptions = {
     level: options.level,
     redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     base: undefined,
+    // The last line of defence: whatever a caller passed (a client's request id, an error message, a
+    // nested object the redact paths do not name), the line written never holds a key or a hash.
+    hooks: { streamWrite: scrubSecrets },
   };
   if (options.destination) return pino(base, options.destination);
   if (options.pretty)

@@ -18,6 +18,8 @@ export function createMetrics(cacheStats: () => CacheStats) {
     labelNames: ["code"],
     registers: [registry],
   });
+  // Every code exported from the start (at 0), so rate() and alerts see a series before its first event.
+  for (const code of VERIFY_CODES) verifications.inc({ code }, 0);
   // Children bound once: the hot path does no label lookup.
   const verificationsByCode = new Map(VERIFY_CODES.map((code) => [code, verifications.labels(code)]));
 

@@ -1,0 +1,244 @@
+import { Writable } from "node:stream";
+import { beforeEach, describe, expect, it } from "vitest";
+import { generateKey } from "../../src/keys/format.js";
+import { sha256Hex } from "../../src/keys/hash.js";
+import { createLogger, scrubSecrets, wantsPrettyLogs } from "../../src/observability/logger.js";
+import { ADMIN_TOKEN, createTestApp, type TestApp } from "../helpers.js";
+import { appWithProductionLogger } from "../support/ops.js";
+import { keyWith } from "../support/verify.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const A_KEY = generateKey("dm_live").key;
+const A_SHA256 = sha256Hex(A_KEY);
+const AN_ARGON2_HASH =
+  "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA";
+
+/** A logger made by createLogger, writing into an array of lines. */
+function capturedLogger(level: string) {
+  const raw: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      raw.push(...String(chunk).split("\n").filter(Boolean));
+      done();
+    },
+  });
+  return { logger: createLogger({ level, destination: sink }), raw };
+}
+
+describe("request logs", () => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await createTestApp();
+  });
+
+  it("writes one JSON line per request with requestId, method, route, status and durationMs", async () => {
+    const { app, lines } = appWithProductionLogger(t, "info");
+    const created = await keyWith(t);
+    await app.request("/v1/keys/verify", {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${t.rootKey}`,
+        "content-type": "application/json",
+        "x-request-id": "client-req.42:a_b-c",
+      },
+      body: JSON.stringify({ key: created.key }),
+    });
+    await app.request(`/v1/keys/${created.id}`, { headers: { authorization: `Bearer ${t.rootKey}` } });
+    await app.request("/healthz");
+
+    const logged = lines();
+    expect(logged).toHaveLength(3);
+    for (const line of logged) {
+      expect(Object.keys(line).sort()).toStrictEqual(
+        ["durationMs", "level", "method", "requestId", "route", "status", "time"].sort(),
+      );
+      expect(line.level).toBe(30);
+      expect(line.durationMs).toBeTypeOf("number");
+      expect(line.durationMs).toBeGreaterThanOrEqual(0);
+    }
+    expect(
+      logged.map(({ requestId, method, route, status }) => ({ requestId, method, route, status })),
+    ).toEqual([
+      { requestId: "client-req.42:a_b-c", method: "POST", route: "/v1/keys/verify", status: 200 },
+      { requestId: expect.stringMatching(UUID), method: "GET", route: "/v1/keys/:id", status: 200 },
+      { requestId: expect.stringMatching(UUID), method: "GET", route: "/healthz", status: 200 },
+    ]);
+  });
+
+  it("logs the request id it returns in x-request-id, generating one for a missing or insane id", async () => {
+    const { app, lines } = appWithProductionLogger(t, "info");
+    const sent = ["", "has spaces", "x".repeat(129), "ok-id-1"];
+    const returned: (string | null)[] = [];
+    for (const id of sent) {
+      const headers: Record<string, string> = id === "" ? {} : { "x-request-id": id };
+      returned.push((await app.request("/healthz", { headers })).headers.get("x-request-id"));
+    }
+    expect(returned.slice(0, 3).every((id) => id !== null && UUID.test(id))).toBe(true);
+    expect(returned[3]).toBe("ok-id-1");
+    expect(lines().map((line) => line.requestId)).toStrictEqual(returned);
+  });
+
+  it("writes nothing at LOG_LEVEL=silent, not even for a failing request", async () => {
+    const { app, raw } = appWithProductionLogger(t, "silent");
+    await app.request("/healthz");
+    t.db.$client.close();
+    const failed = await app.request("/v1/keyspaces", { headers: { authorization: `Bearer ${t.rootKey}` } });
+    expect(failed.status).toBe(500);
+    expect(raw).toStrictEqual([]);
+  });
+
+  it("writes no request lines at LOG_LEVEL=warn, but does log a failing request's error", async () => {
+    const { app, lines } = appWithProductionLogger(t, "warn");
+    await app.request("/healthz");
+    t.db.$client.close();
+    const failed = await app.request("/v1/keyspaces", {
+      headers: { authorization: `Bearer ${t.rootKey}`, "x-request-id": "failing-1" },
+    });
+    expect(failed.status).toBe(500);
+    expect(lines()).toStrictEqual([
+      {
+        level: 50,
+        time: expect.any(Number),
+        requestId: "failing-1",
+        err: { type: expect.any(String), message: expect.any(String), stack: expect.any(String) },
+        msg: "request failed",
+      },
+    ]);
+  });
+
+  it("never writes a root key, a key, its hash, an authorization header or the admin token", async () => {
+    const { app, raw } = appWithProductionLogger(t, "trace");
+    const created = await keyWith(t);
+    const auth = { authorization: `Bearer ${t.rootKey}`, "content-type": "application/json" };
+    const bodies = [
+      { key: created.key },
+      { key: created.key, scopes: ["x"] },
+      { key: `${created.key}x` },
+      { key: created.key, cost: -1 },
+    ];
+    for (const body of bodies) {
+      await app.request("/v1/keys/verify", { method: "POST", headers: auth, body: JSON.stringify(body) });
+    }
+    // A client that sends its key as the request id gets it back, but the log line does not hold it.
+    const echoed = await app.request("/healthz", { headers: { "x-request-id": created.key } });
+    expect(echoed.headers.get("x-request-id")).toBe(created.key);
+    await app.request("/v1/admin/workspaces", {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "logged" }),
+    });
+    await app.request("/v1/keys", { headers: { authorization: `Bearer ${created.key}` } });
+
+    expect(raw).toHaveLength(bodies.length + 3);
+    const output = raw.join("\n");
+    for (const secret of [t.rootKey, created.key, sha256Hex(created.key), ADMIN_TOKEN]) {
+      expect(output).not.toContain(secret);
+    }
+    expect(output.toLowerCase()).not.toContain("authorization");
+    expect(output).not.toContain("Bearer");
+    expect(raw[bodies.length]).toContain('"requestId":"[redacted key]"');
+  });
+});
+
+describe("the production logger", () => {
+  it("redacts authorization, key, hash and token fields, at the top level and one level down", () => {
+    const { logger, raw } = capturedLogger("info");
+    logger.info({
+      authorization: "Bearer x",
+      headers: { authorization: "Bearer y" },
+      key: "k",
+      body: { key: "k2", hash: "h", token: "t" },
+      hash: "h2",
+      token: "t2",
+    });
+    expect(JSON.parse(raw[0] ?? "")).toMatchObject({
+      authorization: "[redacted]",
+      headers: { authorization: "[redacted]" },
+      key: "[redacted]",
+      body: { key: "[redacted]", hash: "[redacted]", token: "[redacted]" },
+      hash: "[redacted]",
+      token: "[redacted]",
+    });
+  });
+
+  it("scrubs key material from messages, errors and fields nested anywhere", () => {
+    const { logger, raw } = capturedLogger("info");
+    logger.info(`verifying ${A_KEY}`);
+    logger.error({ err: new Error(`lookup failed for ${A_KEY} (${A_SHA256})`) }, "failed");
+    logger.warn({ deep: { deeper: { deepest: [A_KEY, AN_ARGON2_HASH] } } }, "nested");
+    logger.info({ requestId: A_KEY });
+
+    expect(raw).toHaveLength(4);
+    const output = raw.join("\n");
+    expect(output).not.toContain(A_KEY);
+    expect(output).not.toContain(A_SHA256);
+    expect(output).not.toContain("$argon2id$v=19");
+    const parsed = raw.map((line) => JSON.parse(line));
+    expect(parsed[0].msg).toBe("verifying [redacted key]");
+    expect(parsed[1].err.message).toBe("lookup failed for [redacted key] ([redacted hash])");
+    expect(parsed[2].deep.deeper.deepest).toStrictEqual(["[redacted key]", "[redacted hash]"]);
+    expect(parsed[3].requestId).toBe("[redacted key]");
+  });
+
+  it("respects its level: warn drops info, silent drops everything", () => {
+    const warn = capturedLogger("warn");
+    warn.logger.info("info line");
+    warn.logger.warn("warn line");
+    warn.logger.error("error line");
+    expect(warn.raw.map((line) => JSON.parse(line).msg)).toStrictEqual(["warn line", "error line"]);
+
+    const silent = capturedLogger("silent");
+    silent.logger.fatal("fatal line");
+    expect(silent.raw).toStrictEqual([]);
+  });
+});
+
+describe("scrubSecrets", () => {
+  it("replaces a key anywhere in text", () => {
+    expect(scrubSecrets(`key=${A_KEY}; next`)).toBe("key=[redacted key]; next");
+    expect(scrubSecrets(`"${A_KEY}"`)).toBe('"[redacted key]"');
+  });
+
+  it("replaces keys of every prefix shape", () => {
+    const body = A_KEY.slice("dm_live_".length);
+    for (const prefix of ["a", "dm", "cp_test", "km_root"]) {
+      expect(scrubSecrets(`${prefix}_${body}`)).toBe("[redacted key]");
+    }
+  });
+
+  it("replaces hex SHA-256 digests and argon2 encoded hashes", () => {
+    expect(scrubSecrets(`stored ${A_SHA256}`)).toBe("stored [redacted hash]");
+    expect(scrubSecrets(`stored ${AN_ARGON2_HASH} end`)).toBe("stored [redacted hash] end");
+  });
+
+  it("keeps a serialized JSON line valid JSON", () => {
+    const line = JSON.stringify({ msg: `a ${AN_ARGON2_HASH}" quoted`, key: A_KEY });
+    expect(JSON.parse(scrubSecrets(line))).toStrictEqual({
+      msg: 'a [redacted hash]" quoted',
+      key: "[redacted key]",
+    });
+  });
+
+  it("leaves ordinary text, ids, UUIDs and a key's display hint alone", () => {
+    const ordinary = `key_4fJ9kQ2mXa1B dm_live_4fJ9kQ2mXa1B 3f1c2a9e-4b7d-4c1e-9a2b-6f0e8d7c5b4a /v1/keys/:id 200`;
+    expect(scrubSecrets(ordinary)).toBe(ordinary);
+  });
+});
+
+describe("wantsPrettyLogs", () => {
+  it("is true only when stdout is a terminal and CI is not set", () => {
+    expect(wantsPrettyLogs({ isTTY: true }, {})).toBe(true);
+    expect(wantsPrettyLogs({ isTTY: true }, { CI: "" })).toBe(true);
+    expect(wantsPrettyLogs({ isTTY: true }, { CI: "false" })).toBe(true);
+  });
+
+  it("is false for a pipe, a file or a process manager (no TTY)", () => {
+    expect(wantsPrettyLogs({}, {})).toBe(false);
+    expect(wantsPrettyLogs({ isTTY: false }, {})).toBe(false);
+  });
+
+  it("is false on a terminal under CI", () => {
+    expect(wantsPrettyLogs({ isTTY: true }, { CI: "true" })).toBe(false);
+    expect(wantsPrettyLogs({ isTTY: true }, { CI: "1" })).toBe(false);
+  });
+});
