@@ -1,5 +1,9 @@
 import { LRUCache } from "lru-cache";
 
+// lru-cache holds on to the `performance` it found when first imported; looking it up on each call
+// lets a test's fake timers drive the TTLs.
+const monotonic = { now: () => performance.now() };
+
 export interface RecordCacheOptions {
   max: number;
   ttlMs: number;
@@ -24,11 +28,14 @@ export class RecordCache<T extends { id: string }> {
   private generation = 0;
   hits = 0;
   misses = 0;
+  /** Misses that ran a load (database lookup and hash compare); concurrent misses of one secret share one. */
+  loads = 0;
 
   constructor(options: RecordCacheOptions) {
     this.records = new LRUCache<string, T>({
       max: options.max,
       ttl: options.ttlMs,
+      perf: monotonic,
       dispose: (record, digest) => {
         if (this.digestById.get(record.id) === digest) this.digestById.delete(record.id);
       },
@@ -36,6 +43,7 @@ export class RecordCache<T extends { id: string }> {
     this.unknown = new LRUCache<string, true>({
       max: Math.max(1_000, Math.ceil(options.max / 10)),
       ttl: Math.min(options.negativeTtlMs, options.ttlMs),
+      perf: monotonic,
     });
   }
 
@@ -57,6 +65,7 @@ export class RecordCache<T extends { id: string }> {
     this.misses++;
     const pending = this.inflight.get(digest);
     if (pending) return pending;
+    this.loads++;
     const loading = this.loadOnce(digest, load);
     this.inflight.set(digest, loading);
     return loading;
