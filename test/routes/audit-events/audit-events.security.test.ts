@@ -1,0 +1,60 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { createKey, createKeyspace, createTestApp, type TestApp } from "../../helpers.js";
+import { createRootKey, createWorkspace, expectProblem, expectStatus } from "../../support/api.js";
+
+describe("audit events: security", () => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await createTestApp();
+  });
+
+  it("shows an owner-bound root key only the events about its owner's keys", async () => {
+    const keyspaceId = (await createKeyspace(t)).id;
+    const alice = await createRootKey(t, ["audit:read", "keys:write"], { ownerId: "alice" });
+    const alicesKey = await createKey(t, { keyspaceId, ownerId: "alice" });
+    const bobsKey = await createKey(t, { keyspaceId, ownerId: "bob" });
+    await t.call("PATCH", `/v1/keys/${alicesKey.id}`, { body: { name: "x" } });
+    await t.call("POST", `/v1/keys/${bobsKey.id}/revoke`);
+    const response = await t.call("GET", "/v1/audit-events?limit=100", { token: alice.key });
+    expectStatus(response, 200);
+    const keyEvents = response.body.data.filter(
+      (event: { resourceType: string }) => event.resourceType === "key",
+    );
+    expect(
+      keyEvents.map((event: { action: string; resourceId: string }) => [event.action, event.resourceId]),
+    ).toEqual([
+      ["key.update", alicesKey.id],
+      ["key.create", alicesKey.id],
+    ]);
+    const about = response.body.data.map((event: { resourceId: string }) => event.resourceId);
+    expect(about).not.toContain(bobsKey.id);
+    expect(about).not.toContain(keyspaceId);
+    expect(about).not.toContain(t.workspace.id);
+    const bobs = await t.call("GET", `/v1/audit-events?resourceId=${bobsKey.id}`, { token: alice.key });
+    expect(bobs.body.data).toEqual([]);
+  });
+
+  it("keeps an owner's key events visible to it after the key moves to another owner", async () => {
+    const keyspaceId = (await createKeyspace(t)).id;
+    const alice = await createRootKey(t, ["audit:read"], { ownerId: "alice" });
+    const key = await createKey(t, { keyspaceId, ownerId: "alice" });
+    await t.call("PATCH", `/v1/keys/${key.id}`, { body: { ownerId: "bob" } });
+    const events = (await t.call("GET", `/v1/audit-events?resourceId=${key.id}`, { token: alice.key })).body
+      .data;
+    expect(events.map((event: { action: string }) => event.action)).toContain("key.create");
+  });
+
+  it("never shows another workspace's events", async () => {
+    const other = await createWorkspace(t);
+    const theirKeyspace = await createKeyspace(t, {}, other.rootKey);
+    const events = (await t.call("GET", "/v1/audit-events?limit=100")).body.data;
+    expect(events.every((event: { workspaceId: string }) => event.workspaceId === t.workspace.id)).toBe(true);
+    const filtered = await t.call("GET", `/v1/audit-events?resourceId=${theirKeyspace.id}`);
+    expect(filtered.body.data).toEqual([]);
+  });
+
+  it("answers 403 without audit:read", async () => {
+    const writer = await createRootKey(t, ["keys:read", "keys:write", "root_keys:write"]);
+    expectProblem(await t.call("GET", "/v1/audit-events", { token: writer.key }), 403, "FORBIDDEN");
+  });
+});

@@ -1,0 +1,94 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { checksumOf } from "../../src/keys/format.js";
+import { createKey, createKeyspace, createTestApp, type TestApp } from "../helpers.js";
+import { createRootKey, expectProblem, expectStatus } from "../support/api.js";
+
+describe("root key authentication", () => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await createTestApp();
+  });
+
+  it("answers 401 problem+json without an Authorization header", async () => {
+    expectProblem(await t.call("GET", "/v1/keys", { token: null }), 401, "UNAUTHORIZED");
+  });
+
+  it.each([
+    ["another scheme", (key: string) => `Basic ${key}`],
+    ["no key after Bearer", () => "Bearer"],
+    ["Bearer and a space only", () => "Bearer "],
+    ["two spaces after Bearer", (key: string) => `Bearer  ${key}`],
+    ["two tokens", (key: string) => `Bearer ${key} ${key}`],
+    ["the key alone", (key: string) => key],
+  ])("answers 401 for a malformed header: %s", async (_, header) => {
+    const response = await t.call("GET", "/v1/keys", {
+      token: null,
+      headers: { authorization: header(t.rootKey) },
+    });
+    expectProblem(response, 401, "UNAUTHORIZED");
+  });
+
+  it("answers 401 for a well-formed root key that does not exist", async () => {
+    const body = `km_root_AAAAAAAAAAAA${"B".repeat(32)}`;
+    const unknown = `${body}${checksumOf(body)}`;
+    expectProblem(await t.call("GET", "/v1/keys", { token: unknown }), 401, "UNAUTHORIZED");
+  });
+
+  it("answers 401 for a root key with a wrong checksum or a changed secret", async () => {
+    const last = t.rootKey.at(-1) === "a" ? "b" : "a";
+    expectProblem(
+      await t.call("GET", "/v1/keys", { token: `${t.rootKey.slice(0, -1)}${last}` }),
+      401,
+      "UNAUTHORIZED",
+    );
+    // Same keyId, another secret, valid checksum: found by id, refused by the hash.
+    const head = t.rootKey.slice(0, "km_root_".length + 12);
+    const forged = `${head}${"z".repeat(32)}`;
+    expectProblem(
+      await t.call("GET", "/v1/keys", { token: `${forged}${checksumOf(forged)}` }),
+      401,
+      "UNAUTHORIZED",
+    );
+  });
+
+  it("answers 401 for an ordinary key presented as a root key", async () => {
+    const key = await createKey(t, { keyspaceId: (await createKeyspace(t)).id });
+    expectProblem(await t.call("GET", "/v1/keys", { token: key.key }), 401, "UNAUTHORIZED");
+  });
+
+  it("answers 401 for a revoked root key, even one used (and cached) just before", async () => {
+    const reader = await createRootKey(t, ["keys:read"]);
+    expectStatus(await t.call("GET", "/v1/keys", { token: reader.key }), 200);
+    await t.call("POST", `/v1/root-keys/${reader.id}/revoke`);
+    expectProblem(await t.call("GET", "/v1/keys", { token: reader.key }), 401, "UNAUTHORIZED");
+  });
+
+  it("answers 401 before validating the body or finding the resource", async () => {
+    expectProblem(await t.call("POST", "/v1/keys", { token: null, body: { nope: 1 } }), 401, "UNAUTHORIZED");
+    expectProblem(await t.call("GET", "/v1/keys/key_unknown", { token: null }), 401, "UNAUTHORIZED");
+  });
+
+  it("never echoes the presented key in the 401", async () => {
+    const response = await t.call("GET", "/v1/keys", {
+      headers: { authorization: `Bearer ${t.rootKey}x` },
+      token: null,
+    });
+    expect(response.status).toBe(401);
+    expect(response.text).not.toContain(t.rootKey);
+  });
+
+  it("answers 429 with Retry-After after repeated failures, while a valid root key still passes", async () => {
+    let last = await t.call("GET", "/v1/keys", { token: "wrong" });
+    for (let i = 0; i < 40 && last.status === 401; i++)
+      last = await t.call("GET", "/v1/keys", { token: "wrong" });
+    expectProblem(last, 429, "RATE_LIMITED");
+    expect(Number(last.headers.get("retry-after"))).toBeGreaterThan(0);
+    expectStatus(await t.call("GET", "/v1/keys"), 200);
+  });
+
+  it("leaves the open routes open", async () => {
+    for (const path of ["/healthz", "/readyz", "/openapi.json", "/docs"]) {
+      expect((await t.call("GET", path, { token: null })).status, path).toBe(200);
+    }
+  });
+});
