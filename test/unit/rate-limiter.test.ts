@@ -1,0 +1,108 @@
+import { describe, expect, it } from "vitest";
+import { RateLimiter } from "../../src/verify/rate-limiter.js";
+
+const T = 1_000_000;
+const rule = { limit: 3, durationMs: 10_000 };
+
+describe("RateLimiter", () => {
+  it("counts up to limit calls in a window that opens at the first call", () => {
+    const limiter = new RateLimiter();
+    expect(limiter.take("key_a", rule, T)).toStrictEqual({
+      allowed: true,
+      limit: 3,
+      remaining: 2,
+      resetAt: T + 10_000,
+    });
+    expect(limiter.take("key_a", rule, T + 1)).toStrictEqual({
+      allowed: true,
+      limit: 3,
+      remaining: 1,
+      resetAt: T + 10_000,
+    });
+    expect(limiter.take("key_a", rule, T + 2).remaining).toBe(0);
+    expect(limiter.take("key_a", rule, T + 3)).toStrictEqual({
+      allowed: false,
+      limit: 3,
+      remaining: 0,
+      resetAt: T + 10_000,
+    });
+  });
+
+  it("opens a new window exactly durationMs after the first", () => {
+    const limiter = new RateLimiter();
+    for (let i = 0; i < 3; i++) limiter.take("key_a", rule, T);
+    expect(limiter.take("key_a", rule, T + 9_999).allowed).toBe(false);
+    expect(limiter.take("key_a", rule, T + 10_000)).toStrictEqual({
+      allowed: true,
+      limit: 3,
+      remaining: 2,
+      resetAt: T + 20_000,
+    });
+  });
+
+  it("does not count refused calls", () => {
+    const limiter = new RateLimiter();
+    for (let i = 0; i < 3; i++) limiter.take("key_a", rule, T);
+    for (let i = 0; i < 100; i++) limiter.take("key_a", rule, T + 1_000);
+    expect(limiter.peek("key_a", rule, T + 1_000)).toStrictEqual({
+      limit: 3,
+      remaining: 0,
+      resetAt: T + 10_000,
+    });
+    expect(limiter.take("key_a", rule, T + 10_000).remaining).toBe(2);
+  });
+
+  it("peeks without counting, and shows a fresh window for a key it has not seen", () => {
+    const limiter = new RateLimiter();
+    expect(limiter.peek("key_a", rule, T)).toStrictEqual({ limit: 3, remaining: 3, resetAt: T + 10_000 });
+    limiter.take("key_a", rule, T);
+    expect(limiter.peek("key_a", rule, T + 5)).toStrictEqual({ limit: 3, remaining: 2, resetAt: T + 10_000 });
+    expect(limiter.peek("key_a", rule, T + 5)).toStrictEqual({ limit: 3, remaining: 2, resetAt: T + 10_000 });
+    expect(limiter.peek("key_a", rule, T + 10_000)).toStrictEqual({
+      limit: 3,
+      remaining: 3,
+      resetAt: T + 20_000,
+    });
+  });
+
+  it("keeps one window per key", () => {
+    const limiter = new RateLimiter();
+    const one = { limit: 1, durationMs: 1_000 };
+    expect(limiter.take("key_a", one, T).allowed).toBe(true);
+    expect(limiter.take("key_b", one, T).allowed).toBe(true);
+    expect(limiter.take("key_a", one, T).allowed).toBe(false);
+  });
+
+  it("applies a lowered limit to the window under way", () => {
+    const limiter = new RateLimiter();
+    limiter.take("key_a", rule, T);
+    limiter.take("key_a", rule, T);
+    const lower = { limit: 1, durationMs: 10_000 };
+    expect(limiter.take("key_a", lower, T + 1)).toStrictEqual({
+      allowed: false,
+      limit: 1,
+      remaining: 0,
+      resetAt: T + 10_000,
+    });
+    expect(limiter.peek("key_a", lower, T + 1).remaining).toBe(0);
+  });
+
+  it("forgets a key's window", () => {
+    const limiter = new RateLimiter();
+    for (let i = 0; i < 3; i++) limiter.take("key_a", rule, T);
+    limiter.forget("key_a");
+    expect(limiter.take("key_a", rule, T + 1).allowed).toBe(true);
+  });
+
+  it("tracks at most maxTrackedKeys keys, dropping the least recently used", () => {
+    const limiter = new RateLimiter(2);
+    const one = { limit: 1, durationMs: 60_000 };
+    limiter.take("key_a", one, T);
+    limiter.take("key_b", one, T);
+    limiter.take("key_a", one, T);
+    limiter.take("key_c", one, T);
+    expect(limiter.size).toBe(2);
+    expect(limiter.take("key_a", one, T).allowed).toBe(false);
+    expect(limiter.take("key_b", one, T).allowed).toBe(true);
+  });
+});
