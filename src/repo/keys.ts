@@ -1,6 +1,7 @@
 import { and, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.js";
 import { type KeyRow, keys, keyUsage, type NewAuditEvent } from "../db/schema.js";
+import { effectiveRemaining } from "../keys/credits.js";
 import { insertAuditEvents } from "./audit-events.js";
 
 export type KeyStatus = "active" | "revoked" | "expired" | "all";
@@ -180,16 +181,18 @@ export function createKeyRepo(db: Db) {
 
     /**
      * Inserts the successor and ends the old key in one transaction. Fails with RotationConflict when
-     * the old key was revoked or replaced meanwhile. Every key spending the old key's credits moves to the new one.
+     * the old key was revoked or replaced meanwhile. The successor takes the old key's balance as it
+     * stands inside the transaction (spends made while the rotation was prepared are not handed over
+     * again), and every key spending the old key's credits moves to the new one. Returns the successor.
      */
     async rotate(
       oldId: string,
-      successor: Omit<KeyRow, "seq">,
+      successor: Omit<KeyRow, "seq" | "remaining" | "refilledAt">,
       oldExpiresAt: number,
       now: number,
       audit: NewAuditEvent[],
-    ): Promise<void> {
-      db.transaction((tx) => {
+    ): Promise<Omit<KeyRow, "seq">> {
+      return db.transaction((tx) => {
         const ended = tx
           .update(keys)
           .set({
@@ -199,12 +202,19 @@ export function createKeyRepo(db: Db) {
             creditsKeyId: successor.id,
           })
           .where(and(eq(keys.id, oldId), isNull(keys.replacedById), isNull(keys.revokedAt)))
-          .returning({ id: keys.id })
+          .returning()
           .get();
         if (!ended) throw new RotationConflict(oldId);
-        tx.insert(keys).values(successor).run();
+        const remaining = effectiveRemaining(ended, now);
+        const row: Omit<KeyRow, "seq"> = {
+          ...successor,
+          remaining,
+          refilledAt: remaining === null ? null : now,
+        };
+        tx.insert(keys).values(row).run();
         tx.update(keys).set({ creditsKeyId: successor.id }).where(eq(keys.creditsKeyId, oldId)).run();
         insertAuditEvents(tx, audit);
+        return row;
       });
     },
 

@@ -1,6 +1,5 @@
 import type { KeyRow } from "../db/schema.js";
 import type { AppDeps } from "../deps.js";
-import { effectiveRemaining } from "../keys/credits.js";
 import { generateKey } from "../keys/format.js";
 import { hashKey } from "../keys/hash.js";
 import { ApiError, notFound } from "../lib/errors.js";
@@ -25,9 +24,9 @@ export async function rotateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   if (!keyspace) throw notFound("Keyspace");
 
   const generated = generateKey(keyspace.prefix);
-  const remaining = effectiveRemaining(old, now);
-  const { seq: _seq, ...settings } = old;
-  const successor: Omit<KeyRow, "seq"> = {
+  const { seq: _seq, remaining: _remaining, refilledAt: _refilledAt, ...settings } = old;
+  // Its credits are the old key's balance, read inside the rotation's transaction.
+  const successor: Omit<KeyRow, "seq" | "remaining" | "refilledAt"> = {
     ...settings,
     id: `key_${generated.keyId}`,
     start: generated.start,
@@ -36,8 +35,6 @@ export async function rotateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
     createdAt: now,
     updatedAt: now,
     lastUsedAt: null,
-    remaining,
-    refilledAt: remaining !== null ? now : null,
     rotatedFromId: old.id,
     replacedById: null,
     creditsKeyId: null,
@@ -45,8 +42,9 @@ export async function rotateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   const graceEndsAt = now + gracePeriodSeconds * 1000;
   const oldExpiresAt = old.expiresAt === null ? graceEndsAt : Math.min(old.expiresAt, graceEndsAt);
   const spenders = await deps.repos.keys.idsSpendingCreditsOf(old.id);
+  let created: Omit<KeyRow, "seq">;
   try {
-    await deps.repos.keys.rotate(old.id, successor, oldExpiresAt, now, [
+    created = await deps.repos.keys.rotate(old.id, successor, oldExpiresAt, now, [
       auditEvent(ctx.origin, now, {
         workspaceId: old.workspaceId,
         action: "key.rotate",
@@ -63,5 +61,5 @@ export async function rotateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
     deps.keyCache.invalidate(old.id);
     for (const spender of spenders) deps.keyCache.invalidate(spender);
   }
-  return { key: generated.key, row: { ...successor, seq: 0 } };
+  return { key: generated.key, row: { ...created, seq: 0 } };
 }

@@ -1,6 +1,6 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
-import { iso, keyWith, T0, verifyConcurrently } from "../support/verify.js";
+import { deferred, iso, keyWith, T0, verifyConcurrently } from "../support/verify.js";
 
 describe("POST /v1/keys/verify: credits", () => {
   let t: TestApp;
@@ -127,6 +127,30 @@ describe("POST /v1/keys/verify: credits", () => {
       expect((viaOld.byCode.USAGE_EXCEEDED ?? 0) + (viaNew.byCode.USAGE_EXCEEDED ?? 0)).toBe(31);
       expect(await remainingOf(created.id)).toBe(0);
       expect(await remainingOf(rotated.body.id)).toBe(0);
+    });
+
+    it("hands over only the credits left when the rotation commits, not those read when it began", async () => {
+      const created = await keyWith(t, { remaining: 10 });
+      // Hold the rotation after it has read the old key, while verifies spend its credits.
+      const rotationStarted = deferred();
+      const resume = deferred();
+      const findKeyspace = t.deps.repos.keyspaces.findById.bind(t.deps.repos.keyspaces);
+      const spy = vi.spyOn(t.deps.repos.keyspaces, "findById").mockImplementationOnce(async (id) => {
+        rotationStarted.resolve();
+        await resume.promise;
+        return findKeyspace(id);
+      });
+      const rotation = t.call("POST", `/v1/keys/${created.id}/rotate`, { body: { gracePeriodSeconds: 600 } });
+      await rotationStarted.promise;
+      const during = await verifyConcurrently(t, 4, { key: created.key, cost: 2 });
+      expect(during.byCode).toStrictEqual({ VALID: 4 });
+      resume.resolve();
+      const rotated = await rotation;
+      spy.mockRestore();
+      expect(rotated.status).toBe(201);
+      expect(rotated.body.remaining).toBe(2);
+      const after = await verifyConcurrently(t, 10, { key: rotated.body.key });
+      expect(after.byCode).toStrictEqual({ VALID: 2, USAGE_EXCEEDED: 8 });
     });
 
     it("makes every key of a rotation chain spend the newest key's credits, with warm caches", async () => {
