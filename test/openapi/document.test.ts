@@ -1,0 +1,174 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { createTestApp } from "../helpers.js";
+
+interface Operation {
+  operationId?: string;
+  summary?: string;
+  tags?: string[];
+  security?: Record<string, string[]>[];
+  responses: Record<string, unknown>;
+}
+
+interface Document {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: {
+    schemas: Record<string, { enum?: string[]; type?: string }>;
+    securitySchemes: Record<string, { type: string; scheme: string }>;
+  };
+}
+
+const ROOT_KEY = [{ rootKey: [] }];
+const ADMIN = [{ adminToken: [] }];
+const OPEN: never[] = [];
+
+// Contract §4, row by row (paths in OpenAPI's {param} form).
+const CONTRACT_ROUTES: [method: string, path: string, security: unknown[]][] = [
+  ["post", "/v1/admin/workspaces", ADMIN],
+  ["post", "/v1/keyspaces", ROOT_KEY],
+  ["get", "/v1/keyspaces", ROOT_KEY],
+  ["get", "/v1/keyspaces/{id}", ROOT_KEY],
+  ["patch", "/v1/keyspaces/{id}", ROOT_KEY],
+  ["post", "/v1/keys", ROOT_KEY],
+  ["get", "/v1/keys", ROOT_KEY],
+  ["get", "/v1/keys/{id}", ROOT_KEY],
+  ["patch", "/v1/keys/{id}", ROOT_KEY],
+  ["post", "/v1/keys/{id}/rotate", ROOT_KEY],
+  ["post", "/v1/keys/{id}/revoke", ROOT_KEY],
+  ["delete", "/v1/keys/{id}", ROOT_KEY],
+  ["post", "/v1/keys/verify", ROOT_KEY],
+  ["get", "/v1/keys/{id}/usage", ROOT_KEY],
+  ["post", "/v1/root-keys", ROOT_KEY],
+  ["get", "/v1/root-keys", ROOT_KEY],
+  ["post", "/v1/root-keys/{id}/revoke", ROOT_KEY],
+  ["get", "/v1/audit-events", ROOT_KEY],
+  ["get", "/healthz", OPEN],
+  ["get", "/readyz", OPEN],
+  ["get", "/openapi.json", OPEN],
+  ["get", "/docs", OPEN],
+];
+
+describe("GET /openapi.json", () => {
+  let doc: Document;
+  let status: number;
+  let contentType: string | null;
+  beforeAll(async () => {
+    const t = await createTestApp();
+    const response = await t.call("GET", "/openapi.json", { token: null });
+    status = response.status;
+    contentType = response.headers.get("content-type");
+    doc = response.body;
+  });
+
+  const operation = (method: string, path: string) => doc.paths[path]?.[method];
+
+  it("is an OpenAPI 3.1 document served without credentials", () => {
+    expect(status).toBe(200);
+    expect(contentType).toContain("application/json");
+    expect(doc.openapi).toBe("3.1.0");
+  });
+
+  it.each(CONTRACT_ROUTES)("describes %s %s with its security", (method, path, security) => {
+    const described = operation(method, path);
+    expect(described, `${method.toUpperCase()} ${path} is missing`).toBeDefined();
+    expect(described?.security).toEqual(security);
+  });
+
+  it("gives every operation a unique operationId, a summary, a tag and a 2xx response", () => {
+    const ids = new Set<string>();
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, described] of Object.entries(methods)) {
+        const where = `${method.toUpperCase()} ${path}`;
+        expect(described.operationId, where).toEqual(expect.any(String));
+        expect(ids.has(described.operationId ?? ""), `${where} repeats an operationId`).toBe(false);
+        ids.add(described.operationId ?? "");
+        expect(described.summary, where).toEqual(expect.any(String));
+        expect(described.tags?.length, where).toBeGreaterThan(0);
+        expect(
+          Object.keys(described.responses).some((code) => code.startsWith("2")),
+          where,
+        ).toBe(true);
+      }
+    }
+  });
+
+  it("lists 401 and 403 as problem+json on every root-key route", () => {
+    for (const [method, path, security] of CONTRACT_ROUTES) {
+      if (security !== ROOT_KEY) continue;
+      const responses = operation(method, path)?.responses ?? {};
+      for (const code of ["401", "403"]) {
+        expect(responses[code], `${method.toUpperCase()} ${path} ${code}`).toMatchObject({
+          content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+        });
+      }
+    }
+  });
+
+  it("defines the bearer schemes it refers to", () => {
+    expect(doc.components.securitySchemes.rootKey).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(doc.components.securitySchemes.adminToken).toMatchObject({ type: "http", scheme: "bearer" });
+  });
+
+  it("makes VerifyCode an enum of the 8 verify codes, and VerifyResult.code refer to it", () => {
+    expect(doc.components.schemas.VerifyCode?.enum?.sort()).toEqual(
+      [
+        "VALID",
+        "NOT_FOUND",
+        "REVOKED",
+        "DISABLED",
+        "EXPIRED",
+        "INSUFFICIENT_SCOPES",
+        "RATE_LIMITED",
+        "USAGE_EXCEEDED",
+      ].sort(),
+    );
+    expect(doc.components.schemas.VerifyResult).toMatchObject({
+      properties: { code: { $ref: "#/components/schemas/VerifyCode" } },
+      required: expect.arrayContaining(["valid", "code"]),
+    });
+  });
+
+  it("makes Problem.code an enum of the 11 error codes of §6", () => {
+    expect(doc.components.schemas.Problem).toMatchObject({
+      properties: {
+        code: {
+          enum: [
+            "BAD_REQUEST",
+            "VALIDATION_FAILED",
+            "UNAUTHORIZED",
+            "FORBIDDEN",
+            "NOT_FOUND",
+            "CONFLICT",
+            "PAYLOAD_TOO_LARGE",
+            "UNSUPPORTED_MEDIA_TYPE",
+            "RATE_LIMITED",
+            "INTERNAL",
+            "UNAVAILABLE",
+          ],
+        },
+      },
+    });
+  });
+
+  it("describes the Key's nullable fields as nullable and requires them, as they are always sent", () => {
+    const key = doc.components.schemas.Key as unknown as {
+      properties: Record<string, { type?: string | string[] }>;
+      required: string[];
+    };
+    for (const field of [
+      "ownerId",
+      "name",
+      "expiresAt",
+      "revokedAt",
+      "lastUsedAt",
+      "remaining",
+      "refill",
+      "ratelimit",
+    ]) {
+      expect(key.properties[field]?.type, field).toContain("null");
+      expect(key.required, field).toContain(field);
+    }
+    expect(key.properties).not.toHaveProperty("hash");
+    expect(key.properties).not.toHaveProperty("key");
+  });
+});
