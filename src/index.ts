@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
@@ -10,6 +10,7 @@ import { bootstrapIfEmpty } from "./services/workspaces.js";
 
 const USAGE_FLUSH_INTERVAL_MS = 2_000;
 const SHUTDOWN_DEADLINE_MS = 8_000;
+const HARD_EXIT_MS = 9_500;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -36,16 +37,34 @@ async function main(): Promise<void> {
     logger.info({ port: info.port, host: config.HOST, db: config.KEYMINT_DB }, "KeyMint listening");
   }) as Server;
 
+  // Responses under way when a shutdown starts, so they can be told to close their connection.
+  const unanswered = new Set<ServerResponse>();
   let stopping = false;
+  server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
+    if (stopping) {
+      // A request on a kept-alive connection after the signal: answer it, then close the connection.
+      response.setHeader("connection", "close");
+      return;
+    }
+    unanswered.add(response);
+    response.once("close", () => unanswered.delete(response));
+  });
+
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down: finishing in-flight requests");
+    // A kept-alive connection would otherwise stay open after its answer, holding close() back.
+    for (const response of unanswered) {
+      if (!response.headersSent) response.setHeader("connection", "close");
+    }
     const deadline = setTimeout(() => {
       logger.warn("in-flight requests did not finish in time; closing their connections");
       server.closeAllConnections();
     }, SHUTDOWN_DEADLINE_MS);
     deadline.unref();
+    // The last resort if flushing or closing hangs: never outlive the 10 s a supervisor gives us.
+    setTimeout(() => process.exit(1), HARD_EXIT_MS).unref();
     // close() stops accepting and waits for in-flight requests; idle keep-alive sockets would hold it open.
     server.close(async () => {
       clearTimeout(deadline);
@@ -54,10 +73,12 @@ async function main(): Promise<void> {
         db.$client.close();
         logger.info("stopped");
       } catch (error) {
+        process.exitCode = 1;
         logger.error({ err: error }, "error during shutdown");
-      } finally {
-        logger.flush(() => process.exit(0));
       }
+      // No process.exit(): the process ends when its event loop is empty, after pino's last
+      // asynchronous write. process.exit() flushes stdout synchronously, which spins forever on a
+      // broken pipe (a supervisor that stopped reading).
     });
     server.closeIdleConnections();
   };

@@ -25,6 +25,8 @@ export interface ServerProcess {
   readonly exited: Promise<Exit>;
   /** Sends a signal and waits for the exit. */
   kill(signal: NodeJS.Signals): Promise<Exit>;
+  /** Stops reading the server's stdout and stderr, as a supervisor that went away would. */
+  closeOutput(): void;
   /** Resident set size in KiB, from /proc/<pid>/status (Linux). */
   rssKiB(): number | null;
 }
@@ -35,18 +37,26 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** How long to wait for the process to listen and answer /healthz. */
   timeoutMs?: number;
+  /** Start it the documented way, `npm start`, instead of running node directly. */
+  npmStart?: boolean;
 }
 
 const running = new Set<ChildProcess>();
+// Servers started by `npm start`: they would outlive an npm that died without passing a signal on.
+const grandchildren = new Set<number>();
 
 // A crashed test run must never leave a server behind.
 process.once("exit", () => {
-  for (const child of running) child.kill("SIGKILL");
+  for (const child of running) killTree(child.pid, "SIGKILL");
+  for (const pid of grandchildren) killTree(pid, "SIGKILL");
 });
 
 /** Starts the server on a free port and resolves once /healthz answers 200. */
 export async function startServer(options: StartOptions): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/index.ts"], {
+  const [command, args] = options.npmStart
+    ? ["npm", ["start", "--silent"]]
+    : [process.execPath, ["--import", "tsx", "src/index.ts"]];
+  const child = spawn(command, args, {
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? "",
@@ -90,7 +100,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
       throw new Error(`the server exited before listening (${JSON.stringify(exitedEarly)}): ${err}${out}`);
     }
     if (Date.now() > deadline) {
-      child.kill("SIGKILL");
+      killTree(child.pid, "SIGKILL");
       throw new Error(`the server did not listen within ${timeoutMs} ms: ${err}${out}`);
     }
     port = listeningPort(out);
@@ -106,16 +116,19 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
       // Not answering yet.
     }
     if (Date.now() > deadline) {
-      child.kill("SIGKILL");
+      killTree(child.pid, "SIGKILL");
       throw new Error(`the server did not answer /healthz within ${timeoutMs} ms: ${err}${out}`);
     }
     await sleep(20);
   }
 
+  const serverPid = options.npmStart ? (childPids(pid)[0] ?? pid) : pid;
+  if (options.npmStart) for (const descendant of descendantPids(pid)) grandchildren.add(descendant);
+
   return {
     url,
     port,
-    pid,
+    pid: serverPid,
     bootstrapRootKey: ROOT_KEY_LINE.exec(out)?.[1] ?? null,
     stdout: () => out,
     stderr: () => err,
@@ -124,7 +137,11 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
-    rssKiB: () => rssKiB(pid),
+    closeOutput() {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    },
+    rssKiB: () => rssKiB(serverPid),
   };
 }
 
@@ -137,16 +154,41 @@ export async function stopAllServers(): Promise<void> {
         new Promise<void>((resolveStop) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
           child.once("exit", () => resolveStop());
-          child.kill("SIGKILL");
+          killTree(child.pid, "SIGKILL");
         }),
     ),
   );
+  for (const pid of grandchildren) killTree(pid, "SIGKILL");
+  grandchildren.clear();
 }
 
 /** A fresh temporary directory with a database path in it, and a way to remove it. */
 export function tempDatabase(): { file: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), "keymint-"));
   return { file: join(dir, "keymint.db"), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Signals a process and, first, all its descendants (`npm start` runs the server as its child). */
+function killTree(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  for (const child of childPids(pid)) killTree(child, signal);
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+function descendantPids(pid: number): number[] {
+  return childPids(pid).flatMap((child) => [child, ...descendantPids(child)]);
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 function listeningPort(stdout: string): number | null {

@@ -1,0 +1,233 @@
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { afterEach, describe, expect, it } from "vitest";
+import { type ServerProcess, startServer, stopAllServers, tempDatabase } from "../support/server-process.js";
+
+/*
+ * The real server, stopped with SIGTERM or SIGINT: it stops accepting, finishes what is in flight,
+ * flushes the usage and lastUsedAt buffers, closes the database and exits 0 within 10 s.
+ */
+
+const EXIT_DEADLINE_MS = 10_000;
+
+let database: ReturnType<typeof tempDatabase> | undefined;
+
+afterEach(async () => {
+  await stopAllServers();
+  database?.remove();
+  database = undefined;
+});
+
+async function api(server: ServerProcess, token: string, method: string, path: string, body?: unknown) {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies
+  return { status: response.status, body: (text ? JSON.parse(text) : null) as any };
+}
+
+async function startFresh(): Promise<{ server: ServerProcess; rootKey: string }> {
+  database = tempDatabase();
+  const server = await startServer({ dbFile: database.file });
+  const rootKey = server.bootstrapRootKey;
+  if (rootKey === null) throw new Error("the first start printed no root key");
+  return { server, rootKey };
+}
+
+async function createKeyspace(server: ServerProcess, rootKey: string, hashAlgorithm: string, prefix: string) {
+  const response = await api(server, rootKey, "POST", "/v1/keyspaces", {
+    name: prefix,
+    prefix,
+    hashAlgorithm,
+  });
+  expect(response.status).toBe(201);
+  return response.body.id as string;
+}
+
+async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Sends a signal and measures how long the process takes to exit. */
+async function stopWith(server: ServerProcess, signal: NodeJS.Signals) {
+  const sent = Date.now();
+  const exit = await server.kill(signal);
+  return { ...exit, ms: Date.now() - sent };
+}
+
+function readBody(response: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    response.setEncoding("utf8");
+    response.on("data", (chunk: string) => {
+      text += chunk;
+    });
+    response.on("end", () => resolve(text));
+    response.on("error", reject);
+  });
+}
+
+describe("graceful shutdown", () => {
+  it("finishes an argon2id create that is in flight when SIGTERM arrives, refuses new connections, and exits 0", async () => {
+    const { server, rootKey } = await startFresh();
+    const keyspaceId = await createKeyspace(server, rootKey, "argon2id", "slowhash");
+
+    // Half a body now, the rest after SIGTERM: the request is provably in flight across the signal,
+    // and its argon2id hash runs after it.
+    const body = JSON.stringify({ keyspaceId, name: "in flight" });
+    const request = httpRequest({
+      host: "127.0.0.1",
+      port: server.port,
+      method: "POST",
+      path: "/v1/keys",
+      headers: {
+        authorization: `Bearer ${rootKey}`,
+        "content-type": "application/json",
+        "content-length": String(Buffer.byteLength(body)),
+      },
+    });
+    const answered = new Promise<IncomingMessage>((resolve, reject) => {
+      request.on("response", resolve);
+      request.on("error", reject);
+    });
+    request.write(body.slice(0, 10));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    const sent = Date.now();
+    const exited = server.kill("SIGTERM");
+    await waitFor(() => server.stdout().includes("shutting down"), "the shutdown log line");
+
+    await expect(fetch(`${server.url}/healthz`), "a new connection is refused").rejects.toThrow();
+
+    request.end(body.slice(10));
+    const response = await answered;
+    const created = JSON.parse(await readBody(response));
+    expect(response.statusCode).toBe(201);
+    expect(created.key).toMatch(/^slowhash_/);
+
+    const exit = await exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(Date.now() - sent).toBeLessThan(EXIT_DEADLINE_MS);
+
+    const restarted = await startServer({ dbFile: database?.file ?? "" });
+    const verified = await api(restarted, rootKey, "POST", "/v1/keys/verify", { key: created.key });
+    expect(verified.body).toMatchObject({ valid: true, code: "VALID", keyId: created.id });
+  });
+
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`flushes usage counts and lastUsedAt of a verify made right before ${signal}`, async () => {
+      const { server, rootKey } = await startFresh();
+      const keyspaceId = await createKeyspace(server, rootKey, "sha256", "flushed");
+      const created = await api(server, rootKey, "POST", "/v1/keys", { keyspaceId });
+      expect(created.status).toBe(201);
+      const valid = await api(server, rootKey, "POST", "/v1/keys/verify", { key: created.body.key });
+      expect(valid.body.code).toBe("VALID");
+      const scoped = await api(server, rootKey, "POST", "/v1/keys/verify", {
+        key: created.body.key,
+        scopes: ["missing"],
+      });
+      expect(scoped.body.code).toBe("INSUFFICIENT_SCOPES");
+
+      // Straight away: the 2 s flush timer has not fired yet.
+      const exit = await stopWith(server, signal);
+      expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
+      expect(exit.ms).toBeLessThan(EXIT_DEADLINE_MS);
+
+      const restarted = await startServer({ dbFile: database?.file ?? "" });
+      const key = await api(restarted, rootKey, "GET", `/v1/keys/${created.body.id}`);
+      expect(key.body.lastUsedAt).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT/));
+      const usage = await api(restarted, rootKey, "GET", `/v1/keys/${created.body.id}/usage`);
+      expect(usage.status).toBe(200);
+      expect(usage.body.data).toEqual([
+        { time: expect.any(String), valid: 1, invalid: 1, byCode: { VALID: 1, INSUFFICIENT_SCOPES: 1 } },
+      ]);
+    });
+  }
+
+  it("exits 0 on SIGTERM even when nobody reads its stdout any more (a broken pipe must not hang the exit)", async () => {
+    const { server, rootKey } = await startFresh();
+    const verified = await api(server, rootKey, "POST", "/v1/keys/verify", { key: "nope" });
+    expect(verified.body.code).toBe("NOT_FOUND");
+    server.closeOutput();
+
+    const exit = await stopWith(server, "SIGTERM");
+    expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
+    expect(exit.ms).toBeLessThan(EXIT_DEADLINE_MS);
+  });
+
+  it("exits promptly although a client holds an idle keep-alive connection", async () => {
+    const { server } = await startFresh();
+    // fetch keeps its connection open for reuse.
+    const response = await fetch(`${server.url}/healthz`);
+    expect(response.status).toBe(200);
+    await response.text();
+
+    const exit = await stopWith(server, "SIGTERM");
+    expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
+    expect(exit.ms).toBeLessThan(2_000);
+  });
+
+  it("closes a keep-alive connection once its in-flight request is answered, instead of waiting for it", async () => {
+    const { server, rootKey } = await startFresh();
+    const keyspaceId = await createKeyspace(server, rootKey, "argon2id", "keepalive");
+    const body = JSON.stringify({ keyspaceId });
+    const request = httpRequest({
+      host: "127.0.0.1",
+      port: server.port,
+      method: "POST",
+      path: "/v1/keys",
+      headers: {
+        authorization: `Bearer ${rootKey}`,
+        "content-type": "application/json",
+        "content-length": String(Buffer.byteLength(body)),
+        connection: "keep-alive",
+      },
+    });
+    const answered = new Promise<IncomingMessage>((resolve, reject) => {
+      request.on("response", resolve);
+      request.on("error", reject);
+    });
+    request.write(body.slice(0, 5));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const sent = Date.now();
+    const exited = server.kill("SIGTERM");
+    await waitFor(() => server.stdout().includes("shutting down"), "the shutdown log line");
+    request.end(body.slice(5));
+    const response = await answered;
+    await readBody(response);
+    expect(response.statusCode).toBe(201);
+    expect(response.headers.connection).toBe("close");
+
+    const exit = await exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(Date.now() - sent).toBeLessThan(3_000);
+  });
+});
+
+describe("graceful shutdown under npm start", () => {
+  it("passes SIGTERM through npm to the server, which flushes and exits 0", async () => {
+    database = tempDatabase();
+    const server = await startServer({ dbFile: database.file, npmStart: true });
+    const rootKey = server.bootstrapRootKey ?? "";
+    expect(rootKey).toMatch(/^km_root_/);
+    const keyspaceId = await createKeyspace(server, rootKey, "sha256", "npmstart");
+    const created = await api(server, rootKey, "POST", "/v1/keys", { keyspaceId });
+    const verified = await api(server, rootKey, "POST", "/v1/keys/verify", { key: created.body.key });
+    expect(verified.body.code).toBe("VALID");
+
+    const exit = await stopWith(server, "SIGTERM");
+    expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
+    expect(exit.ms).toBeLessThan(EXIT_DEADLINE_MS);
+    expect(server.stdout()).toContain('"msg":"stopped"');
+
+    const restarted = await startServer({ dbFile: database.file });
+    const key = await api(restarted, rootKey, "GET", `/v1/keys/${created.body.id}`);
+    expect(key.body.lastUsedAt).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT/));
+  });
+});
