@@ -8,6 +8,7 @@ import { createDeps } from "./deps.js";
 import { ApiError } from "./lib/errors.js";
 import { toRootKeyJson, toWorkspaceJson } from "./lib/serialize.js";
 import { createLogger } from "./observability/logger.js";
+import { Name, OwnerId } from "./routes/schemas.js";
 import type { Origin } from "./services/audit.js";
 import { createRootKeyAsSystem } from "./services/root-keys.js";
 import { createWorkspace } from "./services/workspaces.js";
@@ -31,6 +32,14 @@ function print(json: boolean, value: unknown, human: string): void {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human}\n`);
 }
 
+/** Checks an argument against the schema the API validates the same field with. */
+function checked(what: string, schema: typeof Name | typeof OwnerId, value: string): string {
+  const result = schema.safeParse(value);
+  if (!result.success)
+    throw new UsageError(`${what}: ${result.error.issues.map((i) => i.message).join("; ")}`);
+  return result.data;
+}
+
 function parsePermissions(list: string | undefined): PermissionGrant[] {
   if (list === undefined) return ["*"];
   const allowed = new Set<string>(["*", ...PERMISSIONS]);
@@ -45,19 +54,28 @@ function parsePermissions(list: string | undefined): PermissionGrant[] {
   return permissions as PermissionGrant[];
 }
 
+function parseArguments(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        json: { type: "boolean", default: false },
+        workspace: { type: "string" },
+        name: { type: "string" },
+        permissions: { type: "string" },
+        "owner-id": { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    // An unknown option or a missing value is a usage error like any other.
+    throw new UsageError(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+  }
+}
+
 async function run(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      json: { type: "boolean", default: false },
-      workspace: { type: "string" },
-      name: { type: "string" },
-      permissions: { type: "string" },
-      "owner-id": { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
+  const { values, positionals } = parseArguments(argv);
   const [command, sub, argument] = positionals;
   if (values.help || command === undefined) {
     process.stdout.write(`${USAGE}\n`);
@@ -71,7 +89,8 @@ async function run(argv: string[]): Promise<void> {
     if (command === "migrate" && sub === undefined) {
       print(values.json, { migrated: true, database: config.KEYMINT_DB }, `Migrated ${config.KEYMINT_DB}`);
     } else if (command === "workspace" && sub === "create" && argument !== undefined) {
-      const { workspace, rootKey } = await createWorkspace(deps, CLI_ORIGIN, argument);
+      const name = checked("workspace name", Name, argument);
+      const { workspace, rootKey } = await createWorkspace(deps, CLI_ORIGIN, name);
       print(
         values.json,
         {
@@ -82,9 +101,10 @@ async function run(argv: string[]): Promise<void> {
       );
     } else if (command === "root-key" && sub === "create" && values.workspace !== undefined) {
       const { key, row } = await createRootKeyAsSystem(deps, CLI_ORIGIN, values.workspace, {
-        name: values.name ?? "cli",
+        name: checked("--name", Name, values.name ?? "cli"),
         permissions: parsePermissions(values.permissions),
-        ownerId: values["owner-id"],
+        ownerId:
+          values["owner-id"] === undefined ? undefined : checked("--owner-id", OwnerId, values["owner-id"]),
       });
       print(
         values.json,

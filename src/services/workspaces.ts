@@ -4,11 +4,16 @@ import { newId } from "../lib/ids.js";
 import { auditEvent, type Origin } from "./audit.js";
 import { newRootKey, rootKeyCreatedEvent } from "./root-keys.js";
 
+const MAX_NAME_LENGTH = 128;
+const ROOT_KEY_SUFFIX = " root key";
+
 /** A workspace and its first root key, holding every permission ("*"), created together. */
 export async function createWorkspace(deps: AppDeps, origin: Origin, name: string) {
   const now = deps.clock.now();
   const workspace: WorkspaceRow = { seq: 0, id: newId("ws"), name, createdAt: now };
-  const rootKey = newRootKey(workspace.id, `${name} root key`, ["*"], null, now);
+  // Shortened so that it keeps within the 128 chars of a name, as the workspace's own name does.
+  const rootKeyName = `${name.slice(0, MAX_NAME_LENGTH - ROOT_KEY_SUFFIX.length)}${ROOT_KEY_SUFFIX}`;
+  const rootKey = newRootKey(workspace.id, rootKeyName, ["*"], null, now);
   const { seq: _seq, ...workspaceRow } = workspace;
   await deps.repos.workspaces.insertWithRootKey(workspaceRow, rootKey.row, [
     auditEvent(origin, now, {

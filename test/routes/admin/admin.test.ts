@@ -33,6 +33,16 @@ describe("POST /v1/admin/workspaces", () => {
     expect(keyspaces.body).toEqual({ data: [] });
   });
 
+  it("keeps the first root key's name within 128 chars for a workspace name of 128", async () => {
+    const t = await createTestApp();
+    const name = "n".repeat(128);
+    const response = await t.call("POST", "/v1/admin/workspaces", { body: { name }, token: ADMIN_TOKEN });
+    expectStatus(response, 201);
+    expect(response.body.workspace.name).toBe(name);
+    expect(response.body.rootKey.name.length).toBeLessThanOrEqual(128);
+    expect(response.body.rootKey.name).toMatch(/ root key$/);
+  });
+
   it("records workspace.create and root_key.create with an admin actor", async () => {
     const t = await createTestApp();
     const created = await t.call("POST", "/v1/admin/workspaces", {
