@@ -50,6 +50,7 @@ const request: VerifyBody = {
 type CreateKeyBody = NonNullable<operations["createKey"]["requestBody"]>["content"]["application/json"];
 // null clears a nullable field.
 const clearing: Omit<CreateKeyBody, "keyspaceId"> = { refill: null, ratelimit: null, expiresAt: null };
+const withMeta: CreateKeyBody = { keyspaceId: "ksp_1", meta: { plan: "pro", seats: 3 } };
 type VerifyOk = operations["verifyKey"]["responses"][200]["content"]["application/json"];
 type KeyListOk = operations["listKeys"]["responses"][200]["content"]["application/json"];
 type CreateKeyOk = operations["createKey"]["responses"][201]["content"]["application/json"];
@@ -78,4 +79,5 @@ export const samples: {
   problem?: Unauthorized;
   workspace?: WorkspaceCreated;
   clearing: typeof clearing;
-} = { request, clearing };
+  withMeta: CreateKeyBody;
+} = { request, clearing, withMeta };

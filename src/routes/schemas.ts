@@ -20,14 +20,23 @@ export const Scope = z
   .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be 1 to 64 of A-Z a-z 0-9 _ . : -")
   .openapi({ example: "documents:read" });
 export const Scopes = z.array(Scope).max(100);
+// Checked on the parsed JSON itself: the record's output has already dropped a "__proto__" key.
 export const Meta = z
-  .record(z.string(), z.unknown())
-  .refine((meta) => !Object.hasOwn(meta, "__proto__"), "must not have a __proto__ key")
-  .refine(
-    (meta) => Buffer.byteLength(JSON.stringify(meta)) <= MAX_META_BYTES,
-    "must be at most 4 KiB as JSON",
+  .preprocess(
+    (meta, ctx) => {
+      if (typeof meta === "object" && meta !== null && Object.hasOwn(meta, "__proto__")) {
+        ctx.addIssue({ code: "custom", message: "must not have a __proto__ key", input: meta });
+      }
+      return meta;
+    },
+    z
+      .record(z.string(), z.unknown())
+      .refine(
+        (meta) => Buffer.byteLength(JSON.stringify(meta)) <= MAX_META_BYTES,
+        "must be at most 4 KiB as JSON",
+      ),
   )
-  .openapi({ example: { plan: "pro" } });
+  .openapi({ type: "object", additionalProperties: {}, example: { plan: "pro" } });
 export const Remaining = z.number().int().min(0).max(MAX_REMAINING).openapi({ example: 1000 });
 export const Refill = z
   .strictObject({

@@ -72,6 +72,15 @@ describe("keys: create errors", () => {
     expectValidationErrors(await create(body), [path]);
   });
 
+  it("answers 400 for meta with a __proto__ key rather than dropping it silently", async () => {
+    const raw = `{"keyspaceId":"${keyspaceId}","meta":{"__proto__":{"admin":true},"plan":"pro"}}`;
+    const response = await t.call("POST", "/v1/keys", {
+      raw,
+      headers: { "content-type": "application/json" },
+    });
+    expectValidationErrors(response, ["meta"]);
+  });
+
   it("rejects unknown body fields, each under its own name, so a typo never passes silently", async () => {
     expectValidationErrors(await create({ expiresIn: 60, scope: ["a"] }), ["expiresIn", "scope"]);
   });
