@@ -1,0 +1,131 @@
+import { spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createKey, createKeyspace, createTestApp, type TestApp } from "../helpers.js";
+import { REPO_ROOT, startServer, TSX } from "../support/ops.js";
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts `cli backup <file> --json` on `database`; `exited` settles when the process ends. */
+function startBackup(database: string, file: string) {
+  const child = spawn(TSX, ["src/cli.ts", "backup", file, "--json"], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, KEYMINT_DB: database },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => {
+    stdout += String(chunk);
+  });
+  child.stderr.on("data", (chunk) => {
+    stderr += String(chunk);
+  });
+  let done = false;
+  const exited = new Promise<CliRun>((resolve) =>
+    child.once("exit", (code) => {
+      done = true;
+      resolve({ code, stdout, stderr });
+    }),
+  );
+  return { exited, done: () => done };
+}
+
+function keyIdsIn(file: string): Set<string> {
+  const copy = new Database(file, { readonly: true });
+  try {
+    expect(copy.pragma("integrity_check", { simple: true })).toBe("ok");
+    return new Set((copy.prepare("SELECT id FROM keys").all() as { id: string }[]).map((row) => row.id));
+  } finally {
+    copy.close();
+  }
+}
+
+describe("cli backup <file>", () => {
+  let dir: string;
+  let database: string;
+  let t: TestApp;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), "keymint-backup-"));
+    database = join(dir, "live.db");
+    t = await createTestApp({ dbFile: database });
+  });
+  afterEach(() => {
+    t.db.$client.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("copies a consistent snapshot while the server writes: integrity ok, every acknowledged key in it", async () => {
+    const keyspace = await createKeyspace(t);
+    const created: { id: string; key: string }[] = [];
+    // About 200 pages: more than one step at the backup API's default pace of 100 pages.
+    for (let i = 0; i < 800; i++)
+      created.push(await createKey(t, { keyspaceId: keyspace.id, name: `k${i}` }));
+    const acknowledgedBefore = created.length;
+    const copyFile = join(dir, "copy.db");
+
+    const backup = startBackup(database, copyFile);
+    // Write load for as long as the backup runs: each create is acknowledged (committed) before the next.
+    // app.request() settles without reaching the event loop, so yield to it for the child's exit event.
+    const deadline = Date.now() + 25_000;
+    while (!backup.done() && Date.now() < deadline) {
+      created.push(await createKey(t, { keyspaceId: keyspace.id }));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const run = await backup.exited;
+
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toStrictEqual({ backup: copyFile, pages: expect.any(Number) });
+    expect(created.length - acknowledgedBefore, "keys created while the backup ran").toBeGreaterThan(0);
+    // A self-contained file: no -wal to carry along, and no partial file left behind.
+    expect(readdirSync(dir).sort()).toStrictEqual(["copy.db", "live.db", "live.db-shm", "live.db-wal"]);
+
+    const inCopy = keyIdsIn(copyFile);
+    const missing = created.slice(0, acknowledgedBefore).filter(({ id }) => !inCopy.has(id));
+    expect(missing, "keys acknowledged before the backup started but missing from it").toStrictEqual([]);
+    // A snapshot: exactly the keys created up to some moment, never a later key without an earlier one.
+    expect(inCopy.size).toBeGreaterThanOrEqual(acknowledgedBefore);
+    expect(created.slice(0, inCopy.size).every(({ id }) => inCopy.has(id))).toBe(true);
+  });
+
+  it("restores: a server started on a copy of the backup verifies the keys it holds", async () => {
+    const keyspace = await createKeyspace(t);
+    const key = await createKey(t, { keyspaceId: keyspace.id });
+    const copyFile = join(dir, "copy.db");
+    expect((await startBackup(database, copyFile).exited).code).toBe(0);
+
+    // The README's restore: server stopped, backup copied over KEYMINT_DB, no stale -wal/-shm beside it.
+    const restored = join(dir, "restored.db");
+    copyFileSync(copyFile, restored);
+    expect(existsSync(`${restored}-wal`)).toBe(false);
+    const server = await startServer({ KEYMINT_DB: restored, LOG_LEVEL: "silent" });
+    try {
+      const response = await fetch(`${server.url}/v1/keys/verify`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${t.rootKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ key: key.key }),
+      });
+      expect(((await response.json()) as { code: string }).code).toBe("VALID");
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
+  it("refuses to write over the live database and leaves it intact", async () => {
+    const keyspace = await createKeyspace(t);
+    const key = await createKey(t, { keyspaceId: keyspace.id });
+    const run = await startBackup(database, database).exited;
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(`keymint: Refusing to back up ${database} onto itself; name another file.\n`);
+    expect((await t.call("GET", `/v1/keys/${key.id}`)).status).toBe(200);
+    expect(keyIdsIn(database).has(key.id)).toBe(true);
+  });
+});
