@@ -1,4 +1,5 @@
 import type { RouteConfig } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { Problem } from "../routes/schemas.js";
 
 const DESCRIPTIONS: Record<number, string> = {
@@ -46,3 +47,22 @@ export function jsonBody<T>(schema: T, description?: string) {
 export function jsonResponse<T>(schema: T, description: string) {
   return { description, content: { "application/json": { schema } } };
 }
+
+/** A JSON request body the client may leave out. Pair it with `emptyJsonBodyAsEmptyObject`. */
+export function optionalJsonBody<T>(schema: T) {
+  return { ...jsonBody(schema), required: false };
+}
+
+/**
+ * For routes whose body is optional: an empty body sent as application/json (a client that sets the
+ * header on every request) means "no fields", not malformed JSON.
+ */
+export const emptyJsonBodyAsEmptyObject: MiddlewareHandler = async (c, next) => {
+  if (c.req.header("content-type")?.toLowerCase().includes("json") && (await c.req.text()).trim() === "") {
+    // The body was read (and cached by Hono): hand the validator a fresh request holding "{}".
+    const { url, method, headers } = c.req.raw;
+    c.req.raw = new Request(url, { method, headers, body: "{}" });
+    c.req.bodyCache = {};
+  }
+  await next();
+};

@@ -1,5 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { jsonBody, jsonResponse, rootKeyErrors, rootKeySecurity } from "../../lib/openapi.js";
+import {
+  emptyJsonBodyAsEmptyObject,
+  jsonBody,
+  jsonResponse,
+  optionalJsonBody,
+  rootKeyErrors,
+  rootKeySecurity,
+} from "../../lib/openapi.js";
 import {
   CreatedKey,
   Cursor,
@@ -110,12 +117,12 @@ export const rotateKeyRoute = createRoute({
   operationId: "rotateKey",
   summary: "Rotate a key: issue a successor; the old key stops after the grace period",
   security: rootKeySecurity,
+  middleware: [emptyJsonBodyAsEmptyObject],
   request: {
     params: IdParam,
-    body: {
-      ...jsonBody(z.strictObject({ gracePeriodSeconds: z.number().int().min(0).max(2_592_000).default(0) })),
-      required: false,
-    },
+    body: optionalJsonBody(
+      z.strictObject({ gracePeriodSeconds: z.number().int().min(0).max(2_592_000).default(0) }),
+    ),
   },
   responses: {
     201: jsonResponse(CreatedKey, "The new key, with its plaintext."),
@@ -130,14 +137,12 @@ export const revokeKeyRoute = createRoute({
   operationId: "revokeKey",
   summary: "Revoke a key (idempotent)",
   security: rootKeySecurity,
+  middleware: [emptyJsonBodyAsEmptyObject],
   request: {
     params: IdParam,
-    body: {
-      ...jsonBody(
-        z.strictObject({ reason: z.string().min(1).max(512).optional() }).openapi("RevokeKeyRequest"),
-      ),
-      required: false,
-    },
+    body: optionalJsonBody(
+      z.strictObject({ reason: z.string().min(1).max(512).optional() }).openapi("RevokeKeyRequest"),
+    ),
   },
   responses: { 200: jsonResponse(Key, "The revoked key."), ...rootKeyErrors(404, 413, 415) },
 });

@@ -78,7 +78,11 @@ describe("keys: create errors", () => {
       raw,
       headers: { "content-type": "application/json" },
     });
-    expectValidationErrors(response, ["meta"]);
+    // Named at the field itself when the body is checked before the schema, else at meta.
+    expectProblem(response, 400, "VALIDATION_FAILED");
+    expect(response.body.errors).toEqual([
+      { path: expect.stringMatching(/^meta(\.__proto__)?$/), message: expect.any(String) },
+    ]);
   });
 
   it("rejects unknown body fields, each under its own name, so a typo never passes silently", async () => {

@@ -451,6 +451,17 @@ describe("keys: rotate, revoke, delete", () => {
     expect(second.body).toEqual(first.body);
   });
 
+  it("takes an empty body sent as application/json as no body on rotate and revoke", async () => {
+    const created = await createKey(t, { keyspaceId });
+    const headers = { "content-type": "application/json" };
+    const rotated = await t.call("POST", `/v1/keys/${created.id}/rotate`, { raw: "", headers });
+    expectStatus(rotated, 201);
+    expect((await t.call("GET", `/v1/keys/${created.id}`)).body.expiresAt).toBe(NOW);
+    const revoked = await t.call("POST", `/v1/keys/${rotated.body.id}/revoke`, { raw: " ", headers });
+    expectStatus(revoked, 200);
+    expect(revoked.body).toMatchObject({ revokedAt: NOW, revokedReason: null });
+  });
+
   it("revokes without a body, leaving revokedReason null", async () => {
     const created = await createKey(t, { keyspaceId });
     const response = await t.call("POST", `/v1/keys/${created.id}/revoke`);
