@@ -140,9 +140,23 @@ export function createKeyRepo(db: Db) {
       return withSharedCredits(rows);
     },
 
-    async update(id: string, changes: KeyChanges, audit: NewAuditEvent[]): Promise<KeyRow | undefined> {
+    /**
+     * Applies `changes`. With `carryOverCreditsAt`, `remaining` becomes the balance as of that time
+     * (a due refill included), read inside the transaction so that no concurrent spend is undone.
+     */
+    async update(
+      id: string,
+      changes: KeyChanges,
+      audit: NewAuditEvent[],
+      carryOverCreditsAt?: number,
+    ): Promise<KeyRow | undefined> {
       const row = db.transaction((tx) => {
-        const updated = tx.update(keys).set(changes).where(eq(keys.id, id)).returning().get();
+        let set = changes;
+        if (carryOverCreditsAt !== undefined) {
+          const current = tx.select().from(keys).where(eq(keys.id, id)).get();
+          if (current) set = { ...changes, remaining: effectiveRemaining(current, carryOverCreditsAt) };
+        }
+        const updated = tx.update(keys).set(set).where(eq(keys.id, id)).returning().get();
         if (updated) insertAuditEvents(tx, audit);
         return updated;
       });

@@ -1,7 +1,7 @@
 import type { Caller } from "../auth/caller.js";
 import type { KeyRow } from "../db/schema.js";
 import type { AppDeps } from "../deps.js";
-import { effectiveRemaining, type RefillInterval } from "../keys/credits.js";
+import type { RefillInterval } from "../keys/credits.js";
 import { generateKey } from "../keys/format.js";
 import { hashKey } from "../keys/hash.js";
 import { ApiError, notFound } from "../lib/errors.js";
@@ -182,21 +182,24 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
     changes.remaining = input.remaining;
     changes.refilledAt = now;
   }
-  if (changes.remaining === undefined && changes.refilledAt !== undefined) {
-    // The refill period restarts now: carry over the balance as it stands, refill included.
-    changes.remaining = effectiveRemaining(current, now);
-  }
+  // The refill period restarts now: carry over the balance as it stands, refill included.
+  const carryOverCredits = changes.remaining === undefined && changes.refilledAt !== undefined;
   const fields = Object.keys(input).filter((field) => input[field as keyof KeyFields] !== undefined);
-  const updated = await deps.repos.keys.update(id, changes, [
-    auditEvent(ctx.origin, now, {
-      workspaceId: current.workspaceId,
-      action: "key.update",
-      resourceType: "key",
-      resourceId: id,
-      ownerId: changes.ownerId !== undefined ? changes.ownerId : current.ownerId,
-      details: { fields },
-    }),
-  ]);
+  const updated = await deps.repos.keys.update(
+    id,
+    changes,
+    [
+      auditEvent(ctx.origin, now, {
+        workspaceId: current.workspaceId,
+        action: "key.update",
+        resourceType: "key",
+        resourceId: id,
+        ownerId: changes.ownerId !== undefined ? changes.ownerId : current.ownerId,
+        details: { fields },
+      }),
+    ],
+    carryOverCredits ? now : undefined,
+  );
   if (!updated) throw notFound("Key");
   await invalidateKey(deps, id);
   return updated;

@@ -98,6 +98,32 @@ describe("POST /v1/keys/verify: credits", () => {
     expect(await remainingOf(created.id)).toBe(4);
   });
 
+  it("keeps credits spent while a refill change was being applied", async () => {
+    const created = await keyWith(t, { remaining: 10, refill: { amount: 10, interval: "monthly" } });
+    expect((await verify(t, { key: created.key, cost: 0 })).remaining).toBe(10);
+    // Hold the PATCH after it has read the key, while a verify spends from it.
+    const patchStarted = deferred();
+    const resume = deferred();
+    const findById = t.deps.repos.keys.findById.bind(t.deps.repos.keys);
+    const spy = vi.spyOn(t.deps.repos.keys, "findById").mockImplementationOnce(async (id) => {
+      const row = await findById(id);
+      patchStarted.resolve();
+      await resume.promise;
+      return row;
+    });
+    const patch = t.call("PATCH", `/v1/keys/${created.id}`, {
+      body: { refill: { amount: 10, interval: "daily" } },
+    });
+    await patchStarted.promise;
+    expect((await verify(t, { key: created.key, cost: 4 })).remaining).toBe(6);
+    resume.resolve();
+    const patched = await patch;
+    spy.mockRestore();
+    expect(patched.status).toBe(200);
+    expect(patched.body.remaining).toBe(6);
+    expect(await remainingOf(created.id)).toBe(6);
+  });
+
   describe("rotation moves credits, never multiplies them", () => {
     it("gives the new key the old key's balance and lets both spend it during the grace period", async () => {
       const created = await keyWith(t, { remaining: 10 });
