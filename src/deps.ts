@@ -54,7 +54,12 @@ export async function createDeps(options: DepsOptions): Promise<AppDeps> {
     repos,
     clock: options.clock ?? systemClock,
     logger: options.logger ?? createLogger({ level: config.LOG_LEVEL }),
-    metrics: createMetrics(() => ({ hits: keyCache.hits, misses: keyCache.misses, size: keyCache.size })),
+    metrics: createMetrics(() => ({
+      hits: keyCache.hits,
+      misses: keyCache.misses,
+      loads: keyCache.loads,
+      size: keyCache.size,
+    })),
     keyCache,
     rootKeyCache: new RecordCache(cacheOptions),
     rateLimiter: new RateLimiter(),

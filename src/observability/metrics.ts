@@ -4,6 +4,7 @@ import { VERIFY_CODES, type VerifyCode } from "../verify/verify.js";
 export interface CacheStats {
   hits: number;
   misses: number;
+  loads: number;
   size: number;
 }
 
@@ -46,6 +47,15 @@ export function createMetrics(cacheStats: () => CacheStats) {
     collect() {
       this.reset();
       this.inc(cacheStats().misses);
+    },
+  });
+  new Counter({
+    name: "keymint_verify_cache_loads_total",
+    help: "Verify cache misses that loaded the key and compared its hash (concurrent misses of one key share one load).",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(cacheStats().loads);
     },
   });
   new Gauge({
