@@ -29,7 +29,7 @@ export interface GeneratedKey extends ParsedKey {
 
 /** CRC-32 (IEEE) of everything before the checksum, in base62, 6 chars. */
 export function checksumOf(withoutChecksum: string): string {
-  return encodeBase62(crc32(Buffer.from(withoutChecksum, "utf8")), CHECKSUM_LENGTH);
+  return encodeBase62(crc32(withoutChecksum), CHECKSUM_LENGTH); // a string is CRC'd as its UTF-8 bytes
 }
 
 export function generateKey(prefix: string): GeneratedKey {
