@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { checksumOf, generateKey } from "../../src/keys/format.js";
+import { sha256Hex } from "../../src/keys/hash.js";
 import { createKey, createKeyspace, createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
 import { iso, keyWith, otherWorkspaceRootKey, rootKeyWith, T0 } from "../support/verify.js";
 
@@ -103,6 +104,10 @@ describe("POST /v1/keys/verify: the codes", () => {
       const other = await createKeyspace(t);
       const head = `${other.prefix}_${created.key.slice(-50, -6)}`;
       expect(await verify(t, { key: head + checksumOf(head) })).toStrictEqual(NOT_FOUND);
+    });
+
+    it("answers a root key presented for verification", async () => {
+      expect(await verify(t, { key: t.rootKey })).toStrictEqual(NOT_FOUND);
     });
 
     it("answers a deleted key", async () => {
@@ -252,6 +257,17 @@ describe("POST /v1/keys/verify: the codes", () => {
       });
       expect(response.status).toBe(403);
       expect(response.body.code).toBe("FORBIDDEN");
+    });
+
+    it("never writes the presented key or its hash to a log line", async () => {
+      const created = await keyWith(t);
+      await verify(t, { key: created.key });
+      await verify(t, { key: `${created.key.slice(0, -1)}x` });
+      const logs = t.logs.join("\n");
+      expect(logs).toContain("/v1/keys/verify");
+      expect(logs).not.toContain(created.key.slice(-44));
+      expect(logs).not.toContain(sha256Hex(created.key));
+      expect(logs).not.toContain(t.rootKey.slice(-44));
     });
 
     it("returns 400 for unknown fields and never echoes the key", async () => {
