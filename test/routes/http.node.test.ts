@@ -1,0 +1,110 @@
+import type { AddressInfo } from "node:net";
+import { type ServerType, serve } from "@hono/node-server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestApp, type TestApp } from "../helpers.js";
+
+// On Node the secure headers and x-request-id take another path (straight onto the ServerResponse)
+// than under app.request(): the same promises, checked over a real loopback socket.
+describe("HTTP over a real Node server", () => {
+  const APP_ORIGIN = "https://app.example.com";
+  let t: TestApp;
+  let server: ServerType;
+  let base: string;
+  beforeAll(async () => {
+    t = await createTestApp({ config: { KEYMINT_CORS_ORIGINS: [APP_ORIGIN] } });
+    server = await new Promise<ServerType>((resolve) => {
+      const started = serve({ fetch: t.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(started));
+    });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const auth = () => ({ authorization: `Bearer ${t.rootKey}` });
+
+  function expectSecureHeaders(response: Response, csp = "default-src 'none'; frame-ancestors 'none'") {
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(response.headers.get("x-frame-options")).toBe("DENY");
+    expect(response.headers.get("referrer-policy")).toBe("no-referrer");
+    expect(response.headers.get("content-security-policy")).toBe(csp);
+  }
+
+  it("sends the secure headers and echoes a sane x-request-id on a success", async () => {
+    const response = await fetch(`${base}/v1/keyspaces`, {
+      headers: { ...auth(), "x-request-id": "node-1" },
+    });
+    expect(response.status).toBe(200);
+    expectSecureHeaders(response);
+    expect(response.headers.get("x-request-id")).toBe("node-1");
+    expect(response.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("sends them on a problem too, with a generated id for an insane one", async () => {
+    const response = await fetch(`${base}/v1/nowhere`, { headers: { ...auth(), "x-request-id": "bad id" } });
+    expect(response.status).toBe(404);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    expectSecureHeaders(response);
+    const id = response.headers.get("x-request-id");
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(((await response.json()) as { requestId: string }).requestId).toBe(id);
+  });
+
+  it("keeps the docs page's own CSP", async () => {
+    const response = await fetch(`${base}/docs`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-security-policy")).toContain("script-src 'self'");
+    expect(response.headers.get("x-frame-options")).toBe("DENY");
+  });
+
+  it("answers 413 to a body over 64 KiB, which the client receives whole", async () => {
+    const body = JSON.stringify({ name: "x", prefix: "nodebig", pad: "x".repeat(256 * 1024) });
+    const response = await fetch(`${base}/v1/keyspaces`, {
+      method: "POST",
+      headers: { ...auth(), "content-type": "application/json" },
+      body,
+    });
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { code: string }).code).toBe("PAYLOAD_TOO_LARGE");
+    expectSecureHeaders(response);
+  });
+
+  it("answers 413 to a chunked body over 64 KiB", async () => {
+    const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 10) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const response = await fetch(`${base}/v1/keyspaces`, {
+      method: "POST",
+      headers: { ...auth(), "content-type": "application/json" },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    expect(response.status).toBe(413);
+  });
+
+  it("answers a listed origin's preflight and lets it read the answer", async () => {
+    const preflight = await fetch(`${base}/v1/keys`, {
+      method: "OPTIONS",
+      headers: {
+        origin: APP_ORIGIN,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type",
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe(APP_ORIGIN);
+    const response = await fetch(`${base}/v1/keys`, { headers: { ...auth(), origin: APP_ORIGIN } });
+    expect(response.headers.get("access-control-allow-origin")).toBe(APP_ORIGIN);
+    expect(response.headers.get("access-control-expose-headers")).toContain("x-request-id");
+    const other = await fetch(`${base}/v1/keys`, {
+      headers: { ...auth(), origin: "https://evil.example.com" },
+    });
+    expect(other.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
