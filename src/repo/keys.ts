@@ -77,6 +77,17 @@ export function createKeyRepo(db: Db) {
     .returning({ remaining: keys.remaining })
     .prepare();
 
+  // A usage flush runs these once per key verified since the last one: prepared once, not per row.
+  // Raw SQL for the insert: it only counts keys that still exist (one deleted since is skipped).
+  const addUsage = db.$client.prepare<UsageCount>(`INSERT INTO key_usage (key_id, hour, code, count)
+    SELECT @keyId, @hour, @code, @count WHERE EXISTS (SELECT 1 FROM keys WHERE id = @keyId)
+    ON CONFLICT (key_id, hour, code) DO UPDATE SET count = count + excluded.count`);
+  const touchLastUsed = db
+    .update(keys)
+    .set({ lastUsedAt: sql`max(coalesce(${keys.lastUsedAt}, 0), ${sql.placeholder("at")})` })
+    .where(eq(keys.id, sql.placeholder("id")))
+    .prepare();
+
   /** Shows a rotated-away key with the credits it actually spends: those of its successor. */
   function withSharedCredits(rows: KeyRow[]): KeyRow[] {
     const poolIds = [...new Set(rows.flatMap((row) => (row.creditsKeyId ? [row.creditsKeyId] : [])))];
@@ -258,19 +269,9 @@ export function createKeyRepo(db: Db) {
 
     /** Adds buffered verification counts and lastUsedAt times in one transaction. */
     async recordUsage(counts: UsageCount[], lastUsed: Map<string, number>): Promise<void> {
-      db.transaction((tx) => {
-        for (const entry of counts) {
-          tx.run(sql`INSERT INTO key_usage (key_id, hour, code, count)
-            SELECT ${entry.keyId}, ${entry.hour}, ${entry.code}, ${entry.count}
-            WHERE EXISTS (SELECT 1 FROM keys WHERE id = ${entry.keyId})
-            ON CONFLICT (key_id, hour, code) DO UPDATE SET count = count + excluded.count`);
-        }
-        for (const [id, at] of lastUsed) {
-          tx.update(keys)
-            .set({ lastUsedAt: sql`max(coalesce(${keys.lastUsedAt}, 0), ${at})` })
-            .where(eq(keys.id, id))
-            .run();
-        }
+      db.transaction(() => {
+        for (const entry of counts) addUsage.run(entry);
+        for (const [id, at] of lastUsed) touchLastUsed.run({ id, at });
       });
     },
 
