@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { getAbsoluteFSPath } from "swagger-ui-dist";
+// Only the path helper: the package's main module also evaluates the 1.5 MB browser bundle (about 40 MB of heap).
+import getAbsoluteFSPath from "swagger-ui-dist/absolute-path.js";
 import type { AppEnv } from "../../context.js";
 
 // Served from the installed package, not a CDN: the docs work on a machine with no internet access.
