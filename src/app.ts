@@ -7,8 +7,10 @@ import type { AppDeps } from "./deps.js";
 import { validationHook } from "./lib/validation.js";
 import { bodyLimit } from "./middleware/body-limit.js";
 import { handleErrors, handleNotFound } from "./middleware/errors.js";
+import { jsonBodyGuard } from "./middleware/json-body.js";
 import { observeRequests } from "./middleware/observe-requests.js";
 import { securityHeaders } from "./middleware/security-headers.js";
+import { strictQuery } from "./middleware/strict-query.js";
 import { adminRouter } from "./routes/admin/admin.index.js";
 import { auditEventsRouter } from "./routes/audit-events/audit-events.index.js";
 import { keysRouter } from "./routes/keys/keys.index.js";
@@ -44,6 +46,8 @@ export function createApp(deps: AppDeps) {
   app.use("/v1/*", (c, next) =>
     c.req.path.startsWith("/v1/admin/") ? next() : authenticateRootKey(c, next),
   );
+  app.use("/v1/*", strictQuery(app));
+  app.use("/v1/*", jsonBodyGuard());
 
   app.route("/", systemRouter(deps));
   app.route("/", adminRouter(deps));

@@ -1,0 +1,102 @@
+import { isUtf8 } from "node:buffer";
+import type { MiddlewareHandler } from "hono";
+import { ApiError, type FieldError } from "../lib/errors.js";
+
+/** How deep a JSON body may nest; far beyond any request of the contract (meta included). */
+export const MAX_JSON_DEPTH = 32;
+
+// The media types @hono/zod-openapi's validator reads as JSON; anything else is its 415.
+const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
+const OPEN_OBJECT = 0x7b;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_OBJECT = 0x7d;
+const CLOSE_ARRAY = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Refuses JSON bodies that are well-formed enough to parse but hostile to what comes after:
+ * invalid UTF-8 (400, instead of being stored as U+FFFD), nesting deeper than MAX_JSON_DEPTH (400,
+ * instead of a stack overflow in JSON.stringify), and `__proto__` field names at any depth (400
+ * VALIDATION_FAILED naming the object: zod's copy of an object would turn one into a prototype and
+ * drop it silently, and nested ones would be stored as given). Runs after authentication, so anonymous callers never get their bodies read.
+ */
+export function jsonBodyGuard(maxDepth = MAX_JSON_DEPTH): MiddlewareHandler {
+  return async (c, next) => {
+    const method = c.req.method;
+    if (method === "GET" || method === "HEAD") return next();
+    const mediaType = c.req.header("content-type")?.split(";")[0]?.trim();
+    if (mediaType === undefined || !JSON_MEDIA_TYPE.test(mediaType)) return next();
+
+    // Hono caches the bytes: the route's validator parses these, the body is read once.
+    const bytes = Buffer.from(await c.req.arrayBuffer());
+    if (!isUtf8(bytes)) throw new ApiError("BAD_REQUEST", "The request body is not valid UTF-8.");
+    if (nestingDepth(bytes, maxDepth) > maxDepth) {
+      throw new ApiError("BAD_REQUEST", `The request body nests deeper than ${maxDepth} levels.`);
+    }
+    // "__proto__" can only be a field name when it is spelled out or escaped (\u005f…).
+    if (bytes.includes("__proto__") || bytes.includes("\\u")) {
+      const errors = protoFieldErrors(bytes);
+      if (errors.length > 0) throw new ApiError("VALIDATION_FAILED", "The request is not valid.", errors);
+    }
+    return next();
+  };
+}
+
+/**
+ * The deepest nesting of objects and arrays, stopping early past `limit`. Works on the bytes: in
+ * UTF-8 no byte of a multi-byte character is ASCII, so brackets and quotes are found exactly.
+ * Malformed JSON gets some number; the validator refuses it afterwards anyway.
+ */
+function nestingDepth(bytes: Uint8Array, limit: number): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i];
+    if (inString) {
+      if (byte === BACKSLASH) i++;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) {
+      inString = true;
+    } else if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
+      depth++;
+      if (depth > deepest) {
+        deepest = depth;
+        if (deepest > limit) return deepest;
+      }
+    } else if (byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
+/**
+ * One error per object holding a `__proto__` field, at the object's dotted path (as the meta schema
+ * reports it). Depth is bounded by now, so the recursion is safe.
+ */
+function protoFieldErrors(bytes: Buffer): FieldError[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    return []; // Malformed: the route's validator answers 400 for it.
+  }
+  const errors: FieldError[] = [];
+  const walk = (node: unknown, path: string[]) => {
+    if (Array.isArray(node)) {
+      for (const [index, item] of node.entries()) walk(item, [...path, String(index)]);
+    } else if (node !== null && typeof node === "object") {
+      for (const [name, child] of Object.entries(node)) {
+        if (name === "__proto__") {
+          errors.push({ path: path.join(".") || "(root)", message: "must not have a __proto__ key" });
+        } else {
+          walk(child, [...path, name]);
+        }
+      }
+    }
+  };
+  walk(value, []);
+  return errors;
+}

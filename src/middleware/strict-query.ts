@@ -1,0 +1,39 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
+import { ApiError } from "../lib/errors.js";
+
+/**
+ * Query parameters are held to the same rule as body fields: an unknown one is 400
+ * VALIDATION_FAILED naming it, so a typo (`?stauts=revoked`) never passes silently. Routes that
+ * declare a query validate it with a strict schema themselves; this refuses any query on the routes
+ * that declare none. The routes come from the OpenAPI registry, the one list of them.
+ */
+export function strictQuery(app: Pick<OpenAPIHono, "openAPIRegistry">): MiddlewareHandler {
+  let routesWithQuery: Set<string> | undefined;
+  return async (c, next) => {
+    if (!c.req.url.includes("?")) return next();
+    routesWithQuery ??= declaredQueries(app);
+    const route = matchedRoutes(c).at(-1);
+    if (route === undefined || route.method === "ALL") return next(); // No such route: 404 follows.
+    if (routesWithQuery.has(`${route.method} ${route.path}`)) return next();
+    const names = [...new Set(new URL(c.req.url).searchParams.keys())];
+    if (names.length === 0) return next();
+    throw new ApiError(
+      "VALIDATION_FAILED",
+      "The request is not valid.",
+      names.map((name) => ({ path: name, message: "unknown field" })),
+    );
+  };
+}
+
+/** "GET /v1/keys"-style entries (Hono's method and path syntax) for every route declaring a query. */
+function declaredQueries(app: Pick<OpenAPIHono, "openAPIRegistry">): Set<string> {
+  const routes = new Set<string>();
+  for (const definition of app.openAPIRegistry.definitions) {
+    if (definition.type !== "route" || definition.route.request?.query === undefined) continue;
+    const path = definition.route.path.replace(/\{(\w+)\}/g, ":$1");
+    routes.add(`${definition.route.method.toUpperCase()} ${path}`);
+  }
+  return routes;
+}
