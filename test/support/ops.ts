@@ -86,9 +86,11 @@ export interface ServerProcess {
  */
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
+  // Without CI in its environment: stdout is a pipe, and that alone must give JSON lines.
+  const { CI: _ci, ...inherited } = process.env;
   const child = spawn(TSX, ["src/index.ts"], {
     cwd: REPO_ROOT,
-    env: { ...process.env, CI: "true", HOST: "127.0.0.1", PORT: String(port), ...env },
+    env: { ...inherited, HOST: "127.0.0.1", PORT: String(port), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
