@@ -16,6 +16,8 @@ import type { VerifyCache } from "./verify/verify.js";
 
 /** How long an unknown (well-formed) key is remembered as unknown. */
 export const NEGATIVE_CACHE_TTL_MS = 5_000;
+/** Root keys are few; their cache needs no more room than this. */
+const ROOT_KEY_CACHE_MAX = 10_000;
 
 /** Everything the app needs, built once and passed in: no module holds a global database or cache. */
 export interface AppDeps {
@@ -61,8 +63,10 @@ export async function createDeps(options: DepsOptions): Promise<AppDeps> {
       size: keyCache.size,
     })),
     keyCache,
-    rootKeyCache: new RecordCache(cacheOptions),
-    rateLimiter: new RateLimiter(),
+    rootKeyCache: new RecordCache({ ...cacheOptions, max: Math.min(cacheOptions.max, ROOT_KEY_CACHE_MAX) }),
+    // lru-cache allocates its index up front, so every bound is sized from the setting, not a large constant:
+    // a rate window is tracked for as many keys as the verify cache holds.
+    rateLimiter: new RateLimiter(config.KEYMINT_CACHE_MAX),
     authThrottle: new FailureThrottle(),
     usage: new UsageBuffer(repos),
     cursors: new CursorCodec(cursorSecret),

@@ -58,7 +58,8 @@ export async function createTestApp(options: TestAppOptions = {}) {
     db,
     clock: options.clock,
     logger,
-    config: { KEYMINT_ADMIN_TOKEN: ADMIN_TOKEN, ...options.config },
+    // A smaller cache than production's 100k: lru-cache allocates its index up front, for every test app.
+    config: { KEYMINT_ADMIN_TOKEN: ADMIN_TOKEN, KEYMINT_CACHE_MAX: 10_000, ...options.config },
   });
   const app = createApp(deps);
   const origin = { actorType: "system" as const, actorId: null, requestId: "test", ip: null };
