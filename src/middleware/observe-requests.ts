@@ -3,6 +3,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import type { AppEnv } from "../context.js";
 import type { AppDeps } from "../deps.js";
+import { scrubSecrets } from "../observability/logger.js";
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -17,10 +18,16 @@ export function observeRequests(deps: AppDeps): MiddlewareHandler<AppEnv> {
   // it skips the path walk (the largest part of a log call). The logger's scrubbing of every written
   // line still applies: a client's request id shaped like a key never reaches the log.
   const requestLog = deps.logger.child({}, { redact: [] });
+  // A request id is repeated in headers, problem bodies and audit events: never a key, a hash or a token.
+  const tokens = [deps.config.KEYMINT_ADMIN_TOKEN, deps.config.KEYMINT_METRICS_TOKEN].filter(
+    (token): token is string => token !== undefined,
+  );
+  const mayEcho = (id: string) =>
+    SANE_REQUEST_ID.test(id) && scrubSecrets(id) === id && !tokens.some((token) => id.includes(token));
   return async (c, next) => {
     const started = performance.now();
     const given = c.req.header("x-request-id");
-    const requestId = given !== undefined && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+    const requestId = given !== undefined && mayEcho(given) ? given : randomUUID();
     c.set("requestId", requestId);
     c.set("clientIp", clientIp(c, trustProxy));
     // On Node, straight onto the ServerResponse (see security-headers.ts for why).

@@ -1,0 +1,278 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { sha256Hex } from "../../src/keys/hash.js";
+import { ADMIN_TOKEN, type ApiResponse, createTestApp, type TestApp } from "../helpers.js";
+
+/*
+ * No plaintext key, key hash (hex SHA-256 or argon2 PHC string), root key, admin token or metrics
+ * token appears in a log line, an error body, an audit event or any response but the one creating
+ * that key, across every route: successes, validation errors fed the secrets themselves, and 500s.
+ * The app under test logs through a bare pino (createTestApp): no redaction or scrubbing of the
+ * production logger helps here, so this checks what the code itself writes.
+ */
+
+const METRICS_TOKEN = "metrics-token-0123456789abcdef";
+
+interface Secret {
+  label: string;
+  value: string;
+}
+
+let t: TestApp;
+let secrets: Secret[];
+/** Every response seen, with the plaintext it was allowed to show (its own new key), if any. */
+let responses: { what: string; text: string; headers: string; mayShow: string | null }[];
+
+beforeEach(async () => {
+  t = await createTestApp({ config: { KEYMINT_METRICS_TOKEN: METRICS_TOKEN } });
+  secrets = [
+    { label: "admin token", value: ADMIN_TOKEN },
+    { label: "metrics token", value: METRICS_TOKEN },
+  ];
+  responses = [];
+  await addKeySecrets("the test's root key", t.rootKey, "root_keys", t.rootKeyId);
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** A key's plaintext, its secret part, the SHA-256 of it (the cache key) and its stored hash. */
+async function addKeySecrets(label: string, key: string, table: "keys" | "root_keys", id: string) {
+  const row = t.db.$client.prepare(`SELECT hash FROM ${table} WHERE id = ?`).get(id) as { hash: string };
+  secrets.push(
+    { label: `${label}: plaintext`, value: key },
+    { label: `${label}: secret part`, value: key.slice(-38, -6) },
+    { label: `${label}: sha256`, value: sha256Hex(key) },
+    { label: `${label}: stored hash`, value: row.hash },
+  );
+  // The argon2 PHC string's salt and digest, each on its own.
+  if (row.hash.startsWith("$argon2")) {
+    for (const part of row.hash.split("$").slice(-2))
+      secrets.push({ label: `${label}: argon2 part`, value: part });
+  }
+}
+
+async function call(
+  method: string,
+  path: string,
+  init: Parameters<TestApp["call"]>[2] & { creates?: "keys" | "root_keys" | "workspace" } = {},
+): Promise<ApiResponse> {
+  const response = await t.call(method, path, init);
+  let mayShow: string | null = null;
+  if (init.creates && response.status === 201) {
+    const created = init.creates === "workspace" ? response.body.rootKey : response.body;
+    mayShow = created.key;
+    const table = init.creates === "keys" ? "keys" : "root_keys";
+    await addKeySecrets(`${method} ${path}`, created.key, table, created.id);
+  }
+  responses.push({
+    what: `${method} ${path} → ${response.status}`,
+    text: response.text,
+    headers: JSON.stringify([...response.headers.entries()]),
+    mayShow,
+  });
+  return response;
+}
+
+function leaksIn(text: string, allowed: string | null = null): string[] {
+  return secrets
+    .filter((secret) => secret.value.length > 0)
+    .filter((secret) => {
+      // The creating response shows its own key (and so its secret part), nothing else.
+      if (allowed?.includes(secret.value) && secret.label.match(/plaintext|secret part/)) {
+        return text.replaceAll(allowed, "").includes(secret.value);
+      }
+      return text.includes(secret.value);
+    })
+    .map((secret) => secret.label);
+}
+
+/** Checks every response, log line and audit event collected so far. */
+async function expectNoLeaks(): Promise<void> {
+  const found: string[] = [];
+  for (const response of responses) {
+    for (const label of leaksIn(response.text, response.mayShow))
+      found.push(`${response.what} body: ${label}`);
+    for (const label of leaksIn(response.headers)) found.push(`${response.what} headers: ${label}`);
+  }
+  for (const line of t.logs)
+    for (const label of leaksIn(line)) found.push(`log ${line.slice(0, 120)}: ${label}`);
+  const audit = JSON.stringify(t.db.$client.prepare("SELECT * FROM audit_events").all());
+  for (const label of leaksIn(audit)) found.push(`audit_events table: ${label}`);
+  expect(found, found.join("\n")).toEqual([]);
+  expect(t.logs.length).toBeGreaterThan(0);
+}
+
+/** Sets up one of everything through the API, recording every secret created. */
+async function everyResource() {
+  const workspace = await call("POST", "/v1/admin/workspaces", {
+    body: { name: "other" },
+    token: ADMIN_TOKEN,
+    creates: "workspace",
+  });
+  expect(workspace.status).toBe(201);
+  const fast = await call("POST", "/v1/keyspaces", { body: { name: "fast", prefix: "leakfast" } });
+  const slow = await call("POST", "/v1/keyspaces", {
+    body: { name: "slow", prefix: "leakslow", hashAlgorithm: "argon2id" },
+  });
+  const key = await call("POST", "/v1/keys", {
+    body: { keyspaceId: fast.body.id, name: "fast", scopes: ["read"], remaining: 5 },
+    creates: "keys",
+  });
+  const argonKey = await call("POST", "/v1/keys", { body: { keyspaceId: slow.body.id }, creates: "keys" });
+  const rootKey = await call("POST", "/v1/root-keys", {
+    body: { name: "reader", permissions: ["keys:read", "keys:verify"] },
+    creates: "root_keys",
+  });
+  expect([fast.status, slow.status, key.status, argonKey.status, rootKey.status]).toEqual([
+    201, 201, 201, 201, 201,
+  ]);
+  return {
+    keyspaceId: fast.body.id as string,
+    keyId: key.body.id as string,
+    key: key.body.key as string,
+    argonKeyId: argonKey.body.id as string,
+    argonKey: argonKey.body.key as string,
+    rootKeyId: rootKey.body.id as string,
+    rootKey: rootKey.body.key as string,
+  };
+}
+
+describe("leak-proofing", () => {
+  it("shows no key, hash or token outside its creating response, across every route's successes", async () => {
+    const r = await everyResource();
+    await call("GET", "/v1/keyspaces");
+    await call("GET", `/v1/keyspaces/${r.keyspaceId}`);
+    await call("PATCH", `/v1/keyspaces/${r.keyspaceId}`, { body: { name: "renamed" } });
+    await call("GET", "/v1/keys?status=all");
+    await call("GET", `/v1/keys/${r.keyId}`);
+    await call("PATCH", `/v1/keys/${r.keyId}`, { body: { name: "renamed", meta: { plan: "pro" } } });
+    for (const presented of [r.key, r.argonKey, r.rootKey]) {
+      await call("POST", "/v1/keys/verify", { body: { key: presented } });
+      await call("POST", "/v1/keys/verify", { body: { key: presented, scopes: ["write"] } });
+    }
+    await call("POST", "/v1/keys/verify", { body: { key: r.key }, token: r.rootKey });
+    await call("GET", `/v1/keys/${r.keyId}/usage`);
+    await call("GET", "/v1/keys", { token: r.rootKey });
+    const rotated = await call("POST", `/v1/keys/${r.keyId}/rotate`, {
+      body: { gracePeriodSeconds: 60 },
+      creates: "keys",
+    });
+    await call("POST", "/v1/keys/verify", { body: { key: rotated.body.key } });
+    await call("POST", `/v1/keys/${r.keyId}/revoke`, { body: { reason: "leak test" } });
+    await call("POST", "/v1/keys/verify", { body: { key: r.key } });
+    await call("DELETE", `/v1/keys/${r.argonKeyId}`);
+    await call("POST", "/v1/keys/verify", { body: { key: r.argonKey } });
+    await call("GET", "/v1/root-keys");
+    await call("POST", `/v1/root-keys/${r.rootKeyId}/revoke`);
+    await call("GET", "/v1/keys", { token: r.rootKey });
+    await call("GET", "/v1/audit-events?limit=100");
+    await call("GET", "/healthz");
+    await call("GET", "/readyz");
+    await call("GET", "/metrics", { token: METRICS_TOKEN });
+    await call("GET", "/openapi.json");
+    await call("GET", "/docs");
+    expect(responses.filter((response) => response.mayShow !== null)).toHaveLength(5);
+    await expectNoLeaks();
+  });
+
+  it("never echoes a secret fed into validation errors: field values, field names, query strings, ids, headers", async () => {
+    const r = await everyResource();
+    const candidates = [r.key, r.argonKey, r.rootKey, t.rootKey, ADMIN_TOKEN, sha256Hex(r.key)];
+    for (const secret of candidates) {
+      const bodies: [string, string, Record<string, unknown>][] = [
+        ["POST", "/v1/keyspaces", { name: secret.repeat(3), prefix: secret, hashAlgorithm: secret }],
+        ["POST", "/v1/keyspaces", { name: "x", prefix: "leakq", defaults: { scopes: [`${secret}!`] } }],
+        ["PATCH", `/v1/keyspaces/${r.keyspaceId}`, { [secret]: 1 }],
+        ["POST", "/v1/keys", { keyspaceId: r.keyspaceId, scopes: [`${secret} `], expiresAt: secret }],
+        ["POST", "/v1/keys", { keyspaceId: r.keyspaceId, name: secret.repeat(3), remaining: secret }],
+        ["POST", "/v1/keys", { keyspaceId: secret, refill: { amount: secret, interval: secret } }],
+        ["PATCH", `/v1/keys/${r.keyId}`, { [secret]: secret, meta: secret, enabled: secret }],
+        ["POST", `/v1/keys/${r.keyId}/rotate`, { gracePeriodSeconds: secret }],
+        ["POST", `/v1/keys/${r.keyId}/revoke`, { reason: secret.repeat(10), [secret]: true }],
+        ["POST", "/v1/keys/verify", { key: secret, cost: secret, scopes: [`${secret}*`] }],
+        ["POST", "/v1/keys/verify", { key: secret.repeat(40) }],
+        ["POST", "/v1/keys/verify", { [secret]: secret }],
+        ["POST", "/v1/root-keys", { name: secret, permissions: [secret] }],
+      ];
+      for (const [method, path, body] of bodies) {
+        const response = await call(method, path, { body });
+        expect(response.status, `${method} ${path}`).toBe(400);
+      }
+      const admin = await call("POST", "/v1/admin/workspaces", {
+        body: { [secret]: secret },
+        token: ADMIN_TOKEN,
+      });
+      expect(admin.status).toBe(400);
+      for (const query of [
+        `status=${secret}`,
+        `limit=${secret}`,
+        `cursor=${secret}`,
+        `keyspaceId=${secret.repeat(3)}`,
+        `${secret}=1`,
+      ]) {
+        const response = await call("GET", `/v1/keys?${query}`);
+        expect(response.status, query).toBe(400);
+      }
+      await call("GET", `/v1/audit-events?action=${secret}&resourceId=${secret.repeat(2)}`);
+      await call("GET", `/v1/keys/${r.keyId}/usage?granularity=${secret}&from=${secret}`);
+      await call("GET", `/v1/keyspaces?${secret}=${secret}`);
+      await call("GET", `/v1/keys/${secret}`);
+      await call("POST", `/v1/keys/${secret}/revoke`, { body: {} });
+      await call("POST", `/v1/root-keys/${secret}/revoke`);
+      await call("GET", "/v1/keys", { headers: { "x-request-id": secret } });
+      await call("PATCH", `/v1/keys/${r.keyId}`, {
+        body: { name: "ok" },
+        headers: { "x-request-id": secret },
+      });
+      await call("GET", "/v1/keys", { token: secret });
+      await call("GET", "/v1/keys", { token: `${secret}x` });
+      await call("POST", "/v1/admin/workspaces", { body: { name: "x" }, token: secret });
+      await call("GET", "/metrics", { token: secret });
+    }
+    await expectNoLeaks();
+  });
+
+  it("shows nothing of a key, hash or token in a 500, its log line or its body", async () => {
+    const r = await everyResource();
+    const stored = t.db.$client.prepare("SELECT hash FROM keys WHERE id = ?").get(r.argonKeyId) as {
+      hash: string;
+    };
+    const poisoned = new Error(
+      `SQLITE_CORRUPT: database disk image is malformed; params: ${r.key}, ${sha256Hex(r.key)}, ${stored.hash}, ${r.rootKey}, ${ADMIN_TOKEN}`,
+    );
+    poisoned.stack = `${poisoned.message}\n    at findById (${r.argonKey})`;
+    vi.spyOn(t.deps.repos.keys, "findById").mockRejectedValue(poisoned);
+    vi.spyOn(t.deps.repos.keyspaces, "findById").mockRejectedValue(poisoned);
+    t.deps.keyCache.clear();
+
+    const failures = [
+      await call("GET", `/v1/keys/${r.keyId}`),
+      await call("PATCH", `/v1/keys/${r.keyId}`, { body: { name: "x" } }),
+      await call("POST", "/v1/keys/verify", { body: { key: r.key } }),
+      await call("POST", "/v1/keys", { body: { keyspaceId: r.keyspaceId } }),
+      await call("POST", `/v1/keys/${r.keyId}/rotate`, { body: {} }),
+    ];
+    for (const response of failures) {
+      expect(response.status).toBe(500);
+      expect(response.body).toMatchObject({ code: "INTERNAL", detail: "An unexpected error occurred." });
+    }
+    expect(t.logs.filter((line) => line.includes('"request failed"'))).toHaveLength(failures.length);
+    await expectNoLeaks();
+  });
+
+  it("answers a request id shaped like a key, a hash or a token with a fresh one, and echoes ordinary ids", async () => {
+    const r = await everyResource();
+    for (const id of [r.key, `trace.${r.rootKey}`, sha256Hex(r.key), ADMIN_TOKEN]) {
+      const response = await call("PATCH", `/v1/keys/${r.keyId}`, {
+        body: { name: "renamed" },
+        headers: { "x-request-id": id },
+      });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    const ordinary = await call("GET", "/v1/keys", { headers: { "x-request-id": "req-2026.11.27:0001" } });
+    expect(ordinary.headers.get("x-request-id")).toBe("req-2026.11.27:0001");
+    await expectNoLeaks();
+  });
+});
