@@ -179,16 +179,23 @@ function result(
   return body;
 }
 
+// Most keys have no meta and no scopes: their cached records share these instead of holding empty
+// ones each (a Set alone is over 100 bytes, and the cache holds up to KEYMINT_CACHE_MAX records).
+const NO_META: Record<string, unknown> = Object.freeze({});
+const NO_SCOPES: string[] = Object.freeze([]) as unknown as string[];
+const NO_SCOPE_SET: ReadonlySet<string> = new Set();
+
 function toCachedKey(row: KeyRow): CachedKey {
+  const noScopes = row.scopes.length === 0;
   return {
     id: row.id,
     workspaceId: row.workspaceId,
     keyspaceId: row.keyspaceId,
     ownerId: row.ownerId,
     name: row.name,
-    meta: row.meta,
-    scopes: row.scopes,
-    scopeSet: new Set(row.scopes),
+    meta: hasFields(row.meta) ? row.meta : NO_META,
+    scopes: noScopes ? NO_SCOPES : row.scopes,
+    scopeSet: noScopes ? NO_SCOPE_SET : new Set(row.scopes),
     enabled: row.enabled,
     expiresAt: row.expiresAt,
     revokedAt: row.revokedAt,
@@ -199,4 +206,9 @@ function toCachedKey(row: KeyRow): CachedKey {
         ? { limit: row.ratelimitLimit, durationMs: row.ratelimitDurationMs }
         : null,
   };
+}
+
+function hasFields(object: Record<string, unknown>): boolean {
+  for (const _ in object) return true;
+  return false;
 }
