@@ -13,6 +13,7 @@ const CLOSE_OBJECT = 0x7d;
 const CLOSE_ARRAY = 0x5d;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+const UTF8 = new TextDecoder();
 
 /**
  * Refuses JSON bodies that are well-formed enough to parse but hostile to what comes after:
@@ -39,6 +40,10 @@ export function jsonBodyGuard(maxDepth = MAX_JSON_DEPTH): MiddlewareHandler {
       const errors = protoFieldErrors(bytes);
       if (errors.length > 0) throw new ApiError("VALIDATION_FAILED", "The request is not valid.", errors);
     }
+    // Hono would rebuild the validator's text from the cached bytes through a web Response (streams
+    // and all: the costliest step of a verify); it finds the text decoded here instead, as Response
+    // decodes it (a byte order mark dropped). Hono keeps promises in bodyCache, whatever its type says.
+    (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(UTF8.decode(bytes));
     return next();
   };
 }
