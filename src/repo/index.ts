@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/client.js";
+import { shippedMigrationCount } from "../db/migrate.js";
 import { createAuditEventRepo } from "./audit-events.js";
 import { createKeyRepo } from "./keys.js";
 import { createKeyspaceRepo } from "./keyspaces.js";
@@ -9,6 +10,7 @@ import { createWorkspaceRepo } from "./workspaces.js";
 
 /** Every query KeyMint makes, behind async functions, so another database can stand in. */
 export function createRepos(db: Db) {
+  const migrationsShipped = shippedMigrationCount();
   return {
     workspaces: createWorkspaceRepo(db),
     keyspaces: createKeyspaceRepo(db),
@@ -16,11 +18,12 @@ export function createRepos(db: Db) {
     rootKeys: createRootKeyRepo(db),
     auditEvents: createAuditEventRepo(db),
     settings: createSettingsRepo(db),
-    /** True when the database answers and the schema is migrated. */
+    /** True when the database answers and every migration this build ships is applied. */
     async ready(): Promise<boolean> {
       try {
         db.get(sql`SELECT 1 FROM keys LIMIT 1`);
-        return true;
+        const applied = db.get<{ count: number }>(sql`SELECT count(*) AS count FROM __drizzle_migrations`);
+        return (applied?.count ?? 0) >= migrationsShipped;
       } catch {
         return false;
       }

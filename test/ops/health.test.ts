@@ -57,4 +57,13 @@ describe("GET /healthz and GET /readyz", () => {
     expect(ready.contentType).toBe("application/problem+json");
     expect(ready.body).toMatchObject({ status: 503, code: "UNAVAILABLE", requestId: "health-check-1" });
   });
+
+  it("answers /readyz 503 UNAVAILABLE when a migration this build ships is not applied", async () => {
+    t.db.$client.exec(
+      "DELETE FROM __drizzle_migrations WHERE id = (SELECT max(id) FROM __drizzle_migrations)",
+    );
+    const ready = await get(t.app, "/readyz");
+    expect(ready.status).toBe(503);
+    expect(ready.body).toMatchObject({ status: 503, code: "UNAVAILABLE" });
+  });
 });
