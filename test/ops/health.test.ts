@@ -60,7 +60,7 @@ describe("GET /healthz and GET /readyz", () => {
 
   it("answers /readyz 503 UNAVAILABLE when a migration this build ships is not applied", async () => {
     t.db.$client.exec(
-      "DELETE FROM __drizzle_migrations WHERE id = (SELECT max(id) FROM __drizzle_migrations)",
+      "DELETE FROM __drizzle_migrations WHERE created_at = (SELECT max(created_at) FROM __drizzle_migrations)",
     );
     const ready = await get(t.app, "/readyz");
     expect(ready.status).toBe(503);
