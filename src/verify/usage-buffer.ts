@@ -2,9 +2,14 @@ import { startOfUtcHour } from "../lib/time.js";
 import type { Repos } from "../repo/index.js";
 import type { UsageCount } from "../repo/keys.js";
 
+/** Rows per write: a flush yields to the event loop between writes, so no request waits on a long one. */
+export const USAGE_ROWS_PER_WRITE = 500;
+
 /**
- * Verification counts and lastUsedAt times, gathered in memory and written in one transaction at
- * most every few seconds, so a verify of a key without credits writes nothing on the request path.
+ * Verification counts and lastUsedAt times, gathered in memory and written at most every few
+ * seconds, so a verify of a key without credits writes nothing on the request path. A flush writes
+ * in transactions of at most USAGE_ROWS_PER_WRITE rows: after a busy interval (thousands of distinct
+ * keys) one transaction would hold the event loop for tens of milliseconds.
  */
 export class UsageBuffer {
   private counts = new Map<string, UsageCount>();
@@ -48,10 +53,21 @@ export class UsageBuffer {
     this.counts = new Map();
     this.keyLastUsed = new Map();
     this.rootKeyLastUsed = new Map();
+    const countRows = [...counts];
+    const lastUsedRows = [...keyLastUsed];
+    let written = 0;
     try {
-      await this.repos.keys.recordUsage([...counts.values()], keyLastUsed);
+      while (written < countRows.length || written < lastUsedRows.length) {
+        if (written > 0) await new Promise((resolve) => setImmediate(resolve));
+        const end = written + USAGE_ROWS_PER_WRITE;
+        await this.repos.keys.recordUsage(
+          countRows.slice(written, end).map(([, entry]) => entry),
+          new Map(lastUsedRows.slice(written, end)),
+        );
+        written = end;
+      }
     } catch (error) {
-      this.putBack(counts, keyLastUsed, rootKeyLastUsed);
+      this.putBack(new Map(countRows.slice(written)), new Map(lastUsedRows.slice(written)), rootKeyLastUsed);
       throw error;
     }
     if (rootKeyLastUsed.size === 0) return;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { UsageBuffer } from "../../src/verify/usage-buffer.js";
+import { USAGE_ROWS_PER_WRITE, UsageBuffer } from "../../src/verify/usage-buffer.js";
 import { createTestApp, type TestApp } from "../helpers.js";
 import { keyWith } from "../support/verify.js";
 
@@ -100,6 +100,28 @@ describe("UsageBuffer", () => {
     await buffer.flush();
     expect(usageRows()).toStrictEqual([{ hour: T, code: "VALID", count: 2 }]);
     expect(lastUsedAt()).toBe(T + 1);
+  });
+
+  it("writes a large batch in several transactions and, when one fails, keeps only the rows not yet written", async () => {
+    const rows = USAGE_ROWS_PER_WRITE * 2 + 200;
+    for (let i = 0; i < rows; i++) buffer.recordVerification(keyId, "VALID", T + i * HOUR, true);
+    const original = t.deps.repos.keys.recordUsage.bind(t.deps.repos.keys);
+    const recordUsage = vi.spyOn(t.deps.repos.keys, "recordUsage");
+    recordUsage.mockImplementationOnce(original);
+    recordUsage.mockRejectedValueOnce(new Error("SQLITE_BUSY: database is locked"));
+    await expect(buffer.flush()).rejects.toThrow("SQLITE_BUSY");
+    expect(buffer.pending).toBe(rows - USAGE_ROWS_PER_WRITE);
+    await buffer.flush();
+    expect(buffer.pending).toBe(0);
+    expect(recordUsage.mock.calls.map(([counts]) => counts.length)).toStrictEqual([
+      USAGE_ROWS_PER_WRITE,
+      USAGE_ROWS_PER_WRITE,
+      USAGE_ROWS_PER_WRITE,
+      200,
+    ]);
+    const written = usageRows() as { count: number }[];
+    expect(written).toHaveLength(rows);
+    expect(written.every((row) => row.count === 1)).toBe(true);
   });
 
   it("keeps flushing after a failed write instead of failing every later flush", async () => {
