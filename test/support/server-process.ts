@@ -71,13 +71,13 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     stdio: ["ignore", "pipe", "pipe"],
   });
   running.add(child);
-  let out = "";
-  let err = "";
+  const out = new CappedText();
+  const err = new CappedText();
   child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
-    out += chunk;
+    out.append(chunk);
   });
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
-    err += chunk;
+    err.append(chunk);
   });
   const exited = new Promise<Exit>((resolveExit) => {
     child.once("exit", (code, signal) => {
@@ -97,13 +97,15 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   });
   while (port === null) {
     if (exitedEarly !== null) {
-      throw new Error(`the server exited before listening (${JSON.stringify(exitedEarly)}): ${err}${out}`);
+      throw new Error(
+        `the server exited before listening (${JSON.stringify(exitedEarly)}): ${err.text()}${out.text()}`,
+      );
     }
     if (Date.now() > deadline) {
       killTree(child.pid, "SIGKILL");
-      throw new Error(`the server did not listen within ${timeoutMs} ms: ${err}${out}`);
+      throw new Error(`the server did not listen within ${timeoutMs} ms: ${err.text()}${out.text()}`);
     }
-    port = listeningPort(out);
+    port = listeningPort(out.text());
     if (port === null) await sleep(20);
   }
   const url = `http://127.0.0.1:${port}`;
@@ -117,7 +119,9 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     }
     if (Date.now() > deadline) {
       killTree(child.pid, "SIGKILL");
-      throw new Error(`the server did not answer /healthz within ${timeoutMs} ms: ${err}${out}`);
+      throw new Error(
+        `the server did not answer /healthz within ${timeoutMs} ms: ${err.text()}${out.text()}`,
+      );
     }
     await sleep(20);
   }
@@ -129,9 +133,9 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     url,
     port,
     pid: serverPid,
-    bootstrapRootKey: ROOT_KEY_LINE.exec(out)?.[1] ?? null,
-    stdout: () => out,
-    stderr: () => err,
+    bootstrapRootKey: ROOT_KEY_LINE.exec(out.text())?.[1] ?? null,
+    stdout: () => out.text(),
+    stderr: () => err.text(),
     exited,
     async kill(signal) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -188,6 +192,31 @@ function childPids(pid: number): number[] {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
+  }
+}
+
+/**
+ * A process's output, kept bounded however long it runs (a soak logs a line per request): the
+ * beginning (the bootstrap key, the listening line) and the most recent part.
+ */
+class CappedText {
+  private head = "";
+  private tail = "";
+  constructor(private readonly limit = 64 * 1024) {}
+
+  append(chunk: string): void {
+    if (this.head.length < this.limit) {
+      const room = this.limit - this.head.length;
+      this.head += chunk.slice(0, room);
+      chunk = chunk.slice(room);
+    }
+    if (chunk.length === 0) return;
+    this.tail += chunk;
+    if (this.tail.length > 2 * this.limit) this.tail = this.tail.slice(-this.limit);
+  }
+
+  text(): string {
+    return this.head + this.tail;
   }
 }
 
