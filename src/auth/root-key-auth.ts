@@ -37,7 +37,9 @@ async function authenticate(deps: AppDeps, token: string): Promise<Caller | null
   const parsed = parseKey(token);
   if (parsed === null || parsed.prefix !== ROOT_KEY_PREFIX) return null;
   const digest = sha256Hex(token);
-  return deps.rootKeyCache.resolve(digest, async () => {
+  const cached = deps.rootKeyCache.cached(digest);
+  if (cached !== undefined) return cached;
+  return deps.rootKeyCache.load(digest, async () => {
     const row = await deps.repos.rootKeys.findById(`rk_${parsed.keyId}`);
     if (!row || row.revokedAt !== null || !sha256Equals(digest, row.hash)) return null;
     return {

@@ -51,8 +51,11 @@ export class RecordCache<T extends { id: string }> {
     return this.records.size;
   }
 
-  /** The cached record, or null when the secret is known to be unknown; loads it on a miss. */
-  async resolve(digest: string, load: () => Promise<T | null>): Promise<T | null> {
+  /**
+   * The cached record, or null when the secret is known to be unknown, counted as a hit; undefined
+   * when it is not cached. Lets a hit skip making a loader (and an await) at all.
+   */
+  cached(digest: string): T | null | undefined {
     const record = this.records.get(digest);
     if (record !== undefined) {
       this.hits++;
@@ -62,6 +65,17 @@ export class RecordCache<T extends { id: string }> {
       this.hits++;
       return null;
     }
+    return undefined;
+  }
+
+  /** The cached record, or null when the secret is known to be unknown; loads it on a miss. */
+  async resolve(digest: string, load: () => Promise<T | null>): Promise<T | null> {
+    const cached = this.cached(digest);
+    return cached !== undefined ? cached : this.load(digest, load);
+  }
+
+  /** A miss (after `cached` gave undefined): loads the record, sharing a load already under way. */
+  load(digest: string, load: () => Promise<T | null>): Promise<T | null> {
     this.misses++;
     const pending = this.inflight.get(digest);
     if (pending) return pending;

@@ -94,27 +94,31 @@ export async function verifyKey(
 
   // 2–4. Cache, else lookup by keyId and a constant-time hash compare (argon2 off the event loop).
   const digest = sha256Hex(request.key);
-  const key = await deps.keyCache.resolve(digest, async () => {
-    const row = await deps.repos.keys.findById(`key_${parsed.keyId}`);
-    if (row === undefined || row.start !== parsed.start) return null;
-    return (await keyMatchesHash(request.key, digest, row.hash)) ? toCachedKey(row) : null;
-  });
+  let key = deps.keyCache.cached(digest);
+  if (key === undefined) {
+    key = await deps.keyCache.load(digest, async () => {
+      const row = await deps.repos.keys.findById(`key_${parsed.keyId}`);
+      if (row === undefined || row.start !== parsed.start) return null;
+      return (await keyMatchesHash(request.key, digest, row.hash)) ? toCachedKey(row) : null;
+    });
+  }
   if (key === null || key.workspaceId !== caller.workspaceId) return NOT_FOUND;
   if (caller.ownerId !== null && key.ownerId !== caller.ownerId) return NOT_FOUND;
 
   const now = deps.clock.now();
-  const refuse = (code: VerifyCode) => refusal(deps, key, code, now);
 
   // 5. The checks, first failure decides.
-  if (key.revokedAt !== null) return refuse("REVOKED");
-  if (!key.enabled) return refuse("DISABLED");
-  if (key.expiresAt !== null && now >= key.expiresAt) return refuse("EXPIRED");
-  if (request.scopes?.some((scope) => !key.scopeSet.has(scope))) return refuse("INSUFFICIENT_SCOPES");
+  if (key.revokedAt !== null) return refusal(deps, key, "REVOKED", now);
+  if (!key.enabled) return refusal(deps, key, "DISABLED", now);
+  if (key.expiresAt !== null && now >= key.expiresAt) return refusal(deps, key, "EXPIRED", now);
+  if (request.scopes !== undefined && !holdsAll(key.scopeSet, request.scopes)) {
+    return refusal(deps, key, "INSUFFICIENT_SCOPES", now);
+  }
 
   let ratelimit: RateLimitState | undefined;
   if (key.ratelimit !== null) {
     const taken = deps.rateLimiter.take(key.id, key.ratelimit, now);
-    if (!taken.allowed) return refuse("RATE_LIMITED");
+    if (!taken.allowed) return refusal(deps, key, "RATE_LIMITED", now);
     ratelimit = taken;
   }
 
@@ -206,6 +210,11 @@ function toCachedKey(row: KeyRow): CachedKey {
         ? { limit: row.ratelimitLimit, durationMs: row.ratelimitDurationMs }
         : null,
   };
+}
+
+function holdsAll(held: ReadonlySet<string>, wanted: readonly string[]): boolean {
+  for (const scope of wanted) if (!held.has(scope)) return false;
+  return true;
 }
 
 function hasFields(object: Record<string, unknown>): boolean {
