@@ -3,10 +3,9 @@ import type { AppEnv } from "../context.js";
 import type { AppDeps } from "../deps.js";
 import { parseKey, ROOT_KEY_PREFIX } from "../keys/format.js";
 import { sha256Equals, sha256Hex } from "../keys/hash.js";
+import { bearerToken } from "./bearer.js";
 import type { Caller } from "./caller.js";
 import { authenticationFailure } from "./failure-throttle.js";
-
-const BEARER = /^Bearer ([^\s]+)$/;
 
 /**
  * Authenticates `Authorization: Bearer <root key>`. Root keys are cached like verified keys (by the
@@ -16,7 +15,7 @@ const BEARER = /^Bearer ([^\s]+)$/;
 export function rootKeyAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const header = c.req.header("authorization");
-    const token = header === undefined ? undefined : BEARER.exec(header)?.[1];
+    const token = bearerToken(header);
     const caller = token === undefined ? null : await authenticate(deps, token);
     if (caller === null) {
       const detail =

@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { bearerToken } from "../../auth/bearer.js";
 import type { AppEnv } from "../../context.js";
 import type { AppDeps } from "../../deps.js";
 import { secretEquals } from "../../keys/hash.js";
@@ -15,7 +16,7 @@ export function systemRouter(deps: AppDeps) {
     })
     .openapi(metricsRoute, async (c) => {
       const token = deps.config.KEYMINT_METRICS_TOKEN;
-      if (token !== undefined && !secretEquals(c.req.header("authorization") ?? "", `Bearer ${token}`)) {
+      if (token !== undefined && !secretEquals(bearerToken(c.req.header("authorization")) ?? "", token)) {
         throw new ApiError("UNAUTHORIZED", "Send the metrics token as Authorization: Bearer <token>.");
       }
       const body = await deps.metrics.registry.metrics();
