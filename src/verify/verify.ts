@@ -193,8 +193,8 @@ function toCachedKey(row: KeyRow): CachedKey {
   const noScopes = row.scopes.length === 0;
   return {
     id: row.id,
-    workspaceId: row.workspaceId,
-    keyspaceId: row.keyspaceId,
+    workspaceId: sharedId(row.workspaceId),
+    keyspaceId: sharedId(row.keyspaceId),
     ownerId: row.ownerId,
     name: row.name,
     meta: hasFields(row.meta) ? row.meta : NO_META,
@@ -210,6 +210,20 @@ function toCachedKey(row: KeyRow): CachedKey {
         ? { limit: row.ratelimitLimit, durationMs: row.ratelimitDurationMs }
         : null,
   };
+}
+
+// Every cached key of a keyspace repeats its workspace and keyspace ids, and SQLite hands out a new
+// string per row: records share one copy of each instead (about 80 bytes per record). Only immutable
+// strings live here, so sharing them across apps is harmless; the bound keeps it small.
+const sharedIds = new Map<string, string>();
+const MAX_SHARED_IDS = 10_000;
+
+function sharedId(id: string): string {
+  const known = sharedIds.get(id);
+  if (known !== undefined) return known;
+  if (sharedIds.size >= MAX_SHARED_IDS) sharedIds.clear();
+  sharedIds.set(id, id);
+  return id;
 }
 
 function holdsAll(held: ReadonlySet<string>, wanted: readonly string[]): boolean {
