@@ -28,13 +28,16 @@ describe("root key authentication", () => {
     expectProblem(response, 401, "UNAUTHORIZED");
   });
 
-  it.each(["bearer", "BEARER"])("accepts the scheme written %s (schemes are case-insensitive)", async (scheme) => {
-    const response = await t.call("GET", "/v1/keys", {
-      token: null,
-      headers: { authorization: `${scheme} ${t.rootKey}` },
-    });
-    expect(response.status).toBe(200);
-  });
+  it.each(["bearer", "BEARER"])(
+    "accepts the scheme written %s (schemes are case-insensitive)",
+    async (scheme) => {
+      const response = await t.call("GET", "/v1/keys", {
+        token: null,
+        headers: { authorization: `${scheme} ${t.rootKey}` },
+      });
+      expect(response.status).toBe(200);
+    },
+  );
 
   it("answers 401 for a well-formed root key that does not exist", async () => {
     const body = `km_root_AAAAAAAAAAAA${"B".repeat(32)}`;
