@@ -16,6 +16,8 @@ export interface RunningServer {
   url: string;
   /** Resident set size of the process in bytes (VmRSS from /proc/<pid>/status). */
   rssBytes(): number;
+  /** CPU time the process has used, all threads, user + system, in seconds (/proc/<pid>/stat). */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
@@ -123,6 +125,7 @@ function track(name: string, child: ChildProcess, url: string): RunningServer {
     pid,
     url,
     rssBytes: () => rssOf(pid),
+    cpuSeconds: () => cpuSecondsOf(pid),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGTERM");
@@ -172,4 +175,14 @@ export function rssOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
   return match?.[1] ? Number(match[1]) * 1024 : Number.NaN;
+}
+
+// /proc/<pid>/stat counts in clock ticks; Linux reports them at 100 per second (USER_HZ).
+const TICKS_PER_SECOND = 100;
+
+export function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces), from field 3 on: utime is 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }

@@ -8,6 +8,8 @@ export interface Side {
   p50Ms: number;
   p99Ms: number;
   failures: number;
+  /** Server CPU (all threads) per request in microseconds: steadier than req/s on a shared machine. */
+  cpuUsPerRequest: number;
 }
 
 export interface Round {
@@ -21,6 +23,8 @@ export interface Round {
   cacheHitRate: number;
   /** Share of the subject's verifications that were VALID, from /metrics. */
   validRate: number;
+  /** baseline CPU per request / subject CPU per request */
+  cpuRatio: number;
 }
 
 export interface Comparison {
@@ -36,6 +40,7 @@ export interface Comparison {
     p99Ratio: number;
     cacheHitRate: number;
     validRate: number;
+    cpuRatio: number;
   };
 }
 
@@ -86,6 +91,7 @@ const fmt = {
   rps: (value: number) => (Number.isFinite(value) ? Math.round(value).toLocaleString("en-US") : "-"),
   ms: (value: number) => (Number.isFinite(value) ? value.toFixed(2) : "-"),
   ratio: (value: number) => (Number.isFinite(value) ? value.toFixed(2) : "-"),
+  us: (value: number) => (Number.isFinite(value) ? value.toFixed(0) : "-"),
   pct: (value: number) => (Number.isFinite(value) ? `${(value * 100).toFixed(0)}%` : "-"),
 };
 
@@ -117,6 +123,7 @@ export function renderTables(comparisons: Comparison[], singles: Single[], goals
       "p99 ms",
       "ratio (per round)",
       "p99 ratio",
+      "CPU µs/req (bare)",
       "cache hits",
     ],
     comparisons.map((c) => [
@@ -130,17 +137,19 @@ export function renderTables(comparisons: Comparison[], singles: Single[], goals
       fmt.ms(c.median.baseline.p99Ms),
       `${fmt.ratio(c.median.ratio)} (${c.rounds.map((r) => fmt.ratio(r.ratio)).join(" ")})`,
       fmt.ratio(c.median.p99Ratio),
+      `${fmt.us(c.median.subject.cpuUsPerRequest)} (${fmt.us(c.median.baseline.cpuUsPerRequest)})`,
       fmt.pct(c.median.cacheHitRate),
     ]),
   );
   const measured = table(
-    ["scenario", "keys stored", "req/s", "p50 ms", "p99 ms", "notes"],
+    ["scenario", "keys stored", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "notes"],
     singles.map((s) => [
       s.name,
       formatStored(s.stored),
       fmt.rps(s.result.rps),
       fmt.ms(s.result.p50Ms),
       fmt.ms(s.result.p99Ms),
+      fmt.us(s.result.cpuUsPerRequest),
       Object.entries(s.notes ?? {})
         .map(([k, v]) => `${k}=${v}`)
         .join(", "),
