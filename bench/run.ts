@@ -483,12 +483,16 @@ function evaluateGoals(): Goal[] {
   const smallest = misses[0];
   const largest = misses[misses.length - 1];
   if (smallest && largest && largest !== smallest) {
+    // Steps run minutes apart: on a shared machine req/s can move between them for reasons of its
+    // own, so the server CPU per request must agree before the goal counts as met.
     const kept = largest.median.subject.rps / smallest.median.subject.rps;
+    const cpuKept = smallest.median.subject.cpuUsPerRequest / largest.median.subject.cpuUsPerRequest;
+    const atTarget = largest.stored >= 10_000_000;
     goals.push({
-      goal: `miss throughput at ${formatStored(largest.stored)} / at ${formatStored(smallest.stored)} keys`,
-      target: largest.stored >= 10_000_000 ? ">= 0.85 (at 10M)" : ">= 0.85 (10M step needs --full)",
-      value: kept.toFixed(2),
-      pass: largest.stored >= 10_000_000 ? kept >= 0.85 : null,
+      goal: `miss throughput at ${formatStored(largest.stored)} / at ${formatStored(smallest.stored)} keys (by CPU per request)`,
+      target: atTarget ? ">= 0.85 (at 10M)" : ">= 0.85 (10M step needs --full)",
+      value: `${kept.toFixed(2)} (${cpuKept.toFixed(2)})`,
+      pass: atTarget ? kept >= 0.85 && cpuKept >= 0.85 : null,
     });
   }
   const memory = extra.memory as { stored: number; cached: number; rssBytes: number } | undefined;
