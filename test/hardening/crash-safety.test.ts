@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { type ServerProcess, startServer, stopAllServers, tempDatabase } from "../support/server-process.js";
+import {
+  callServer,
+  type ServerProcess,
+  startServer,
+  stopAllServers,
+  tempDatabase,
+} from "../support/server-process.js";
 
 /*
  * Kills the real server with SIGKILL while creates, rotates and revokes are in flight, restarts it on
@@ -34,16 +40,6 @@ afterEach(async () => {
   database?.remove();
   database = undefined;
 });
-
-async function api(server: ServerProcess, token: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : null };
-}
 
 function expectedCodes(key: TrackedKey): string[] {
   if (key.acked.has("revoke")) return ["REVOKED"];
@@ -80,7 +76,10 @@ async function streamAndKill(
       const keyspaceId = keyspaceIds[(worker + n) % 5 === 0 ? 1 : 0];
       inFlight++;
       try {
-        const response = await api(server, rootKey, "POST", "/v1/keys", { keyspaceId, name: `w${worker}` });
+        const response = await callServer(server, rootKey, "POST", "/v1/keys", {
+          keyspaceId,
+          name: `w${worker}`,
+        });
         if (response.status !== 201) unexpected.push(`create ${response.status}`);
         else {
           const body = response.body as { id: string; key: string };
@@ -98,7 +97,7 @@ async function streamAndKill(
     inFlight++;
     try {
       if (mutation === "rotate") {
-        const response = await api(server, rootKey, "POST", `/v1/keys/${target.id}/rotate`, {
+        const response = await callServer(server, rootKey, "POST", `/v1/keys/${target.id}/rotate`, {
           gracePeriodSeconds: 0,
         });
         if (response.status !== 201) unexpected.push(`rotate ${response.status}`);
@@ -109,7 +108,7 @@ async function streamAndKill(
           keys.push({ id: body.id, key: body.key, acked: new Set(), unanswered: null, busy: false });
         }
       } else {
-        const response = await api(server, rootKey, "POST", `/v1/keys/${target.id}/revoke`, {
+        const response = await callServer(server, rootKey, "POST", `/v1/keys/${target.id}/revoke`, {
           reason: "crash test",
         });
         if (response.status !== 200) unexpected.push(`revoke ${response.status}`);
@@ -155,7 +154,7 @@ describe("crash safety", () => {
 
     const keyspaceIds: string[] = [];
     for (const hashAlgorithm of ["sha256", "argon2id"]) {
-      const response = await api(server, rootKey, "POST", "/v1/keyspaces", {
+      const response = await callServer(server, rootKey, "POST", "/v1/keyspaces", {
         name: hashAlgorithm,
         prefix: `crash${hashAlgorithm === "sha256" ? "a" : "b"}`,
         hashAlgorithm,
@@ -187,12 +186,12 @@ describe("crash safety", () => {
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         for (let key = queue.pop(); key !== undefined; key = queue.pop()) {
-          const verified = await api(server, rootKey, "POST", "/v1/keys/verify", { key: key.key });
+          const verified = await callServer(server, rootKey, "POST", "/v1/keys/verify", { key: key.key });
           const code = String(verified.body?.code);
           if (verified.status !== 200 || !expectedCodes(key).includes(code)) {
             wrong.push(`${key.id}: verify ${verified.status} ${code}, expected ${expectedCodes(key)}`);
           }
-          const stored = await api(server, rootKey, "GET", `/v1/keys/${key.id}`);
+          const stored = await callServer(server, rootKey, "GET", `/v1/keys/${key.id}`);
           if (stored.status !== 200) wrong.push(`${key.id}: GET ${stored.status}`);
           else if (key.acked.has("revoke") && stored.body?.revokedAt === null) {
             wrong.push(`${key.id}: revokedAt lost`);

@@ -1,6 +1,12 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { type ServerProcess, startServer, stopAllServers, tempDatabase } from "../support/server-process.js";
+import {
+  callServer,
+  type ServerProcess,
+  startServer,
+  stopAllServers,
+  tempDatabase,
+} from "../support/server-process.js";
 
 /*
  * The real server, stopped with SIGTERM or SIGINT: it stops accepting, finishes what is in flight,
@@ -17,17 +23,6 @@ afterEach(async () => {
   database = undefined;
 });
 
-async function api(server: ServerProcess, token: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies
-  return { status: response.status, body: (text ? JSON.parse(text) : null) as any };
-}
-
 async function startFresh(): Promise<{ server: ServerProcess; rootKey: string }> {
   database = tempDatabase();
   const server = await startServer({ dbFile: database.file });
@@ -37,7 +32,7 @@ async function startFresh(): Promise<{ server: ServerProcess; rootKey: string }>
 }
 
 async function createKeyspace(server: ServerProcess, rootKey: string, hashAlgorithm: string, prefix: string) {
-  const response = await api(server, rootKey, "POST", "/v1/keyspaces", {
+  const response = await callServer(server, rootKey, "POST", "/v1/keyspaces", {
     name: prefix,
     prefix,
     hashAlgorithm,
@@ -116,7 +111,7 @@ describe("graceful shutdown", () => {
     expect(Date.now() - sent).toBeLessThan(EXIT_DEADLINE_MS);
 
     const restarted = await startServer({ dbFile: database?.file ?? "" });
-    const verified = await api(restarted, rootKey, "POST", "/v1/keys/verify", { key: created.key });
+    const verified = await callServer(restarted, rootKey, "POST", "/v1/keys/verify", { key: created.key });
     expect(verified.body).toMatchObject({ valid: true, code: "VALID", keyId: created.id });
   });
 
@@ -124,11 +119,11 @@ describe("graceful shutdown", () => {
     it(`flushes usage counts and lastUsedAt of a verify made right before ${signal}`, async () => {
       const { server, rootKey } = await startFresh();
       const keyspaceId = await createKeyspace(server, rootKey, "sha256", "flushed");
-      const created = await api(server, rootKey, "POST", "/v1/keys", { keyspaceId });
+      const created = await callServer(server, rootKey, "POST", "/v1/keys", { keyspaceId });
       expect(created.status).toBe(201);
-      const valid = await api(server, rootKey, "POST", "/v1/keys/verify", { key: created.body.key });
+      const valid = await callServer(server, rootKey, "POST", "/v1/keys/verify", { key: created.body.key });
       expect(valid.body.code).toBe("VALID");
-      const scoped = await api(server, rootKey, "POST", "/v1/keys/verify", {
+      const scoped = await callServer(server, rootKey, "POST", "/v1/keys/verify", {
         key: created.body.key,
         scopes: ["missing"],
       });
@@ -140,9 +135,9 @@ describe("graceful shutdown", () => {
       expect(exit.ms).toBeLessThan(EXIT_DEADLINE_MS);
 
       const restarted = await startServer({ dbFile: database?.file ?? "" });
-      const key = await api(restarted, rootKey, "GET", `/v1/keys/${created.body.id}`);
+      const key = await callServer(restarted, rootKey, "GET", `/v1/keys/${created.body.id}`);
       expect(key.body.lastUsedAt).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT/));
-      const usage = await api(restarted, rootKey, "GET", `/v1/keys/${created.body.id}/usage`);
+      const usage = await callServer(restarted, rootKey, "GET", `/v1/keys/${created.body.id}/usage`);
       expect(usage.status).toBe(200);
       expect(usage.body.data).toEqual([
         { time: expect.any(String), valid: 1, invalid: 1, byCode: { VALID: 1, INSUFFICIENT_SCOPES: 1 } },
@@ -152,7 +147,7 @@ describe("graceful shutdown", () => {
 
   it("exits 0 on SIGTERM even when nobody reads its stdout any more (a broken pipe must not hang the exit)", async () => {
     const { server, rootKey } = await startFresh();
-    const verified = await api(server, rootKey, "POST", "/v1/keys/verify", { key: "nope" });
+    const verified = await callServer(server, rootKey, "POST", "/v1/keys/verify", { key: "nope" });
     expect(verified.body.code).toBe("NOT_FOUND");
     server.closeOutput();
 
@@ -217,8 +212,8 @@ describe("graceful shutdown under npm start", () => {
     const rootKey = server.bootstrapRootKey ?? "";
     expect(rootKey).toMatch(/^km_root_/);
     const keyspaceId = await createKeyspace(server, rootKey, "sha256", "npmstart");
-    const created = await api(server, rootKey, "POST", "/v1/keys", { keyspaceId });
-    const verified = await api(server, rootKey, "POST", "/v1/keys/verify", { key: created.body.key });
+    const created = await callServer(server, rootKey, "POST", "/v1/keys", { keyspaceId });
+    const verified = await callServer(server, rootKey, "POST", "/v1/keys/verify", { key: created.body.key });
     expect(verified.body.code).toBe("VALID");
 
     const exit = await stopWith(server, "SIGTERM");
@@ -227,7 +222,7 @@ describe("graceful shutdown under npm start", () => {
     expect(server.stdout()).toContain('"msg":"stopped"');
 
     const restarted = await startServer({ dbFile: database.file });
-    const key = await api(restarted, rootKey, "GET", `/v1/keys/${created.body.id}`);
+    const key = await callServer(restarted, rootKey, "GET", `/v1/keys/${created.body.id}`);
     expect(key.body.lastUsedAt).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT/));
   });
 });

@@ -245,3 +245,21 @@ function rssKiB(pid: number): number | null {
 function sleep(ms: number): Promise<void> {
   return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
 }
+
+/** One JSON request to a running server, authenticated with `token`; the body parsed when there is one. */
+export async function callServer(
+  server: ServerProcess,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+) {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies
+  return { status: response.status, body: (text ? JSON.parse(text) : null) as any };
+}
