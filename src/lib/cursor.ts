@@ -26,6 +26,25 @@ export class CursorCodec {
     return seq;
   }
 
+  /** Where a list continues from: the sequence number in `cursor`, or undefined (from the newest) without one. */
+  before(list: string, cursor: string | undefined): number | undefined {
+    return cursor === undefined ? undefined : this.decode(list, cursor);
+  }
+
+  /**
+   * Splits rows fetched with `limit + 1` into one page and the cursor to the next (null on the last page):
+   * the extra row only says that there is more.
+   */
+  page<T extends { seq: number }>(
+    list: string,
+    rows: T[],
+    limit: number,
+  ): { rows: T[]; nextCursor: string | null } {
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return { rows: page, nextCursor: rows.length > limit && last ? this.encode(list, last.seq) : null };
+  }
+
   private sign(payload: string): string {
     return createHmac("sha256", this.secret).update(payload).digest("base64url").slice(0, 22);
   }

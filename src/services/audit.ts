@@ -1,4 +1,6 @@
+import type { Caller } from "../auth/caller.js";
 import type { NewAuditEvent } from "../db/schema.js";
+import type { AppDeps } from "../deps.js";
 import { newId } from "../lib/ids.js";
 
 export type AuditAction =
@@ -59,4 +61,24 @@ export function auditEvent(origin: Origin, time: number, subject: AuditSubject):
     ip: origin.ip,
     details: subject.details ?? {},
   };
+}
+
+export interface ListAuditEventsInput {
+  resourceId?: string;
+  action?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export async function listAuditEvents(deps: AppDeps, caller: Caller, input: ListAuditEventsInput) {
+  const rows = await deps.repos.auditEvents.list({
+    workspaceId: caller.workspaceId,
+    // An owner-bound root key reads only the events about its owner's keys.
+    ownerId: caller.ownerId ?? undefined,
+    resourceId: input.resourceId,
+    action: input.action,
+    beforeSeq: deps.cursors.before("audit", input.cursor),
+    limit: input.limit + 1,
+  });
+  return deps.cursors.page("audit", rows, input.limit);
 }

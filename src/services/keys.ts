@@ -133,13 +133,10 @@ export async function listKeys(deps: AppDeps, caller: Caller, input: ListKeysInp
     ownerId,
     status: input.status,
     now: deps.clock.now(),
-    beforeSeq: input.cursor === undefined ? undefined : deps.cursors.decode("keys", input.cursor),
+    beforeSeq: deps.cursors.before("keys", input.cursor),
     limit: input.limit + 1,
   });
-  const page = rows.slice(0, input.limit);
-  const last = page.at(-1);
-  const nextCursor = rows.length > input.limit && last ? deps.cursors.encode("keys", last.seq) : null;
-  return { rows: page, nextCursor };
+  return deps.cursors.page("keys", rows, input.limit);
 }
 
 export async function getKey(deps: AppDeps, caller: Caller, id: string): Promise<KeyRow> {
