@@ -1,11 +1,11 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { cors } from "hono/cors";
 import { adminAuth } from "./auth/admin-auth.js";
 import { rootKeyAuth } from "./auth/root-key-auth.js";
 import type { AppEnv } from "./context.js";
 import type { AppDeps } from "./deps.js";
 import { validationHook } from "./lib/validation.js";
 import { bodyLimit } from "./middleware/body-limit.js";
+import { corsForOrigins } from "./middleware/cors.js";
 import { handleErrors, handleNotFound } from "./middleware/errors.js";
 import { jsonBodyGuard } from "./middleware/json-body.js";
 import { observeRequests } from "./middleware/observe-requests.js";
@@ -28,18 +28,7 @@ export function createApp(deps: AppDeps) {
   app.use("*", observeRequests(deps));
   app.use("*", securityHeaders());
   const origins = deps.config.KEYMINT_CORS_ORIGINS;
-  if (origins.length > 0) {
-    app.use(
-      "*",
-      cors({
-        origin: origins,
-        allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-        allowHeaders: ["authorization", "content-type", "x-request-id"],
-        exposeHeaders: ["x-request-id", "retry-after"],
-        maxAge: 600,
-      }),
-    );
-  }
+  if (origins.length > 0) app.use("*", corsForOrigins(origins));
   app.use("/v1/*", bodyLimit());
   const authenticateRootKey = rootKeyAuth(deps);
   app.use("/v1/admin/*", adminAuth(deps));

@@ -1,11 +1,11 @@
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import { serve } from "@hono/node-server";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { openDatabase } from "./db/client.js";
 import { migrateDatabase } from "./db/migrate.js";
 import { createDeps } from "./deps.js";
 import { createLogger, wantsPrettyLogs } from "./observability/logger.js";
+import { createHttpServer } from "./server/http-server.js";
 import { bootstrapIfEmpty } from "./services/workspaces.js";
 
 const USAGE_FLUSH_INTERVAL_MS = 2_000;
@@ -33,9 +33,12 @@ async function main(): Promise<void> {
 
   deps.usage.start(USAGE_FLUSH_INTERVAL_MS, (error) => logger.error({ err: error }, "usage flush failed"));
   const app = createApp(deps);
-  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, (info) => {
-    logger.info({ port: info.port, host: config.HOST, db: config.KEYMINT_DB }, "KeyMint listening");
-  }) as Server;
+  const server = createHttpServer(app, deps, config.HOST);
+  server.listen(config.PORT, config.HOST, () => {
+    const address = server.address();
+    const port = typeof address === "object" && address !== null ? address.port : config.PORT;
+    logger.info({ port, host: config.HOST, db: config.KEYMINT_DB }, "KeyMint listening");
+  });
 
   // Responses under way when a shutdown starts, so they can be told to close their connection.
   const unanswered = new Set<ServerResponse>();

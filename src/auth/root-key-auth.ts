@@ -36,9 +36,7 @@ async function authenticate(deps: AppDeps, token: string): Promise<Caller | null
   const parsed = parseKey(token);
   if (parsed === null || parsed.prefix !== ROOT_KEY_PREFIX) return null;
   const digest = sha256Hex(token);
-  const cached = deps.rootKeyCache.cached(digest);
-  if (cached !== undefined) return cached;
-  return deps.rootKeyCache.load(digest, async () => {
+  return deps.rootKeyCache.resolve(digest, async () => {
     const row = await deps.repos.rootKeys.findById(`rk_${parsed.keyId}`);
     if (!row || row.revokedAt !== null || !sha256Equals(digest, row.hash)) return null;
     return {
@@ -48,4 +46,14 @@ async function authenticate(deps: AppDeps, token: string): Promise<Caller | null
       permissions: new Set(row.permissions),
     };
   });
+}
+
+/**
+ * The caller a root key stands for when the cache already knows it, without waiting; undefined when
+ * it would have to be loaded, null when it is known not to be a valid root key.
+ */
+export function cachedCaller(deps: Pick<AppDeps, "rootKeyCache">, token: string): Caller | null | undefined {
+  const parsed = parseKey(token);
+  if (parsed === null || parsed.prefix !== ROOT_KEY_PREFIX) return null;
+  return deps.rootKeyCache.cached(sha256Hex(token));
 }

@@ -37,12 +37,15 @@ export function secretScrubber(config: Pick<Config, "KEYMINT_ADMIN_TOKEN" | "KEY
   };
 }
 
-export function problemResponse(
-  c: Context<AppEnv>,
-  error: ApiError,
-  scrub: (text: string) => string = scrubSecrets,
-): Response {
-  const problem = problemOf(error, c.get("requestId") ?? "");
+/** A problem+json answer, ready to send by Hono or straight on a Node response. */
+export interface ProblemAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+function problemAnswer(error: ApiError, requestId: string, scrub: (text: string) => string): ProblemAnswer {
+  const problem = problemOf(error, requestId);
   problem.detail = scrub(problem.detail);
   if (problem.errors) {
     problem.errors = problem.errors.map((entry) => ({
@@ -50,20 +53,34 @@ export function problemResponse(
       message: scrub(entry.message),
     }));
   }
-  return c.body(JSON.stringify(problem), error.status as 400, {
-    "content-type": "application/problem+json",
-    ...error.headers,
-  });
+  return {
+    status: error.status,
+    headers: { "content-type": "application/problem+json", ...error.headers },
+    body: JSON.stringify(problem),
+  };
+}
+
+function send(c: Context<AppEnv>, answer: ProblemAnswer): Response {
+  return c.body(answer.body, answer.status as 400, answer.headers);
+}
+
+export function problemResponse(
+  c: Context<AppEnv>,
+  error: ApiError,
+  scrub: (text: string) => string = scrubSecrets,
+): Response {
+  return send(c, problemAnswer(error, c.get("requestId") ?? "", scrub));
 }
 
 /**
- * The one error handler: every failure becomes problem+json; a 500 never shows a stack, SQL or a key,
- * and no problem body or error log line repeats a key, a hash or a token, whoever put it there.
+ * The one mapping of a failure to its answer: every failure becomes problem+json; a 500 never shows
+ * a stack, SQL or a key, and no problem body or error log line repeats a key, a hash or a token,
+ * whoever put it there.
  */
-export function handleErrors(deps: AppDeps): ErrorHandler<AppEnv> {
+export function errorAnswers(deps: Pick<AppDeps, "config" | "logger">) {
   const scrub = secretScrubber(deps.config);
-  return (error, c) => {
-    if (error instanceof ApiError) return problemResponse(c, error, scrub);
+  return (error: unknown, requestId: string): ProblemAnswer => {
+    if (error instanceof ApiError) return problemAnswer(error, requestId, scrub);
     if (error instanceof HTTPException && CODE_BY_STATUS[error.status]) {
       const code = CODE_BY_STATUS[error.status] as ErrorCode;
       const detail =
@@ -72,32 +89,39 @@ export function handleErrors(deps: AppDeps): ErrorHandler<AppEnv> {
           : code === "UNSUPPORTED_MEDIA_TYPE"
             ? "Send the request body as application/json."
             : error.message;
-      return problemResponse(c, new ApiError(code, detail), scrub);
+      return problemAnswer(new ApiError(code, detail), requestId, scrub);
     }
     if (isBusy(error)) {
-      return problemResponse(
-        c,
-        new ApiError("UNAVAILABLE", "The database is busy; try again.", undefined, { "retry-after": "1" }),
-        scrub,
-      );
+      const busy = new ApiError("UNAVAILABLE", "The database is busy; try again.", undefined, {
+        "retry-after": "1",
+      });
+      return problemAnswer(busy, requestId, scrub);
     }
+    const failure = error instanceof Error ? error : new Error(String(error));
     deps.logger.error(
       {
-        requestId: c.get("requestId"),
-        err: {
-          type: error.name,
-          message: scrub(error.message),
-          stack: scrub(error.stack ?? ""),
-        },
+        requestId,
+        err: { type: failure.name, message: scrub(failure.message), stack: scrub(failure.stack ?? "") },
       },
       "request failed",
     );
-    return problemResponse(c, new ApiError("INTERNAL", "An unexpected error occurred."), scrub);
+    return problemAnswer(new ApiError("INTERNAL", "An unexpected error occurred."), requestId, scrub);
   };
 }
 
-function isBusy(error: Error): boolean {
-  return "code" in error && typeof error.code === "string" && error.code.startsWith("SQLITE_BUSY");
+/** Hono's onError: the answer errorAnswers gives. */
+export function handleErrors(deps: AppDeps): ErrorHandler<AppEnv> {
+  const answerFor = errorAnswers(deps);
+  return (error, c) => send(c, answerFor(error, c.get("requestId") ?? ""));
+}
+
+function isBusy(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    "code" in error &&
+    typeof error.code === "string" &&
+    error.code.startsWith("SQLITE_BUSY")
+  );
 }
 
 export const handleNotFound: NotFoundHandler<AppEnv> = (c) =>

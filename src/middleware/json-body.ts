@@ -26,26 +26,39 @@ export function jsonBodyGuard(maxDepth = MAX_JSON_DEPTH): MiddlewareHandler {
   return async (c, next) => {
     const method = c.req.method;
     if (method === "GET" || method === "HEAD") return next();
-    const mediaType = c.req.header("content-type")?.split(";")[0]?.trim();
-    if (mediaType === undefined || !JSON_MEDIA_TYPE.test(mediaType)) return next();
+    const contentType = c.req.header("content-type");
+    if (contentType === undefined || !isJsonMediaType(contentType)) return next();
 
     // Hono caches the bytes: the route's validator parses these, the body is read once.
     const bytes = Buffer.from(await c.req.arrayBuffer());
-    if (!isUtf8(bytes)) throw new ApiError("BAD_REQUEST", "The request body is not valid UTF-8.");
-    if (nestingDepth(bytes, maxDepth) > maxDepth) {
-      throw new ApiError("BAD_REQUEST", `The request body nests deeper than ${maxDepth} levels.`);
-    }
-    // "__proto__" can only be a field name when it is spelled out or escaped (\u005f…).
-    if (bytes.includes("__proto__") || bytes.includes("\\u")) {
-      const errors = protoFieldErrors(bytes);
-      if (errors.length > 0) throw new ApiError("VALIDATION_FAILED", "The request is not valid.", errors);
-    }
+    const refusal = jsonBodyRefusal(bytes, maxDepth);
+    if (refusal !== undefined) throw refusal;
     // Hono would rebuild the validator's text from the cached bytes through a web Response (streams
     // and all: the costliest step of a verify); it finds the text decoded here instead, as Response
     // decodes it (a byte order mark dropped). Hono keeps promises in bodyCache, whatever its type says.
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(UTF8.decode(bytes));
     return next();
   };
+}
+
+/** Whether a content-type header names JSON, as @hono/zod-openapi's validator reads it. */
+export function isJsonMediaType(contentType: string): boolean {
+  const mediaType = contentType.split(";")[0]?.trim();
+  return mediaType !== undefined && JSON_MEDIA_TYPE.test(mediaType);
+}
+
+/** Why a JSON body must be refused before it is parsed (see jsonBodyGuard); undefined when it need not be. */
+export function jsonBodyRefusal(bytes: Buffer, maxDepth = MAX_JSON_DEPTH): ApiError | undefined {
+  if (!isUtf8(bytes)) return new ApiError("BAD_REQUEST", "The request body is not valid UTF-8.");
+  if (nestingDepth(bytes, maxDepth) > maxDepth) {
+    return new ApiError("BAD_REQUEST", `The request body nests deeper than ${maxDepth} levels.`);
+  }
+  // "__proto__" can only be a field name when it is spelled out or escaped (\u005f…).
+  if (bytes.includes("__proto__") || bytes.includes("\\u")) {
+    const errors = protoFieldErrors(bytes);
+    if (errors.length > 0) return new ApiError("VALIDATION_FAILED", "The request is not valid.", errors);
+  }
+  return undefined;
 }
 
 /**

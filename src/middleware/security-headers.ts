@@ -1,13 +1,13 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context.js";
 
-const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
+export const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
   ["cache-control", "no-store"],
   ["x-content-type-options", "nosniff"],
   ["referrer-policy", "no-referrer"],
   ["x-frame-options", "DENY"],
 ];
-const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'";
+export const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'";
 
 /**
  * Headers every API response carries. Set by hand rather than with hono/secure-headers: an API that

@@ -1,20 +1,21 @@
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createHttpServer } from "../../src/server/http-server.js";
 import { createTestApp, type TestApp } from "../helpers.js";
 
 // On Node the secure headers and x-request-id take another path (straight onto the ServerResponse)
-// than under app.request(): the same promises, checked over a real loopback socket.
+// than under app.request(): the same promises, checked over a real loopback socket, on the server
+// production runs (verify's fast path in front of the app).
 describe("HTTP over a real Node server", () => {
   const APP_ORIGIN = "https://app.example.com";
   let t: TestApp;
-  let server: ServerType;
+  let server: Server;
   let base: string;
   beforeAll(async () => {
     t = await createTestApp({ config: { KEYMINT_CORS_ORIGINS: [APP_ORIGIN] } });
-    server = await new Promise<ServerType>((resolve) => {
-      const started = serve({ fetch: t.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(started));
-    });
+    server = createHttpServer(t.app, t.deps, "127.0.0.1");
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(async () => {

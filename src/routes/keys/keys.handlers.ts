@@ -6,7 +6,7 @@ import { toKeyJson } from "../../lib/serialize.js";
 import { keyUsage } from "../../services/key-usage.js";
 import { createKey, deleteKey, getKey, listKeys, revokeKey, updateKey } from "../../services/keys.js";
 import { rotateKey } from "../../services/rotate-key.js";
-import { verifyKey } from "../../verify/verify.js";
+import { verifyAndCount } from "../../services/verify-key.js";
 import { serviceContext } from "../service-context.js";
 import type {
   createKeyRoute,
@@ -69,10 +69,7 @@ export function keyHandlers(deps: AppDeps) {
   const verify: RouteHandler<typeof verifyKeyRoute, AppEnv> = async (c) => {
     const caller = c.get("caller");
     requirePermission(caller, "keys:verify");
-    const started = performance.now();
-    const result = await verifyKey(deps, caller, c.req.valid("json"));
-    deps.metrics.recordVerification(result.code, (performance.now() - started) / 1000);
-    return c.json(result, 200);
+    return c.json(await verifyAndCount(deps, caller, c.req.valid("json")), 200);
   };
 
   const usage: RouteHandler<typeof keyUsageRoute, AppEnv> = async (c) => {
