@@ -8,6 +8,12 @@ import { createDeps } from "../src/deps.js";
 import type { Clock } from "../src/lib/clock.js";
 import { createWorkspace } from "../src/services/workspaces.js";
 
+/**
+ * Resolves once request log lines written so far have reached the logger's destination: they are
+ * handed over once per turn of the event loop (src/observability/request-log.ts).
+ */
+export const requestLinesWritten = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** A clock tests move by hand. */
 export class ManualClock implements Clock {
   constructor(private current = Date.parse("2026-11-27T04:00:00.000Z")) {}

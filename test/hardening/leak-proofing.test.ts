@@ -1,6 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { sha256Hex } from "../../src/keys/hash.js";
-import { ADMIN_TOKEN, type ApiResponse, createTestApp, type TestApp } from "../helpers.js";
+import {
+  ADMIN_TOKEN,
+  type ApiResponse,
+  createTestApp,
+  requestLinesWritten,
+  type TestApp,
+} from "../helpers.js";
 
 /*
  * No plaintext key, key hash (hex SHA-256 or argon2 PHC string), root key, admin token or metrics
@@ -95,6 +101,7 @@ async function expectNoLeaks(): Promise<void> {
       found.push(`${response.what} body: ${label}`);
     for (const label of leaksIn(response.headers)) found.push(`${response.what} headers: ${label}`);
   }
+  await requestLinesWritten();
   for (const line of t.logs)
     for (const label of leaksIn(line)) found.push(`log ${line.slice(0, 120)}: ${label}`);
   const audit = JSON.stringify(t.db.$client.prepare("SELECT * FROM audit_events").all());

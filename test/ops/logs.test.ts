@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { generateKey } from "../../src/keys/format.js";
 import { sha256Hex } from "../../src/keys/hash.js";
 import { createLogger, scrubSecrets, wantsPrettyLogs } from "../../src/observability/logger.js";
-import { ADMIN_TOKEN, createTestApp, type TestApp } from "../helpers.js";
+import { ADMIN_TOKEN, createTestApp, requestLinesWritten, type TestApp } from "../helpers.js";
 import { appWithProductionLogger } from "../support/ops.js";
 import { keyWith } from "../support/verify.js";
 
@@ -46,6 +46,7 @@ describe("request logs", () => {
     await app.request(`/v1/keys/${created.id}`, { headers: { authorization: `Bearer ${t.rootKey}` } });
     await app.request("/healthz");
 
+    await requestLinesWritten();
     const logged = lines();
     expect(logged).toHaveLength(3);
     for (const line of logged) {
@@ -75,6 +76,7 @@ describe("request logs", () => {
     }
     expect(returned.slice(0, 3).every((id) => id !== null && UUID.test(id))).toBe(true);
     expect(returned[3]).toBe("ok-id-1");
+    await requestLinesWritten();
     expect(lines().map((line) => line.requestId)).toStrictEqual(returned);
   });
 
@@ -84,6 +86,7 @@ describe("request logs", () => {
     t.db.$client.close();
     const failed = await app.request("/v1/keyspaces", { headers: { authorization: `Bearer ${t.rootKey}` } });
     expect(failed.status).toBe(500);
+    await requestLinesWritten();
     expect(raw).toStrictEqual([]);
   });
 
@@ -95,6 +98,7 @@ describe("request logs", () => {
       headers: { authorization: `Bearer ${t.rootKey}`, "x-request-id": "failing-1" },
     });
     expect(failed.status).toBe(500);
+    await requestLinesWritten();
     expect(lines()).toStrictEqual([
       {
         level: 50,
@@ -131,6 +135,7 @@ describe("request logs", () => {
     });
     await app.request("/v1/keys", { headers: { authorization: `Bearer ${created.key}` } });
 
+    await requestLinesWritten();
     expect(raw).toHaveLength(bodies.length + 3);
     const output = raw.join("\n");
     for (const secret of [t.rootKey, created.key, sha256Hex(created.key), ADMIN_TOKEN]) {

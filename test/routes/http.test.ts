@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { createKeyspace, createTestApp, type TestApp } from "../helpers.js";
+import { createKeyspace, createTestApp, requestLinesWritten, type TestApp } from "../helpers.js";
 import { expectProblem } from "../support/api.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -130,6 +130,7 @@ describe("errors are problem+json (§6)", () => {
     expect(response.text).not.toMatch(/ at |\.ts|select|from|sqlite|km_root_/i);
     const ready = await t.call("GET", "/readyz");
     expectProblem(ready, 503, "UNAVAILABLE");
+    await requestLinesWritten();
     for (const line of t.logs) expect(line).not.toContain(t.rootKey);
   });
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateKey } from "../../src/keys/format.js";
 import { createHttpServer } from "../../src/server/http-server.js";
 import { verifyFastPath } from "../../src/server/verify-fast-path.js";
-import { createTestApp, type TestApp } from "../helpers.js";
+import { createTestApp, requestLinesWritten, type TestApp } from "../helpers.js";
 import { sample } from "../support/ops.js";
 import { keyWith, rootKeyWith } from "../support/verify.js";
 
@@ -193,6 +193,7 @@ describe("verify's fast path on node:http", () => {
       // One from each server: both count in the same registry.
       expect(sample(metrics, "keymint_http_requests_total", labels)).toBe(requestsBefore + 2);
       expect(sample(metrics, "keymint_verifications_total", { code: "VALID" })).toBe(validBefore + 2);
+      await requestLinesWritten();
       const lines = t.logs.map((line) => JSON.parse(line)).filter((line) => line.requestId === "logged-1");
       expect(lines).toHaveLength(2);
       for (const line of lines) {

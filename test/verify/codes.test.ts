@@ -1,7 +1,15 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { checksumOf, generateKey } from "../../src/keys/format.js";
 import { sha256Hex } from "../../src/keys/hash.js";
-import { createKey, createKeyspace, createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
+import {
+  createKey,
+  createKeyspace,
+  createTestApp,
+  ManualClock,
+  requestLinesWritten,
+  type TestApp,
+  verify,
+} from "../helpers.js";
 import { iso, keyWith, otherWorkspaceRootKey, rootKeyWith, T0 } from "../support/verify.js";
 
 const NOT_FOUND = { valid: false, code: "NOT_FOUND" };
@@ -263,6 +271,7 @@ describe("POST /v1/keys/verify: the codes", () => {
       const created = await keyWith(t);
       await verify(t, { key: created.key });
       await verify(t, { key: `${created.key.slice(0, -1)}x` });
+      await requestLinesWritten();
       const logs = t.logs.join("\n");
       expect(logs).toContain("/v1/keys/verify");
       expect(logs).not.toContain(created.key.slice(-44));

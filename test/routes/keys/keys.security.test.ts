@@ -1,6 +1,12 @@
 import { createHash } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
-import { createKey, createKeyspace, createTestApp, type TestApp } from "../../helpers.js";
+import {
+  createKey,
+  createKeyspace,
+  createTestApp,
+  requestLinesWritten,
+  type TestApp,
+} from "../../helpers.js";
 import { createRootKey, createWorkspace, expectProblem, expectStatus } from "../../support/api.js";
 
 const ids = (body: { data: { id: string }[] }) => body.data.map((key) => key.id);
@@ -177,6 +183,7 @@ describe("keys: no key material after creation", () => {
       expect(response.text).not.toContain("$argon2");
       expect(response.text).not.toMatch(/"(key|hash)":/);
     }
+    await requestLinesWritten();
     for (const line of t.logs) {
       for (const secret of [...secrets, ...hashes]) expect(line).not.toContain(secret);
     }
