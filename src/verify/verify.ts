@@ -1,10 +1,10 @@
-import type { KeyRow } from "../db/schema.js";
 import { effectiveRemaining } from "../keys/credits.js";
 import { parseKey } from "../keys/format.js";
 import { keyMatchesHash, sha256Hex } from "../keys/hash.js";
 import type { Clock } from "../lib/clock.js";
 import { startOfUtcDay, startOfUtcMonth, toIso } from "../lib/time.js";
 import type { Repos } from "../repo/index.js";
+import type { VerifyKeyRow } from "../repo/keys.js";
 import type { RecordCache } from "./cache.js";
 import type { RateLimit, RateLimiter, RateLimitState } from "./rate-limiter.js";
 import type { UsageBuffer } from "./usage-buffer.js";
@@ -97,7 +97,7 @@ export async function verifyKey(
   let key = deps.keyCache.cached(digest);
   if (key === undefined) {
     key = await deps.keyCache.load(digest, async () => {
-      const row = await deps.repos.keys.findById(`key_${parsed.keyId}`);
+      const row = await deps.repos.keys.findForVerify(`key_${parsed.keyId}`);
       if (row === undefined || row.start !== parsed.start) return null;
       return (await keyMatchesHash(request.key, digest, row.hash)) ? toCachedKey(row) : null;
     });
@@ -189,7 +189,7 @@ const NO_META: Record<string, unknown> = Object.freeze({});
 const NO_SCOPES: string[] = Object.freeze([]) as unknown as string[];
 const NO_SCOPE_SET: ReadonlySet<string> = new Set();
 
-function toCachedKey(row: KeyRow): CachedKey {
+function toCachedKey(row: VerifyKeyRow): CachedKey {
   const noScopes = row.scopes.length === 0;
   return {
     id: row.id,

@@ -244,7 +244,7 @@ describe("a near-miss key takes the path of any wrong key", () => {
   });
 
   async function verifyWithLookups(presented: string) {
-    const lookups = vi.spyOn(t.deps.repos.keys, "findById");
+    const lookups = vi.spyOn(t.deps.repos.keys, "findForVerify");
     const cache = { hits: t.deps.keyCache.hits, misses: t.deps.keyCache.misses };
     const response = await t.call("POST", "/v1/keys/verify", { body: { key: presented } });
     const cacheTouched =

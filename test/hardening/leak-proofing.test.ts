@@ -250,6 +250,7 @@ describe("leak-proofing", () => {
     );
     poisoned.stack = `${poisoned.message}\n    at findById (${r.argonKey})`;
     vi.spyOn(t.deps.repos.keys, "findById").mockRejectedValue(poisoned);
+    vi.spyOn(t.deps.repos.keys, "findForVerify").mockRejectedValue(poisoned);
     vi.spyOn(t.deps.repos.keyspaces, "findById").mockRejectedValue(poisoned);
     t.deps.keyCache.clear();
 

@@ -175,11 +175,11 @@ describe("POST /v1/keys/verify: coherence with a warm cache", () => {
   it("does not cache a record loaded while the key was being revoked", async () => {
     const created = await keyWith(t);
     // Hold the verify's lookup after it has read the row, until the revocation has been answered.
-    const findById = t.deps.repos.keys.findById.bind(t.deps.repos.keys);
+    const findForVerify = t.deps.repos.keys.findForVerify.bind(t.deps.repos.keys);
     const lookupStarted = deferred();
     const released = deferred();
-    const spy = vi.spyOn(t.deps.repos.keys, "findById").mockImplementationOnce(async (id) => {
-      const row = await findById(id);
+    const spy = vi.spyOn(t.deps.repos.keys, "findForVerify").mockImplementationOnce(async (id) => {
+      const row = await findForVerify(id);
       lookupStarted.resolve();
       await released.promise;
       return row;

@@ -69,7 +69,7 @@ describe("POST /v1/keys/verify: the negative cache", () => {
   it("answers an unknown well-formed key from the negative cache, without a database lookup", async () => {
     const keyspace = await createKeyspace(t);
     const unknown = generateKey(keyspace.prefix).key;
-    const lookups = vi.spyOn(t.deps.repos.keys, "findById");
+    const lookups = vi.spyOn(t.deps.repos.keys, "findForVerify");
     expect((await verify(t, { key: unknown })).code).toBe("NOT_FOUND");
     expect(lookups).toHaveBeenCalledTimes(1);
     const hits = t.deps.keyCache.hits;
@@ -85,7 +85,7 @@ describe("POST /v1/keys/verify: the negative cache", () => {
     await Promise.all(
       Array.from({ length: 200 }, () => verify(t, { key: generateKey(keyspace.prefix).key })),
     );
-    const lookups = vi.spyOn(t.deps.repos.keys, "findById");
+    const lookups = vi.spyOn(t.deps.repos.keys, "findForVerify");
     expect((await verify(t, { key: created.key })).code).toBe("VALID");
     expect(lookups).not.toHaveBeenCalled();
   });
