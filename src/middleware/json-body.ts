@@ -14,6 +14,9 @@ const CLOSE_ARRAY = 0x5d;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const UTF8 = new TextDecoder();
+// Searched as bytes: a string needle would be converted to a Buffer on every search.
+const PROTO_NAME = Buffer.from("__proto__");
+const UNICODE_ESCAPE = Buffer.from("\\u");
 
 /**
  * Refuses JSON bodies that are well-formed enough to parse but hostile to what comes after:
@@ -54,7 +57,7 @@ export function jsonBodyRefusal(bytes: Buffer, maxDepth = MAX_JSON_DEPTH): ApiEr
     return new ApiError("BAD_REQUEST", `The request body nests deeper than ${maxDepth} levels.`);
   }
   // "__proto__" can only be a field name when it is spelled out or escaped (\u005f…).
-  if (bytes.includes("__proto__") || bytes.includes("\\u")) {
+  if (bytes.includes(PROTO_NAME) || bytes.includes(UNICODE_ESCAPE)) {
     const errors = protoFieldErrors(bytes);
     if (errors.length > 0) return new ApiError("VALIDATION_FAILED", "The request is not valid.", errors);
   }
