@@ -43,12 +43,6 @@ export function wantsPrettyLogs(
   return stdout.isTTY === true && !underCi;
 }
 
-// Lines are gathered up to 4 KiB (or 100 ms) per write to stdout: a write per busy event-loop turn
-// cost verify about 5% of its throughput. A crash can lose what is gathered, as it always could lose
-// what an asynchronous destination had not yet written; a normal exit writes it out (pino flushes).
-const LOG_BUFFER_BYTES = 4096;
-const LOG_FLUSH_MS = 100;
-
 export interface LoggerOptions {
   level: string;
   /** Human-readable lines: only when a person is watching a terminal (see wantsPrettyLogs). */
@@ -69,8 +63,7 @@ export function createLogger(options: LoggerOptions): Logger {
   if (options.destination) return pino(base, options.destination);
   if (options.pretty)
     return pino({ ...base, transport: { target: "pino-pretty", options: { colorize: true } } });
-  return pino(
-    base,
-    pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS }),
-  );
+  // No minLength buffering: it would gather more lines per write, but on a broken stdout pipe pino's
+  // flush at exit retries that buffer forever (test/hardening/graceful-shutdown.test.ts).
+  return pino(base, pino.destination({ dest: 1, sync: false }));
 }
