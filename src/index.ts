@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { startCheckpointer } from "./db/checkpointer.js";
 import { openDatabase } from "./db/client.js";
 import { migrateDatabase } from "./db/migrate.js";
 import { createDeps } from "./deps.js";
@@ -9,6 +10,7 @@ import { createHttpServer } from "./server/http-server.js";
 import { bootstrapIfEmpty } from "./services/workspaces.js";
 
 const USAGE_FLUSH_INTERVAL_MS = 2_000;
+const CHECKPOINT_INTERVAL_MS = 1_000;
 const SHUTDOWN_DEADLINE_MS = 8_000;
 const HARD_EXIT_MS = 9_500;
 
@@ -32,6 +34,13 @@ async function main(): Promise<void> {
   }
 
   deps.usage.start(USAGE_FLUSH_INTERVAL_MS, (error) => logger.error({ err: error }, "usage flush failed"));
+  const checkpointer = db.$client.memory
+    ? undefined
+    : await startCheckpointer(db, {
+        intervalMs: CHECKPOINT_INTERVAL_MS,
+        onError: (error) =>
+          logger.error({ err: error }, "WAL checkpoints are back on the main thread: the worker failed"),
+      });
   const app = createApp(deps);
   const server = createHttpServer(app, deps, config.HOST);
   server.listen(config.PORT, config.HOST, () => {
@@ -73,6 +82,7 @@ async function main(): Promise<void> {
       clearTimeout(deadline);
       try {
         await deps.usage.stop();
+        await checkpointer?.stop();
         db.$client.close();
         logger.info("stopped");
       } catch (error) {
