@@ -110,18 +110,51 @@ describe("UsageBuffer", () => {
     recordUsage.mockImplementationOnce(original);
     recordUsage.mockRejectedValueOnce(new Error("SQLITE_BUSY: database is locked"));
     await expect(buffer.flush()).rejects.toThrow("SQLITE_BUSY");
+    // The first write is the largest allowed; the failed second one is kept whole.
+    expect(recordUsage.mock.calls[0]?.[0]).toHaveLength(USAGE_ROWS_PER_WRITE);
     expect(buffer.pending).toBe(rows - USAGE_ROWS_PER_WRITE);
     await buffer.flush();
     expect(buffer.pending).toBe(0);
-    expect(recordUsage.mock.calls.map(([counts]) => counts.length)).toStrictEqual([
-      USAGE_ROWS_PER_WRITE,
-      USAGE_ROWS_PER_WRITE,
-      USAGE_ROWS_PER_WRITE,
-      200,
-    ]);
+    const sizes = recordUsage.mock.calls.map(([counts]) => counts.length);
+    expect(sizes.length).toBeGreaterThanOrEqual(4);
+    expect(sizes.every((size) => size <= USAGE_ROWS_PER_WRITE)).toBe(true);
+    // Every row once, the failed write's rows included (its call is the second).
+    expect(sizes.reduce((sum, size) => sum + size, 0) - (sizes[1] ?? 0)).toBe(rows);
     const written = usageRows() as { count: number }[];
     expect(written).toHaveLength(rows);
     expect(written.every((row) => row.count === 1)).toBe(true);
+  });
+
+  it("shrinks its writes when they take long, and grows them again when they are quick", async () => {
+    const rows = 3 * USAGE_ROWS_PER_WRITE;
+    for (let i = 0; i < rows; i++) buffer.recordVerification(keyId, "VALID", T + i * HOUR, true);
+    const original = t.deps.repos.keys.recordUsage.bind(t.deps.repos.keys);
+    const clock = vi.spyOn(performance, "now");
+    let now = 0;
+    clock.mockImplementation(() => now);
+    const recordUsage = vi
+      .spyOn(t.deps.repos.keys, "recordUsage")
+      .mockImplementation(async (counts, lastUsed) => {
+        // A slow database: 0.1 ms a row, so 20 rows fit the 2 ms budget.
+        now += counts.length * 0.1;
+        return original(counts, lastUsed);
+      });
+    await buffer.flush();
+    const sizes = recordUsage.mock.calls.map(([counts]) => counts.length);
+    expect(sizes[0]).toBe(USAGE_ROWS_PER_WRITE);
+    expect(sizes.slice(1, -1).every((size) => size === 20)).toBe(true);
+
+    recordUsage.mockClear();
+    recordUsage.mockImplementation(async (counts, lastUsed) => {
+      now += 0.001; // a fast one: each write may double the next
+      return original(counts, lastUsed);
+    });
+    for (let i = 0; i < rows; i++) buffer.recordVerification(keyId, "DISABLED", T + i * HOUR, false);
+    await buffer.flush();
+    expect(recordUsage.mock.calls.map(([counts]) => counts.length).slice(0, 6)).toStrictEqual([
+      20, 40, 80, 160, 320, 500,
+    ]);
+    expect(usageRows()).toHaveLength(2 * rows);
   });
 
   it("keeps flushing after a failed write instead of failing every later flush", async () => {
