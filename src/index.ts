@@ -10,7 +10,7 @@ import { createHttpServer } from "./server/http-server.js";
 import { bootstrapIfEmpty } from "./services/workspaces.js";
 
 const USAGE_FLUSH_INTERVAL_MS = 2_000;
-const CHECKPOINT_INTERVAL_MS = 1_000;
+const CHECKPOINT_INTERVAL_MS = 200;
 const SHUTDOWN_DEADLINE_MS = 8_000;
 const HARD_EXIT_MS = 9_500;
 
@@ -39,7 +39,10 @@ async function main(): Promise<void> {
     : await startCheckpointer(db, {
         intervalMs: CHECKPOINT_INTERVAL_MS,
         onError: (error) =>
-          logger.error({ err: error }, "WAL checkpoints are back on the main thread: the worker failed"),
+          logger.error(
+            { err: error },
+            "the checkpoint worker failed; SQLite checkpoints on the main thread alone",
+          ),
       });
   const app = createApp(deps);
   const server = createHttpServer(app, deps, config.HOST);
