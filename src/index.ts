@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { startCheckpointer } from "./db/checkpointer.js";
 import { openDatabase } from "./db/client.js";
 import { migrateDatabase } from "./db/migrate.js";
 import { createDeps } from "./deps.js";
@@ -10,7 +9,6 @@ import { createHttpServer } from "./server/http-server.js";
 import { bootstrapIfEmpty } from "./services/workspaces.js";
 
 const USAGE_FLUSH_INTERVAL_MS = 2_000;
-const CHECKPOINT_INTERVAL_MS = 200;
 const SHUTDOWN_DEADLINE_MS = 8_000;
 const HARD_EXIT_MS = 9_500;
 
@@ -34,16 +32,6 @@ async function main(): Promise<void> {
   }
 
   deps.usage.start(USAGE_FLUSH_INTERVAL_MS, (error) => logger.error({ err: error }, "usage flush failed"));
-  const checkpointer = db.$client.memory
-    ? undefined
-    : await startCheckpointer(db, {
-        intervalMs: CHECKPOINT_INTERVAL_MS,
-        onError: (error) =>
-          logger.error(
-            { err: error },
-            "the checkpoint worker failed; SQLite checkpoints on the main thread alone",
-          ),
-      });
   const app = createApp(deps);
   const server = createHttpServer(app, deps, config.HOST);
   server.listen(config.PORT, config.HOST, () => {
@@ -85,7 +73,6 @@ async function main(): Promise<void> {
       clearTimeout(deadline);
       try {
         await deps.usage.stop();
-        await checkpointer?.stop();
         db.$client.close();
         logger.info("stopped");
       } catch (error) {
