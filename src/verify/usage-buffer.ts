@@ -60,23 +60,26 @@ export class UsageBuffer {
     this.counts = new Map();
     this.keyLastUsed = new Map();
     this.rootKeyLastUsed = new Map();
-    const countRows = [...counts];
-    const lastUsedRows = [...keyLastUsed];
-    let written = 0;
+    // Rows leave the snapshots as they are written (no copies: after a busy interval a batch holds
+    // hundreds of thousands), so after a failure the snapshots are exactly what is left to write.
     try {
-      while (written < countRows.length || written < lastUsedRows.length) {
-        if (written > 0) await new Promise((resolve) => setImmediate(resolve));
-        const end = written + this.rowsPerWrite;
+      let first = true;
+      while (counts.size > 0 || keyLastUsed.size > 0) {
+        if (!first) await new Promise((resolve) => setImmediate(resolve));
+        first = false;
+        const countRows = firstEntries(counts, this.rowsPerWrite);
+        const lastUsedRows = firstEntries(keyLastUsed, this.rowsPerWrite);
         const started = performance.now();
         await this.repos.keys.recordUsage(
-          countRows.slice(written, end).map(([, entry]) => entry),
-          new Map(lastUsedRows.slice(written, end)),
+          countRows.map(([, entry]) => entry),
+          new Map(lastUsedRows),
         );
-        written = end;
+        for (const [slot] of countRows) counts.delete(slot);
+        for (const [id] of lastUsedRows) keyLastUsed.delete(id);
         this.adjustRowsPerWrite(performance.now() - started);
       }
     } catch (error) {
-      this.putBack(new Map(countRows.slice(written)), new Map(lastUsedRows.slice(written)), rootKeyLastUsed);
+      this.putBack(counts, keyLastUsed, rootKeyLastUsed);
       throw error;
     }
     if (rootKeyLastUsed.size === 0) return;
@@ -127,4 +130,13 @@ export class UsageBuffer {
     clearInterval(this.timer);
     await this.flush();
   }
+}
+
+function firstEntries<K, V>(map: Map<K, V>, count: number): [K, V][] {
+  const entries: [K, V][] = [];
+  for (const entry of map) {
+    if (entries.length === count) break;
+    entries.push(entry);
+  }
+  return entries;
 }
