@@ -33,12 +33,13 @@ export function rootKeyAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
 }
 
 async function authenticate(deps: AppDeps, token: string): Promise<Caller | null> {
-  const parsed = parseKey(token);
-  if (parsed === null || parsed.prefix !== ROOT_KEY_PREFIX) return null;
-  const digest = sha256Hex(token);
-  return deps.rootKeyCache.resolve(digest, async () => {
-    const row = await deps.repos.rootKeys.findById(`rk_${parsed.keyId}`);
-    if (!row || row.revokedAt !== null || !sha256Equals(digest, row.hash)) return null;
+  const presented = presentedRootKey(token);
+  if (presented === null) return null;
+  const cached = deps.rootKeyCache.cached(presented.digest);
+  if (cached !== undefined) return cached;
+  return deps.rootKeyCache.load(presented.digest, async () => {
+    const row = await deps.repos.rootKeys.findById(`rk_${presented.keyId}`);
+    if (!row || row.revokedAt !== null || !sha256Equals(presented.digest, row.hash)) return null;
     return {
       id: row.id,
       workspaceId: row.workspaceId,
@@ -53,7 +54,13 @@ async function authenticate(deps: AppDeps, token: string): Promise<Caller | null
  * it would have to be loaded, null when it is known not to be a valid root key.
  */
 export function cachedCaller(deps: Pick<AppDeps, "rootKeyCache">, token: string): Caller | null | undefined {
+  const presented = presentedRootKey(token);
+  return presented === null ? null : deps.rootKeyCache.cached(presented.digest);
+}
+
+/** A well-formed root key's id and its SHA-256 (the cache key); null for anything else. */
+function presentedRootKey(token: string): { keyId: string; digest: string } | null {
   const parsed = parseKey(token);
   if (parsed === null || parsed.prefix !== ROOT_KEY_PREFIX) return null;
-  return deps.rootKeyCache.cached(sha256Hex(token));
+  return { keyId: parsed.keyId, digest: sha256Hex(token) };
 }
