@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context.js";
 import type { AppDeps } from "../deps.js";
-import { parseKey, ROOT_KEY_PREFIX } from "../keys/format.js";
+import { MAX_KEY_LENGTH, parseKey, ROOT_KEY_PREFIX } from "../keys/format.js";
 import { sha256Equals, sha256Hex } from "../keys/hash.js";
 import { bearerToken } from "./bearer.js";
 import type { Caller } from "./caller.js";
@@ -33,13 +33,15 @@ export function rootKeyAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
 }
 
 async function authenticate(deps: AppDeps, token: string): Promise<Caller | null> {
-  const presented = presentedRootKey(token);
-  if (presented === null) return null;
-  const cached = deps.rootKeyCache.cached(presented.digest);
+  const digest = rootKeyDigest(token);
+  if (digest === null) return null;
+  const cached = deps.rootKeyCache.cached(digest);
   if (cached !== undefined) return cached;
-  return deps.rootKeyCache.load(presented.digest, async () => {
-    const row = await deps.repos.rootKeys.findById(`rk_${presented.keyId}`);
-    if (!row || row.revokedAt !== null || !sha256Equals(presented.digest, row.hash)) return null;
+  const parsed = parseKey(token);
+  if (parsed === null || parsed.prefix !== ROOT_KEY_PREFIX) return null;
+  return deps.rootKeyCache.load(digest, async () => {
+    const row = await deps.repos.rootKeys.findById(`rk_${parsed.keyId}`);
+    if (!row || row.revokedAt !== null || !sha256Equals(digest, row.hash)) return null;
     return {
       id: row.id,
       workspaceId: row.workspaceId,
@@ -54,13 +56,15 @@ async function authenticate(deps: AppDeps, token: string): Promise<Caller | null
  * it would have to be loaded, null when it is known not to be a valid root key.
  */
 export function cachedCaller(deps: Pick<AppDeps, "rootKeyCache">, token: string): Caller | null | undefined {
-  const presented = presentedRootKey(token);
-  return presented === null ? null : deps.rootKeyCache.cached(presented.digest);
+  const digest = rootKeyDigest(token);
+  return digest === null ? null : deps.rootKeyCache.cached(digest);
 }
 
-/** A well-formed root key's id and its SHA-256 (the cache key); null for anything else. */
-function presentedRootKey(token: string): { keyId: string; digest: string } | null {
-  const parsed = parseKey(token);
-  if (parsed === null || parsed.prefix !== ROOT_KEY_PREFIX) return null;
-  return { keyId: parsed.keyId, digest: sha256Hex(token) };
+/**
+ * The root-key cache's key for a presented token: its SHA-256; null when the token is too long to be
+ * a key (it is not hashed). Only tokens that parsed as root keys are ever loaded, so a cache hit
+ * needs no parse and no checksum: authenticate parses on a miss only.
+ */
+function rootKeyDigest(token: string): string | null {
+  return token.length <= MAX_KEY_LENGTH ? sha256Hex(token) : null;
 }

@@ -9,8 +9,8 @@ const BODY_LENGTH = KEY_ID_LENGTH + SECRET_LENGTH + CHECKSUM_LENGTH;
 export const PREFIX_PATTERN = /^[a-z][a-z0-9]{0,15}(_[a-z0-9]{1,16})?$/;
 export const ROOT_KEY_PREFIX = "km_root";
 const KEY_PATTERN = /^([a-z][a-z0-9]{0,15}(?:_[a-z0-9]{1,16})?)_([0-9A-Za-z]{50})$/;
-// prefix (≤ 33) + "_" + body (50)
-const MAX_KEY_LENGTH = 33 + 1 + BODY_LENGTH;
+/** The longest a well-formed key can be: prefix (≤ 33) + "_" + body (50). */
+export const MAX_KEY_LENGTH = 33 + 1 + BODY_LENGTH;
 
 /** The regex secret scanners use to find KeyMint keys in text (contract §1). */
 export const SECRET_SCANNER_REGEX = /\b[a-z][a-z0-9]{0,15}(?:_[a-z0-9]{1,16})?_[0-9A-Za-z]{50}\b/;

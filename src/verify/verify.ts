@@ -1,5 +1,5 @@
 import { effectiveRemaining } from "../keys/credits.js";
-import { parseKey } from "../keys/format.js";
+import { MAX_KEY_LENGTH, parseKey } from "../keys/format.js";
 import { keyMatchesHash, sha256Hex } from "../keys/hash.js";
 import type { Clock } from "../lib/clock.js";
 import { startOfUtcDay, startOfUtcMonth, toIso } from "../lib/time.js";
@@ -80,22 +80,25 @@ export interface VerifyResult {
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: "NOT_FOUND" });
 
 /**
- * The verify path, top to bottom in contract order: parse → cache → lookup → hash compare →
- * REVOKED, DISABLED, EXPIRED, INSUFFICIENT_SCOPES, RATE_LIMITED, USAGE_EXCEEDED → VALID.
+ * The verify path, top to bottom: the cache (on a miss: format and checksum → lookup → hash compare),
+ * then in contract order REVOKED, DISABLED, EXPIRED, INSUFFICIENT_SCOPES, RATE_LIMITED,
+ * USAGE_EXCEEDED → VALID.
  */
 export async function verifyKey(
   deps: VerifyDeps,
   caller: VerifyScope,
   request: VerifyRequest,
 ): Promise<VerifyResult> {
-  // 1. Format and checksum, before any cache or database access.
-  const parsed = parseKey(request.key);
-  if (parsed === null) return NOT_FOUND;
-
-  // 2–4. Cache, else lookup by keyId and a constant-time hash compare (argon2 off the event loop).
+  // 1–2. The cache, by the key's SHA-256. Only keys that passed the format and checksum are ever
+  // loaded, so a cached digest needs neither again; a key too long to be one is not hashed at all.
+  if (request.key.length > MAX_KEY_LENGTH) return NOT_FOUND;
   const digest = sha256Hex(request.key);
   let key = deps.keyCache.cached(digest);
   if (key === undefined) {
+    // 3–4. Format and checksum before any database access, then the lookup by keyId and a
+    // constant-time hash compare (argon2 off the event loop).
+    const parsed = parseKey(request.key);
+    if (parsed === null) return NOT_FOUND;
     key = await deps.keyCache.load(digest, async () => {
       const row = await deps.repos.keys.findForVerify(`key_${parsed.keyId}`);
       if (row === undefined || row.start !== parsed.start) return null;
