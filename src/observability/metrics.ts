@@ -1,5 +1,6 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import { VERIFY_CODES, type VerifyCode } from "../verify/verify.js";
+import { type HistogramSeries, HotHistogram } from "./hot-histogram.js";
 
 export interface CacheStats {
   hits: number;
@@ -13,23 +14,30 @@ export function createMetrics(cacheStats: () => CacheStats) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
-  const verifications = new Counter({
+  // Counted in plain numbers on the hot path and handed to prom-client when /metrics is read:
+  // prom-client's own inc() checks and hashes its labels on every call (see HotHistogram).
+  const verificationCounts = Object.fromEntries(VERIFY_CODES.map((code) => [code, 0])) as Record<
+    VerifyCode,
+    number
+  >;
+  new Counter({
     name: "keymint_verifications_total",
     help: "Key verifications by outcome code.",
     labelNames: ["code"],
     registers: [registry],
+    // Every code exported from the start (at 0), so rate() and alerts see a series before its first event.
+    collect() {
+      this.reset();
+      for (const code of VERIFY_CODES) this.inc({ code }, verificationCounts[code]);
+    },
   });
-  // Every code exported from the start (at 0), so rate() and alerts see a series before its first event.
-  for (const code of VERIFY_CODES) verifications.inc({ code }, 0);
-  // Children bound once: the hot path does no label lookup.
-  const verificationsByCode = new Map(VERIFY_CODES.map((code) => [code, verifications.labels(code)]));
 
-  const verifyDuration = new Histogram({
-    name: "keymint_verify_duration_seconds",
-    help: "Time to verify a key, from parsed request to result.",
-    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    registers: [registry],
-  });
+  const verifyDuration = new HotHistogram(
+    "keymint_verify_duration_seconds",
+    "Time to verify a key, from parsed request to result.",
+    [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registry,
+  ).addSeries({});
 
   new Counter({
     name: "keymint_verify_cache_hits_total",
@@ -67,38 +75,40 @@ export function createMetrics(cacheStats: () => CacheStats) {
     },
   });
 
-  const httpRequests = new Counter({
+  // A series' request count is its duration histogram's count: one observation feeds both.
+  new Counter({
     name: "keymint_http_requests_total",
     help: "HTTP requests by route template, method and status.",
     labelNames: ["method", "route", "status"],
     registers: [registry],
+    collect() {
+      this.reset();
+      for (const { labels, count } of httpDuration.allSeries()) this.inc(labels, count);
+    },
   });
-  const httpDuration = new Histogram({
-    name: "keymint_http_request_duration_seconds",
-    help: "HTTP request duration by route template, method and status.",
-    labelNames: ["method", "route", "status"],
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
-  });
-  const httpChildren = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<string> }>();
+  const httpDuration = new HotHistogram<"method" | "route" | "status">(
+    "keymint_http_request_duration_seconds",
+    "HTTP request duration by route template, method and status.",
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registry,
+  );
+  const httpSeries = new Map<string, HistogramSeries<"method" | "route" | "status">>();
 
   return {
     registry,
     recordVerification(code: VerifyCode, seconds: number): void {
-      verificationsByCode.get(code)?.inc();
+      verificationCounts[code]++;
       verifyDuration.observe(seconds);
     },
     /** `route` is the matched route template (never a raw path), so label values stay bounded. */
     recordHttpRequest(method: string, route: string, status: number, seconds: number): void {
       const id = `${method} ${route} ${status}`;
-      let children = httpChildren.get(id);
-      if (children === undefined) {
-        const labels = { method, route, status: String(status) };
-        children = { count: httpRequests.labels(labels), duration: httpDuration.labels(labels) };
-        httpChildren.set(id, children);
+      let series = httpSeries.get(id);
+      if (series === undefined) {
+        series = httpDuration.addSeries({ method, route, status: String(status) });
+        httpSeries.set(id, series);
       }
-      children.count.inc();
-      children.duration.observe(seconds);
+      series.observe(seconds);
     },
   };
 }
