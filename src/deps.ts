@@ -8,6 +8,7 @@ import { type Clock, systemClock } from "./lib/clock.js";
 import { CursorCodec } from "./lib/cursor.js";
 import { createLogger, type Logger } from "./observability/logger.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
+import { RequestLog } from "./observability/request-log.js";
 import { createRepos, type Repos } from "./repo/index.js";
 import { RecordCache } from "./verify/cache.js";
 import { RateLimiter } from "./verify/rate-limiter.js";
@@ -26,6 +27,7 @@ export interface AppDeps {
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
+  requestLog: RequestLog;
   keyCache: VerifyCache;
   rootKeyCache: RecordCache<Caller>;
   rateLimiter: RateLimiter;
@@ -51,17 +53,20 @@ export async function createDeps(options: DepsOptions): Promise<AppDeps> {
   };
   const keyCache: VerifyCache = new RecordCache(cacheOptions);
   const cursorSecret = await repos.settings.getOrCreate("cursor_secret", () => randomBase62(43));
+  const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL });
+  const metrics = createMetrics(() => ({
+    hits: keyCache.hits,
+    misses: keyCache.misses,
+    loads: keyCache.loads,
+    size: keyCache.size,
+  }));
   return {
     config,
     repos,
     clock: options.clock ?? systemClock,
-    logger: options.logger ?? createLogger({ level: config.LOG_LEVEL }),
-    metrics: createMetrics(() => ({
-      hits: keyCache.hits,
-      misses: keyCache.misses,
-      loads: keyCache.loads,
-      size: keyCache.size,
-    })),
+    logger,
+    metrics,
+    requestLog: new RequestLog(logger, metrics),
     keyCache,
     rootKeyCache: new RecordCache({ ...cacheOptions, max: Math.min(cacheOptions.max, ROOT_KEY_CACHE_MAX) }),
     // lru-cache allocates its index up front, so every bound is sized from the setting, not a large constant:

@@ -72,6 +72,7 @@ async function main(): Promise<void> {
     server.close(async () => {
       clearTimeout(deadline);
       try {
+        deps.requestLog.flush();
         await deps.usage.stop();
         db.$client.close();
         logger.info("stopped");

@@ -4,15 +4,12 @@ import { createApp } from "../src/app.js";
 import type { Config } from "../src/config.js";
 import { openDatabase } from "../src/db/client.js";
 import { migrateDatabase } from "../src/db/migrate.js";
-import { createDeps } from "../src/deps.js";
+import { type AppDeps, createDeps } from "../src/deps.js";
 import type { Clock } from "../src/lib/clock.js";
 import { createWorkspace } from "../src/services/workspaces.js";
 
-/**
- * Resolves once request log lines written so far have reached the logger's destination: they are
- * handed over once per turn of the event loop (src/observability/request-log.ts).
- */
-export const requestLinesWritten = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Writes the request log lines recorded so far, which are batched (src/observability/request-log.ts). */
+export const requestLinesWritten = (t: { deps: AppDeps }) => t.deps.requestLog.flush();
 
 /** A clock tests move by hand. */
 export class ManualClock implements Clock {

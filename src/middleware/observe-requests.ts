@@ -3,7 +3,6 @@ import { routePath } from "hono/route";
 import type { AppEnv } from "../context.js";
 import type { AppDeps } from "../deps.js";
 import { requestIdPolicy } from "../observability/request-id.js";
-import { requestRecorder } from "../observability/request-log.js";
 
 /**
  * First middleware of every request: gives it a request id (the client's own when sane), finds the
@@ -13,7 +12,6 @@ import { requestRecorder } from "../observability/request-log.js";
 export function observeRequests(deps: AppDeps): MiddlewareHandler<AppEnv> {
   const trustProxy = deps.config.KEYMINT_TRUST_PROXY;
   const requestIdFor = requestIdPolicy(deps.config);
-  const record = requestRecorder(deps);
   return async (c, next) => {
     const started = performance.now();
     const requestId = requestIdFor(c.req.header("x-request-id"));
@@ -24,7 +22,7 @@ export function observeRequests(deps: AppDeps): MiddlewareHandler<AppEnv> {
     outgoing?.setHeader("x-request-id", requestId);
     await next();
     if (outgoing === undefined) c.res.headers.set("x-request-id", requestId);
-    record({
+    deps.requestLog.record({
       requestId,
       method: c.req.method,
       route: routePath(c) || "unmatched",

@@ -10,7 +10,6 @@ import { errorAnswers } from "../middleware/errors.js";
 import { isJsonMediaType, jsonBodyRefusal } from "../middleware/json-body.js";
 import { DEFAULT_CSP, SECURITY_HEADERS } from "../middleware/security-headers.js";
 import { requestIdPolicy } from "../observability/request-id.js";
-import { requestRecorder } from "../observability/request-log.js";
 import { VerifyBody } from "../routes/keys/keys.routes.js";
 import { verifyAndCount } from "../services/verify-key.js";
 import type { VerifyRequest } from "../verify/verify.js";
@@ -35,7 +34,6 @@ const FIXED_HEADERS = [...SECURITY_HEADERS.flat(), "content-security-policy", DE
  */
 export function verifyFastPath(deps: AppDeps, fallback: NodeListener): NodeListener {
   const requestIdFor = requestIdPolicy(deps.config);
-  const record = requestRecorder(deps);
   const answerError = errorAnswers(deps);
   const corsEnabled = deps.config.KEYMINT_CORS_ORIGINS.length > 0;
   const fixedHeaders = [...FIXED_HEADERS, ...corsHeadersWithoutOrigin(deps.config.KEYMINT_CORS_ORIGINS)];
@@ -82,7 +80,7 @@ export function verifyFastPath(deps: AppDeps, fallback: NodeListener): NodeListe
     headers.push("content-length", String(Buffer.byteLength(payload)));
     response.writeHead(status, headers);
     response.end(payload);
-    record({
+    deps.requestLog.record({
       requestId,
       method: "POST",
       route: VERIFY_PATH,

@@ -101,7 +101,7 @@ async function expectNoLeaks(): Promise<void> {
       found.push(`${response.what} body: ${label}`);
     for (const label of leaksIn(response.headers)) found.push(`${response.what} headers: ${label}`);
   }
-  await requestLinesWritten();
+  requestLinesWritten(t);
   for (const line of t.logs)
     for (const label of leaksIn(line)) found.push(`log ${line.slice(0, 120)}: ${label}`);
   const audit = JSON.stringify(t.db.$client.prepare("SELECT * FROM audit_events").all());

@@ -32,7 +32,7 @@ describe("request logs", () => {
   });
 
   it("writes one JSON line per request with requestId, method, route, status and durationMs", async () => {
-    const { app, lines } = appWithProductionLogger(t, "info");
+    const { app, lines, deps } = appWithProductionLogger(t, "info");
     const created = await keyWith(t);
     await app.request("/v1/keys/verify", {
       method: "POST",
@@ -46,7 +46,7 @@ describe("request logs", () => {
     await app.request(`/v1/keys/${created.id}`, { headers: { authorization: `Bearer ${t.rootKey}` } });
     await app.request("/healthz");
 
-    await requestLinesWritten();
+    requestLinesWritten({ deps });
     const logged = lines();
     expect(logged).toHaveLength(3);
     for (const line of logged) {
@@ -67,7 +67,7 @@ describe("request logs", () => {
   });
 
   it("logs the request id it returns in x-request-id, generating one for a missing or insane id", async () => {
-    const { app, lines } = appWithProductionLogger(t, "info");
+    const { app, lines, deps } = appWithProductionLogger(t, "info");
     const sent = ["", "has spaces", "x".repeat(129), "ok-id-1"];
     const returned: (string | null)[] = [];
     for (const id of sent) {
@@ -76,29 +76,29 @@ describe("request logs", () => {
     }
     expect(returned.slice(0, 3).every((id) => id !== null && UUID.test(id))).toBe(true);
     expect(returned[3]).toBe("ok-id-1");
-    await requestLinesWritten();
+    requestLinesWritten({ deps });
     expect(lines().map((line) => line.requestId)).toStrictEqual(returned);
   });
 
   it("writes nothing at LOG_LEVEL=silent, not even for a failing request", async () => {
-    const { app, raw } = appWithProductionLogger(t, "silent");
+    const { app, raw, deps } = appWithProductionLogger(t, "silent");
     await app.request("/healthz");
     t.db.$client.close();
     const failed = await app.request("/v1/keyspaces", { headers: { authorization: `Bearer ${t.rootKey}` } });
     expect(failed.status).toBe(500);
-    await requestLinesWritten();
+    requestLinesWritten({ deps });
     expect(raw).toStrictEqual([]);
   });
 
   it("writes no request lines at LOG_LEVEL=warn, but does log a failing request's error", async () => {
-    const { app, lines } = appWithProductionLogger(t, "warn");
+    const { app, lines, deps } = appWithProductionLogger(t, "warn");
     await app.request("/healthz");
     t.db.$client.close();
     const failed = await app.request("/v1/keyspaces", {
       headers: { authorization: `Bearer ${t.rootKey}`, "x-request-id": "failing-1" },
     });
     expect(failed.status).toBe(500);
-    await requestLinesWritten();
+    requestLinesWritten({ deps });
     expect(lines()).toStrictEqual([
       {
         level: 50,
@@ -111,7 +111,7 @@ describe("request logs", () => {
   });
 
   it("never writes a root key, a key, its hash, an authorization header or the admin token", async () => {
-    const { app, raw } = appWithProductionLogger(t, "trace");
+    const { app, raw, deps } = appWithProductionLogger(t, "trace");
     const created = await keyWith(t);
     const auth = { authorization: `Bearer ${t.rootKey}`, "content-type": "application/json" };
     const bodies = [
@@ -135,7 +135,7 @@ describe("request logs", () => {
     });
     await app.request("/v1/keys", { headers: { authorization: `Bearer ${created.key}` } });
 
-    await requestLinesWritten();
+    requestLinesWritten({ deps });
     expect(raw).toHaveLength(bodies.length + 3);
     const output = raw.join("\n");
     for (const secret of [t.rootKey, created.key, sha256Hex(created.key), ADMIN_TOKEN]) {

@@ -130,7 +130,7 @@ describe("errors are problem+json (§6)", () => {
     expect(response.text).not.toMatch(/ at |\.ts|select|from|sqlite|km_root_/i);
     const ready = await t.call("GET", "/readyz");
     expectProblem(ready, 503, "UNAVAILABLE");
-    await requestLinesWritten();
+    requestLinesWritten(t);
     for (const line of t.logs) expect(line).not.toContain(t.rootKey);
   });
 });

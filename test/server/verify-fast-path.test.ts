@@ -193,7 +193,7 @@ describe("verify's fast path on node:http", () => {
       // One from each server: both count in the same registry.
       expect(sample(metrics, "keymint_http_requests_total", labels)).toBe(requestsBefore + 2);
       expect(sample(metrics, "keymint_verifications_total", { code: "VALID" })).toBe(validBefore + 2);
-      await requestLinesWritten();
+      requestLinesWritten(t);
       const lines = t.logs.map((line) => JSON.parse(line)).filter((line) => line.requestId === "logged-1");
       expect(lines).toHaveLength(2);
       for (const line of lines) {

@@ -4,6 +4,7 @@ import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { createApp } from "../../src/app.js";
 import { createLogger } from "../../src/observability/logger.js";
+import { RequestLog } from "../../src/observability/request-log.js";
 import type { TestApp } from "../helpers.js";
 
 /** The repository's root, where child processes run. */
@@ -24,9 +25,10 @@ export function appWithProductionLogger(t: TestApp, level: string) {
     },
   });
   const logger = createLogger({ level, destination: sink });
-  const app = createApp({ ...t.deps, logger });
+  const deps = { ...t.deps, logger, requestLog: new RequestLog(logger, t.deps.metrics) };
   return {
-    app,
+    app: createApp(deps),
+    deps,
     /** Every line written, as text. */
     raw,
     /** Every line written, parsed. */

@@ -271,7 +271,7 @@ describe("POST /v1/keys/verify: the codes", () => {
       const created = await keyWith(t);
       await verify(t, { key: created.key });
       await verify(t, { key: `${created.key.slice(0, -1)}x` });
-      await requestLinesWritten();
+      requestLinesWritten(t);
       const logs = t.logs.join("\n");
       expect(logs).toContain("/v1/keys/verify");
       expect(logs).not.toContain(created.key.slice(-44));

@@ -183,7 +183,7 @@ describe("keys: no key material after creation", () => {
       expect(response.text).not.toContain("$argon2");
       expect(response.text).not.toMatch(/"(key|hash)":/);
     }
-    await requestLinesWritten();
+    requestLinesWritten(t);
     for (const line of t.logs) {
       for (const secret of [...secrets, ...hashes]) expect(line).not.toContain(secret);
     }
