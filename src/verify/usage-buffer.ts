@@ -18,7 +18,8 @@ const WRITE_BUDGET_MS = 2;
  * pages), where it settles near a hundred rows.
  */
 export class UsageBuffer {
-  private counts = new Map<string, UsageCount>();
+  /** Counts by key id: the record's own id string, whose hash V8 keeps, so a lookup never rehashes. */
+  private counts = new Map<string, UsageCount[]>();
   private keyLastUsed = new Map<string, number>();
   private rootKeyLastUsed = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -29,10 +30,15 @@ export class UsageBuffer {
 
   recordVerification(keyId: string, code: string, now: number, valid: boolean): void {
     const hour = startOfUtcHour(now);
-    const slot = `${keyId} ${hour} ${code}`;
-    const entry = this.counts.get(slot);
-    if (entry) entry.count++;
-    else this.counts.set(slot, { keyId, hour, code, count: 1 });
+    const rows = this.counts.get(keyId);
+    if (rows === undefined) this.counts.set(keyId, [{ keyId, hour, code, count: 1 }]);
+    else {
+      // A key's rows are one per code and hour since the last flush: most often one.
+      let row: UsageCount | undefined;
+      for (const candidate of rows) if (candidate.hour === hour && candidate.code === code) row = candidate;
+      if (row) row.count++;
+      else rows.push({ keyId, hour, code, count: 1 });
+    }
     if (valid) this.keyLastUsed.set(keyId, now);
   }
 
@@ -40,8 +46,11 @@ export class UsageBuffer {
     this.rootKeyLastUsed.set(rootKeyId, now);
   }
 
+  /** Rows waiting to be written. */
   get pending(): number {
-    return this.counts.size + this.keyLastUsed.size + this.rootKeyLastUsed.size;
+    let countRows = 0;
+    for (const rows of this.counts.values()) countRows += rows.length;
+    return countRows + this.keyLastUsed.size + this.rootKeyLastUsed.size;
   }
 
   /**
@@ -60,21 +69,23 @@ export class UsageBuffer {
     this.counts = new Map();
     this.keyLastUsed = new Map();
     this.rootKeyLastUsed = new Map();
-    // Rows leave the snapshots as they are written (no copies: after a busy interval a batch holds
-    // hundreds of thousands), so after a failure the snapshots are exactly what is left to write.
+    // Rows leave the snapshots as they are taken for a write, and a failed write puts its own back
+    // (no copies: after a busy interval a batch holds hundreds of thousands), so after a failure the
+    // snapshots are exactly what is left to write.
     try {
       let first = true;
       while (counts.size > 0 || keyLastUsed.size > 0) {
         if (!first) await new Promise((resolve) => setImmediate(resolve));
         first = false;
-        const countRows = firstEntries(counts, this.rowsPerWrite);
+        const countRows = takeRows(counts, this.rowsPerWrite);
         const lastUsedRows = firstEntries(keyLastUsed, this.rowsPerWrite);
         const started = performance.now();
-        await this.repos.keys.recordUsage(
-          countRows.map(([, entry]) => entry),
-          new Map(lastUsedRows),
-        );
-        for (const [slot] of countRows) counts.delete(slot);
+        try {
+          await this.repos.keys.recordUsage(countRows, new Map(lastUsedRows));
+        } catch (error) {
+          for (const row of countRows) addRow(counts, row);
+          throw error;
+        }
         for (const [id] of lastUsedRows) keyLastUsed.delete(id);
         this.adjustRowsPerWrite(performance.now() - started);
       }
@@ -102,15 +113,11 @@ export class UsageBuffer {
 
   /** Returns an unwritten batch to the buffer: counts add up, the latest use wins. */
   private putBack(
-    counts: Map<string, UsageCount>,
+    counts: Map<string, UsageCount[]>,
     keyLastUsed: Map<string, number>,
     rootKeyLastUsed: Map<string, number>,
   ): void {
-    for (const [slot, entry] of counts) {
-      const current = this.counts.get(slot);
-      if (current) current.count += entry.count;
-      else this.counts.set(slot, entry);
-    }
+    for (const rows of counts.values()) for (const row of rows) addRow(this.counts, row);
     for (const [id, at] of keyLastUsed) {
       this.keyLastUsed.set(id, Math.max(at, this.keyLastUsed.get(id) ?? at));
     }
@@ -130,6 +137,31 @@ export class UsageBuffer {
     clearInterval(this.timer);
     await this.flush();
   }
+}
+
+/** Adds a row's count to the row of its key, hour and code, or adds it as a new one. */
+function addRow(counts: Map<string, UsageCount[]>, row: UsageCount): void {
+  const rows = counts.get(row.keyId);
+  const existing = rows?.find((candidate) => candidate.hour === row.hour && candidate.code === row.code);
+  if (existing) existing.count += row.count;
+  else if (rows) rows.push(row);
+  else counts.set(row.keyId, [row]);
+}
+
+/** Takes up to `limit` rows from the front of `counts` (a key's rows in one piece where they fit). */
+function takeRows(counts: Map<string, UsageCount[]>, limit: number): UsageCount[] {
+  const taken: UsageCount[] = [];
+  for (const [id, rows] of counts) {
+    const room = limit - taken.length;
+    if (room === 0) break;
+    if (rows.length > room) {
+      taken.push(...rows.splice(0, room));
+      break;
+    }
+    taken.push(...rows);
+    counts.delete(id);
+  }
+  return taken;
 }
 
 function firstEntries<K, V>(map: Map<K, V>, count: number): [K, V][] {

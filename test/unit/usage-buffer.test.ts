@@ -102,6 +102,31 @@ describe("UsageBuffer", () => {
     expect(lastUsedAt()).toBe(T + 1);
   });
 
+  it("keeps the counts of keys verified in turn apart, and a failed write loses none of them", async () => {
+    const others = [(await keyWith(t)).id, (await keyWith(t)).id];
+    const ids = [keyId, ...others];
+    for (let round = 0; round < 5; round++) {
+      for (const id of ids)
+        buffer.recordVerification(id, round % 2 === 0 ? "VALID" : "DISABLED", T + round, true);
+    }
+    buffer.recordVerification(others[0] as string, "VALID", T + HOUR, true);
+    vi.spyOn(t.deps.repos.keys, "recordUsage").mockRejectedValueOnce(
+      new Error("SQLITE_BUSY: database is locked"),
+    );
+    await expect(buffer.flush()).rejects.toThrow("SQLITE_BUSY");
+    expect(buffer.pending).toBe(3 * 2 + 1 + 3);
+    await buffer.flush();
+    const rows = t.db.$client
+      .prepare("SELECT key_id AS id, hour, code, count FROM key_usage ORDER BY key_id, hour, code")
+      .all();
+    const expected = ids.flatMap((id) => [
+      { id, hour: T, code: "DISABLED", count: 2 },
+      { id, hour: T, code: "VALID", count: 3 },
+      ...(id === others[0] ? [{ id, hour: T + HOUR, code: "VALID", count: 1 }] : []),
+    ]);
+    expect(rows).toStrictEqual(expected.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+  });
+
   it("writes a large batch in several transactions and, when one fails, keeps only the rows not yet written", async () => {
     const rows = USAGE_ROWS_PER_WRITE * 2 + 200;
     for (let i = 0; i < rows; i++) buffer.recordVerification(keyId, "VALID", T + i * HOUR, true);
