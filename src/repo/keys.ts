@@ -41,6 +41,53 @@ const verifyColumns = {
 
 export type VerifyKeyRow = Pick<KeyRow, keyof typeof verifyColumns>;
 
+/** A row of verifyColumns as SQLite returns it, in their order (JSON as text, booleans as 0 or 1). */
+type VerifyKeyValues = [
+  id: string,
+  workspaceId: string,
+  keyspaceId: string,
+  ownerId: string | null,
+  name: string | null,
+  start: string,
+  hash: string,
+  meta: string,
+  scopes: string,
+  enabled: number,
+  expiresAt: number | null,
+  revokedAt: number | null,
+  creditsKeyId: string | null,
+  remaining: number | null,
+  ratelimitLimit: number | null,
+  ratelimitDurationMs: number | null,
+];
+
+function toVerifyKeyRow(values: VerifyKeyValues): VerifyKeyRow {
+  const [
+    id,
+    workspaceId,
+    keyspaceId,
+    ownerId,
+    name,
+    start,
+    hash,
+    meta,
+    scopes,
+    enabled,
+    expiresAt,
+    revokedAt,
+    creditsKeyId,
+    remaining,
+    ratelimitLimit,
+    ratelimitDurationMs,
+  ] = values;
+  // biome-ignore format: the fields in the order of the columns
+  return {
+    id, workspaceId, keyspaceId, ownerId, name, start, hash,
+    meta: JSON.parse(meta), scopes: JSON.parse(scopes), enabled: enabled === 1,
+    expiresAt, revokedAt, creditsKeyId, remaining, ratelimitLimit, ratelimitDurationMs,
+  };
+}
+
 export type KeyChanges = Partial<
   Omit<KeyRow, "seq" | "id" | "workspaceId" | "keyspaceId" | "hash" | "start" | "last4">
 >;
@@ -84,11 +131,18 @@ export function createKeyRepo(db: Db) {
     .from(keys)
     .where(eq(keys.id, sql.placeholder("id")))
     .prepare();
-  const verifyById = db
-    .select(verifyColumns)
-    .from(keys)
-    .where(eq(keys.id, sql.placeholder("id")))
-    .prepare();
+  // Verify's miss runs drizzle's SQL on better-sqlite3 directly, in array mode: drizzle's get() switches
+  // the statement to array mode and maps each column through the schema on every call, which was a
+  // quarter of the lookup (5.2 µs against 3.8 µs in a loop). toVerifyKeyRow maps the few columns here.
+  const verifyById = db.$client
+    .prepare<[string], VerifyKeyValues>(
+      db
+        .select(verifyColumns)
+        .from(keys)
+        .where(eq(keys.id, sql.placeholder("id")))
+        .toSQL().sql,
+    )
+    .raw(true);
 
   // One statement: apply a due refill, check the balance and deduct, so concurrent spends never overdraw.
   const spend = db
@@ -160,7 +214,8 @@ export function createKeyRepo(db: Db) {
 
     /** What verify needs of a key, on a cache miss (credits are read when spent). */
     async findForVerify(id: string): Promise<VerifyKeyRow | undefined> {
-      const row = verifyById.get({ id });
+      const values = verifyById.get(id);
+      const row = values && toVerifyKeyRow(values);
       // A rotated-away key spends its successor's credits: whether it has any is the successor's to say.
       return row?.creditsKeyId ? this.findById(id) : row;
     },

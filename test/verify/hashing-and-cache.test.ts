@@ -100,3 +100,45 @@ describe("POST /v1/keys/verify: the negative cache", () => {
     expect(load).toHaveBeenCalledTimes(1);
   });
 });
+
+describe("the verify lookup on a cache miss", () => {
+  it("reads every field verify needs exactly as stored, set or empty", async () => {
+    const t = await createTestApp();
+    const full = await keyWith(t, {
+      name: "full",
+      ownerId: "user_1",
+      meta: { plan: "pro", nested: { n: 1 } },
+      scopes: ["docs:read", "docs:write"],
+      enabled: false,
+      expiresAt: "2030-01-01T00:00:00.000Z",
+      remaining: 7,
+      ratelimit: { limit: 5, durationMs: 1000 },
+    });
+    const bare = await keyWith(t);
+    await t.call("POST", `/v1/keys/${bare.id}/revoke`, { body: { reason: "test" } });
+    for (const id of [full.id, bare.id]) {
+      const stored = await t.deps.repos.keys.findRowById(id);
+      const read = await t.deps.repos.keys.findForVerify(id);
+      expect(stored).toBeDefined();
+      expect(read).toStrictEqual({
+        id: stored?.id,
+        workspaceId: stored?.workspaceId,
+        keyspaceId: stored?.keyspaceId,
+        ownerId: stored?.ownerId,
+        name: stored?.name,
+        start: stored?.start,
+        hash: stored?.hash,
+        meta: stored?.meta,
+        scopes: stored?.scopes,
+        enabled: stored?.enabled,
+        expiresAt: stored?.expiresAt,
+        revokedAt: stored?.revokedAt,
+        creditsKeyId: stored?.creditsKeyId,
+        remaining: stored?.remaining,
+        ratelimitLimit: stored?.ratelimitLimit,
+        ratelimitDurationMs: stored?.ratelimitDurationMs,
+      });
+    }
+    expect(await t.deps.repos.keys.findForVerify("key_000000000000")).toBeUndefined();
+  });
+});
