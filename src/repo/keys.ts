@@ -37,6 +37,7 @@ const verifyColumns = {
   remaining: keys.remaining,
   ratelimitLimit: keys.ratelimitLimit,
   ratelimitDurationMs: keys.ratelimitDurationMs,
+  lastUsedAt: keys.lastUsedAt,
 };
 
 export type VerifyKeyRow = Pick<KeyRow, keyof typeof verifyColumns>;
@@ -59,6 +60,7 @@ type VerifyKeyValues = [
   remaining: number | null,
   ratelimitLimit: number | null,
   ratelimitDurationMs: number | null,
+  lastUsedAt: number | null,
 ];
 
 function toVerifyKeyRow(values: VerifyKeyValues): VerifyKeyRow {
@@ -79,12 +81,13 @@ function toVerifyKeyRow(values: VerifyKeyValues): VerifyKeyRow {
     remaining,
     ratelimitLimit,
     ratelimitDurationMs,
+    lastUsedAt,
   ] = values;
   // biome-ignore format: the fields in the order of the columns
   return {
     id, workspaceId, keyspaceId, ownerId, name, start, hash,
     meta: JSON.parse(meta), scopes: JSON.parse(scopes), enabled: enabled === 1,
-    expiresAt, revokedAt, creditsKeyId, remaining, ratelimitLimit, ratelimitDurationMs,
+    expiresAt, revokedAt, creditsKeyId, remaining, ratelimitLimit, ratelimitDurationMs, lastUsedAt,
   };
 }
 

@@ -28,7 +28,8 @@ export class UsageBuffer {
 
   constructor(private readonly repos: Repos) {}
 
-  recordVerification(keyId: string, code: string, now: number, valid: boolean): void {
+  /** Counts a verify of the key under its code; with `lastUse`, `now` becomes the key's lastUsedAt. */
+  recordVerification(keyId: string, code: string, now: number, lastUse: boolean): void {
     const hour = startOfUtcHour(now);
     const rows = this.counts.get(keyId);
     if (rows === undefined) this.counts.set(keyId, [{ keyId, hour, code, count: 1 }]);
@@ -39,7 +40,7 @@ export class UsageBuffer {
       if (row) row.count++;
       else rows.push({ keyId, hour, code, count: 1 });
     }
-    if (valid) this.keyLastUsed.set(keyId, now);
+    if (lastUse) this.keyLastUsed.set(keyId, now);
   }
 
   recordRootKeyUse(rootKeyId: string, now: number): void {

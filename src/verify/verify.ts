@@ -39,6 +39,8 @@ export interface CachedKey {
   creditsKeyId: string;
   hasCredits: boolean;
   ratelimit: RateLimit | null;
+  /** The last use stored or on its way there: moved forward by verify (see LAST_USED_PRECISION_MS). */
+  lastUsedAt: number | null;
 }
 
 export type VerifyCache = RecordCache<CachedKey>;
@@ -78,6 +80,14 @@ export interface VerifyResult {
 }
 
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: "NOT_FOUND" });
+
+/**
+ * lastUsedAt is kept to the minute: a VALID call moves it only when it is at least this much older.
+ * Written every time, a key verified all day would rewrite its row at every usage flush; at a million
+ * keys those scattered page writes cost a fifth of miss throughput and quadrupled miss p99 (README,
+ * Performance). A minute is finer than what people read it for ("is this key still in use?").
+ */
+export const LAST_USED_PRECISION_MS = 60_000;
 
 /**
  * The verify path, top to bottom: the cache (on a miss: format and checksum → lookup → hash compare),
@@ -136,7 +146,9 @@ export async function verifyKey(
     remaining = left;
   }
 
-  deps.usage.recordVerification(key.id, "VALID", now, true);
+  const lastUseDue = key.lastUsedAt === null || now - key.lastUsedAt >= LAST_USED_PRECISION_MS;
+  if (lastUseDue) key.lastUsedAt = now;
+  deps.usage.recordVerification(key.id, "VALID", now, lastUseDue);
   return result(key, "VALID", remaining, ratelimit);
 }
 
@@ -212,6 +224,7 @@ function toCachedKey(row: VerifyKeyRow): CachedKey {
       row.ratelimitLimit !== null && row.ratelimitDurationMs !== null
         ? { limit: row.ratelimitLimit, durationMs: row.ratelimitDurationMs }
         : null,
+    lastUsedAt: row.lastUsedAt,
   };
 }
 

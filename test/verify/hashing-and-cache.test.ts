@@ -137,6 +137,7 @@ describe("the verify lookup on a cache miss", () => {
         remaining: stored?.remaining,
         ratelimitLimit: stored?.ratelimitLimit,
         ratelimitDurationMs: stored?.ratelimitDurationMs,
+        lastUsedAt: stored?.lastUsedAt,
       });
     }
     expect(await t.deps.repos.keys.findForVerify("key_000000000000")).toBeUndefined();

@@ -163,6 +163,26 @@ describe("lastUsedAt and writes on the request path", () => {
     expect(await lastUsedAtOf(created.id)).toBe("2026-11-27T05:00:00.000Z");
   });
 
+  it("keeps lastUsedAt to the minute: a VALID call moves it once it is 60 s old, cached or not", async () => {
+    const created = await keyWith(t);
+    clock.set("2026-11-27T05:00:00.000Z");
+    await verify(t, { key: created.key });
+    expect(await lastUsedAtOf(created.id)).toBe("2026-11-27T05:00:00.000Z");
+    clock.set("2026-11-27T05:00:59.999Z");
+    await verify(t, { key: created.key });
+    expect(await lastUsedAtOf(created.id)).toBe("2026-11-27T05:00:00.000Z");
+    clock.set("2026-11-27T05:01:00.000Z");
+    await verify(t, { key: created.key });
+    expect(await lastUsedAtOf(created.id)).toBe("2026-11-27T05:01:00.000Z");
+    // A record loaded afresh (here after an update) starts from the stored time, not from null.
+    await t.call("PATCH", `/v1/keys/${created.id}`, { body: { name: "renamed" } });
+    const recordVerification = vi.spyOn(t.deps.usage, "recordVerification");
+    clock.set("2026-11-27T05:01:30.000Z");
+    await verify(t, { key: created.key });
+    expect(recordVerification).toHaveBeenLastCalledWith(created.id, "VALID", clock.now(), false);
+    expect(await lastUsedAtOf(created.id)).toBe("2026-11-27T05:01:00.000Z");
+  });
+
   it("writes nothing to the database while verifying a key without credits, until the usage flush", async () => {
     const created = await keyWith(t, { scopes: ["read"], ratelimit: { limit: 2, durationMs: 60_000 } });
     const recordUsage = vi.spyOn(t.deps.repos.keys, "recordUsage");
