@@ -123,7 +123,9 @@ const keyFields = {
   expiresAt: IsoTimeOut.nullable(),
   revokedAt: IsoTimeOut.nullable(),
   revokedReason: z.string().nullable(),
-  lastUsedAt: IsoTimeOut.nullable(),
+  lastUsedAt: IsoTimeOut.nullable().openapi({
+    description: "The latest VALID verify, to the minute: it moves once the stored time is 60 s old.",
+  }),
   remaining: z.number().int().nullable(),
   refill: Refill.nullable(),
   ratelimit: Ratelimit.nullable(),
