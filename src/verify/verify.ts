@@ -84,8 +84,8 @@ const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: "NOT_FOUND" 
 /**
  * lastUsedAt is kept to the minute: a VALID call moves it only when it is at least this much older.
  * Written every time, a key verified all day would rewrite its row at every usage flush; at a million
- * keys those scattered page writes cost a fifth of miss throughput and quadrupled miss p99 (README,
- * Performance). A minute is finer than what people read it for ("is this key still in use?").
+ * keys those scattered page writes cost a sixth of miss throughput and two thirds of miss p99
+ * (README, Performance). A minute is finer than what people read it for ("is this key still in use?").
  */
 export const LAST_USED_PRECISION_MS = 60_000;
 
