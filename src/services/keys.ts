@@ -162,6 +162,14 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
       throw new ApiError("CONFLICT", "A rotated-away key's expiry can only be brought forward.");
     }
   }
+  // A rotated-away key spends its successor's credits and shows their balance: a balance or refill
+  // set on its own row would never be spent, and the answer would not even show it.
+  if (current.creditsKeyId !== null && (input.remaining !== undefined || input.refill !== undefined)) {
+    throw new ApiError(
+      "CONFLICT",
+      `This key was rotated and spends the credits of ${current.creditsKeyId}; change remaining or refill there.`,
+    );
+  }
   if (input.ratelimit !== undefined) {
     changes.ratelimitLimit = input.ratelimit?.limit ?? null;
     changes.ratelimitDurationMs = input.ratelimit?.durationMs ?? null;

@@ -107,7 +107,7 @@ export const updateKeyRoute = createRoute({
   summary: "Update a key (null clears a nullable field; meta and scopes replace the whole value)",
   security: rootKeySecurity,
   request: { params: IdParam, body: jsonBody(UpdateKeyBody) },
-  responses: { 200: jsonResponse(Key, "The updated key."), ...rootKeyErrors(404, 413, 415) },
+  responses: { 200: jsonResponse(Key, "The updated key."), ...rootKeyErrors(404, 409, 413, 415) },
 });
 
 export const rotateKeyRoute = createRoute({

@@ -256,6 +256,25 @@ describe("keys: errors on one key", () => {
     expect((await t.call("GET", "/v1/keys?status=all")).body.data).toHaveLength(2);
   });
 
+  it("answers 409 for remaining or refill on a rotated-away key, which spends its successor's credits", async () => {
+    const key = await createKey(t, { keyspaceId, remaining: 10 });
+    const rotated = await t.call("POST", `/v1/keys/${key.id}/rotate`, { body: { gracePeriodSeconds: 3600 } });
+    const successor = rotated.body.id as string;
+    for (const body of [{ remaining: 500 }, { refill: { amount: 5, interval: "daily" } }, { refill: null }]) {
+      const response = await t.call("PATCH", `/v1/keys/${key.id}`, { body });
+      expectProblem(response, 409, "CONFLICT");
+      expect(response.body.detail).toContain(successor);
+    }
+    for (const id of [key.id, successor]) {
+      const shown = (await t.call("GET", `/v1/keys/${id}`)).body;
+      expect(shown).toMatchObject({ remaining: 10, refill: null });
+    }
+    // Its other fields are its own to change, and the successor's balance is changed on the successor.
+    expect((await t.call("PATCH", `/v1/keys/${key.id}`, { body: { name: "old" } })).status).toBe(200);
+    expect((await t.call("PATCH", `/v1/keys/${successor}`, { body: { remaining: 500 } })).status).toBe(200);
+    expect((await t.call("GET", `/v1/keys/${key.id}`)).body).toMatchObject({ name: "old", remaining: 500 });
+  });
+
   it("answers 400 for a revocation reason over 512 chars", async () => {
     const key = await createKey(t, { keyspaceId });
     const response = await t.call("POST", `/v1/keys/${key.id}/revoke`, { body: { reason: "r".repeat(513) } });
