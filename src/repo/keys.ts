@@ -42,53 +42,20 @@ const verifyColumns = {
 
 export type VerifyKeyRow = Pick<KeyRow, keyof typeof verifyColumns>;
 
-/** A row of verifyColumns as SQLite returns it, in their order (JSON as text, booleans as 0 or 1). */
-type VerifyKeyValues = [
-  id: string,
-  workspaceId: string,
-  keyspaceId: string,
-  ownerId: string | null,
-  name: string | null,
-  start: string,
-  hash: string,
-  meta: string,
-  scopes: string,
-  enabled: number,
-  expiresAt: number | null,
-  revokedAt: number | null,
-  creditsKeyId: string | null,
-  remaining: number | null,
-  ratelimitLimit: number | null,
-  ratelimitDurationMs: number | null,
-  lastUsedAt: number | null,
-];
+const VERIFY_FIELDS = Object.keys(verifyColumns) as (keyof typeof verifyColumns)[];
+const VERIFY_DECODERS = Object.values(verifyColumns);
 
-function toVerifyKeyRow(values: VerifyKeyValues): VerifyKeyRow {
-  const [
-    id,
-    workspaceId,
-    keyspaceId,
-    ownerId,
-    name,
-    start,
-    hash,
-    meta,
-    scopes,
-    enabled,
-    expiresAt,
-    revokedAt,
-    creditsKeyId,
-    remaining,
-    ratelimitLimit,
-    ratelimitDurationMs,
-    lastUsedAt,
-  ] = values;
-  // biome-ignore format: the fields in the order of the columns
-  return {
-    id, workspaceId, keyspaceId, ownerId, name, start, hash,
-    meta: JSON.parse(meta), scopes: JSON.parse(scopes), enabled: enabled === 1,
-    expiresAt, revokedAt, creditsKeyId, remaining, ratelimitLimit, ratelimitDurationMs, lastUsedAt,
-  };
+/**
+ * A row of verifyColumns as SQLite returns it in array mode (one value per column, in their order),
+ * decoded by each column's own schema mapping (JSON text, 0/1 booleans), as drizzle would.
+ */
+function toVerifyKeyRow(values: unknown[]): VerifyKeyRow {
+  const row: Record<string, unknown> = {};
+  for (let i = 0; i < VERIFY_FIELDS.length; i++) {
+    const value = values[i];
+    row[VERIFY_FIELDS[i] as string] = value === null ? null : VERIFY_DECODERS[i]?.mapFromDriverValue(value);
+  }
+  return row as VerifyKeyRow;
 }
 
 export type KeyChanges = Partial<
@@ -134,11 +101,11 @@ export function createKeyRepo(db: Db) {
     .from(keys)
     .where(eq(keys.id, sql.placeholder("id")))
     .prepare();
-  // Verify's miss runs drizzle's SQL on better-sqlite3 directly, in array mode: drizzle's get() switches
-  // the statement to array mode and maps each column through the schema on every call, which was a
-  // quarter of the lookup (5.2 µs against 3.8 µs in a loop). toVerifyKeyRow maps the few columns here.
+  // Verify's miss runs drizzle's SQL on better-sqlite3 directly, kept in array mode: drizzle's get()
+  // puts the statement into array mode (a native call) on every call and maps through its general row
+  // mapper: 5.2 µs a lookup in a loop, against 4.4 µs with toVerifyKeyRow (3.6 µs undecoded).
   const verifyById = db.$client
-    .prepare<[string], VerifyKeyValues>(
+    .prepare<[string], unknown[]>(
       db
         .select(verifyColumns)
         .from(keys)
