@@ -1,4 +1,3 @@
-import { Writable } from "node:stream";
 import pino from "pino";
 import { createApp } from "../src/app.js";
 import type { Config } from "../src/config.js";
@@ -7,6 +6,7 @@ import { migrateDatabase } from "../src/db/migrate.js";
 import { type AppDeps, createDeps } from "../src/deps.js";
 import type { Clock } from "../src/lib/clock.js";
 import { createWorkspace } from "../src/services/workspaces.js";
+import { logSink } from "./support/log-sink.js";
 
 /** Writes the request log lines recorded so far, which are batched (src/observability/request-log.ts). */
 export const requestLinesWritten = (t: { deps: AppDeps }) => t.deps.requestLog.flush();
@@ -49,14 +49,8 @@ export interface ApiResponse {
 export async function createTestApp(options: TestAppOptions = {}) {
   const db = openDatabase(options.dbFile ?? ":memory:");
   migrateDatabase(db);
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      logs.push(...String(chunk).split("\n").filter(Boolean));
-      done();
-    },
-  });
-  const logger = pino({ level: "info", base: undefined }, sink);
+  const { stream, lines: logs } = logSink();
+  const logger = pino({ level: "info", base: undefined }, stream);
   const deps = await createDeps({
     db,
     clock: options.clock,

@@ -87,7 +87,7 @@ const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: "NOT_FOUND" 
  * keys those scattered page writes cost a sixth of miss throughput and two thirds of miss p99
  * (README, Performance). A minute is finer than what people read it for ("is this key still in use?").
  */
-export const LAST_USED_PRECISION_MS = 60_000;
+const LAST_USED_PRECISION_MS = 60_000;
 
 /**
  * The verify path, top to bottom: the cache (on a miss: format and checksum → lookup → hash compare),

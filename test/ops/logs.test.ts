@@ -1,9 +1,9 @@
-import { Writable } from "node:stream";
 import { beforeEach, describe, expect, it } from "vitest";
 import { generateKey } from "../../src/keys/format.js";
 import { sha256Hex } from "../../src/keys/hash.js";
 import { createLogger, scrubSecrets, wantsPrettyLogs } from "../../src/observability/logger.js";
 import { ADMIN_TOKEN, createTestApp, requestLinesWritten, type TestApp } from "../helpers.js";
+import { logSink } from "../support/log-sink.js";
 import { appWithProductionLogger } from "../support/ops.js";
 import { keyWith } from "../support/verify.js";
 
@@ -15,14 +15,8 @@ const AN_ARGON2_HASH =
 
 /** A logger made by createLogger, writing into an array of lines. */
 function capturedLogger(level: string) {
-  const raw: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      raw.push(...String(chunk).split("\n").filter(Boolean));
-      done();
-    },
-  });
-  return { logger: createLogger({ level, destination: sink }), raw };
+  const sink = logSink();
+  return { logger: createLogger({ level, destination: sink.stream }), raw: sink.lines };
 }
 
 describe("request logs", () => {

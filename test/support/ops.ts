@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { createApp } from "../../src/app.js";
 import { createLogger } from "../../src/observability/logger.js";
 import { RequestLog } from "../../src/observability/request-log.js";
 import type { TestApp } from "../helpers.js";
+import { logSink } from "./log-sink.js";
 
 /** The repository's root, where child processes run. */
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -17,14 +17,8 @@ export const TSX = fileURLToPath(new URL("../../node_modules/.bin/tsx", import.m
  * at `level` into `lines`, one parsed JSON object per line.
  */
 export function appWithProductionLogger(t: TestApp, level: string) {
-  const raw: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      raw.push(...String(chunk).split("\n").filter(Boolean));
-      done();
-    },
-  });
-  const logger = createLogger({ level, destination: sink });
+  const { stream, lines: raw } = logSink();
+  const logger = createLogger({ level, destination: stream });
   const deps = { ...t.deps, logger, requestLog: new RequestLog(logger, t.deps.metrics) };
   return {
     app: createApp(deps),

@@ -1,21 +1,14 @@
-import { Writable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createLogger } from "../../src/observability/logger.js";
 import { createMetrics } from "../../src/observability/metrics.js";
 import { RequestLog } from "../../src/observability/request-log.js";
+import { logSink } from "../support/log-sink.js";
 import { sample } from "../support/ops.js";
 
 function capturedRequestLog(level = "info") {
-  const writes: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      writes.push(String(chunk));
-      done();
-    },
-  });
+  const { stream, writes, lines } = logSink();
   const metrics = createMetrics(() => ({ hits: 0, misses: 0, loads: 0, size: 0 }));
-  const log = new RequestLog(createLogger({ level, destination: sink }), metrics);
-  const lines = () => writes.join("").split("\n").filter(Boolean);
+  const log = new RequestLog(createLogger({ level, destination: stream }), metrics);
   return { log, writes, lines, metrics };
 }
 
@@ -43,7 +36,7 @@ describe("RequestLog", () => {
     expect(writes).toEqual([]);
     vi.advanceTimersByTime(1);
     expect(writes).toHaveLength(1);
-    expect(lines().map((line) => JSON.parse(line))).toEqual(
+    expect(lines.map((line) => JSON.parse(line))).toEqual(
       ["a", "b", "c"].map((requestId) => ({
         level: 30,
         time: Date.parse("2026-11-27T10:00:00.000Z"),
@@ -61,7 +54,7 @@ describe("RequestLog", () => {
     let count = 0;
     while (writes.length === 0) log.record(request(`id-${count++}`));
     expect(writes[0]?.length).toBeGreaterThanOrEqual(64 * 1024);
-    expect(lines()).toHaveLength(count);
+    expect(lines).toHaveLength(count);
     vi.advanceTimersByTime(10);
     expect(writes).toHaveLength(1);
   });
@@ -72,7 +65,7 @@ describe("RequestLog", () => {
     expect(writes).toEqual([]);
     log.record(request("now"));
     log.flush();
-    expect(lines().map((line) => JSON.parse(line).requestId)).toEqual(["now"]);
+    expect(lines.map((line) => JSON.parse(line).requestId)).toEqual(["now"]);
     vi.advanceTimersByTime(10);
     expect(writes).toHaveLength(1);
   });
