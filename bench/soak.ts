@@ -4,7 +4,7 @@ import { startServer, stopAllServers, tempDatabase } from "../test/support/serve
 /*
  * npm run soak [-- --seconds 60] [--concurrency 32] [--keys 500]
  *
- * Starts the real server (`node --import tsx src/index.ts`) on a temporary database and drives it
+ * Starts the real server (`npm start`: src/ built into dist/, then run) on a temporary database and drives it
  * over HTTP from this process, at full speed with bounded concurrency: 90% verifies, the rest
  * creates, updates, rotates (grace 0) and revokes. Every answer is checked against a ledger of what
  * each key must be by now. Afterwards every acknowledged write is read back. Fails (exit 1) on:
@@ -80,7 +80,7 @@ function median(values: number[]): number {
 
 async function main(): Promise<void> {
   const database = tempDatabase();
-  const server = await startServer({ dbFile: database.file, env: {} });
+  const server = await startServer({ dbFile: database.file, env: {}, npmStart: true });
   const rootKey = server.bootstrapRootKey;
   if (rootKey === null) throw new Error("no bootstrap root key");
   const headers = { authorization: `Bearer ${rootKey}`, "content-type": "application/json" };

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -61,9 +61,19 @@ function baseEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+let built = false;
+
+/** `npm start`'s first half, once per run: compiles src/ into dist/ (npm run build). */
+function buildOnce(): void {
+  if (built) return;
+  const result = spawnSync("npm", ["run", "--silent", "build"], { cwd: REPO_ROOT, stdio: "inherit" });
+  if (result.status !== 0) throw new Error(`npm run build failed (${result.status ?? result.signal})`);
+  built = true;
+}
+
 /**
- * Starts KeyMint as `npm start` does (`tsx src/index.ts`, here as `node --import tsx` so that the
- * pid is the server's own), on loopback, LOG_LEVEL at its default, stdout to /dev/null: the log
+ * Starts KeyMint as `npm start` does (build, then `node dist/index.js`, run here without npm so that
+ * the pid is the server's own), on loopback, LOG_LEVEL at its default, stdout to /dev/null: the log
  * lines are written, as in production, and cost the server what they cost.
  */
 export async function startKeyMint(
@@ -76,7 +86,8 @@ export async function startKeyMint(
   env.KEYMINT_DB = options.dbFile;
   if (options.cacheMax !== undefined) env.KEYMINT_CACHE_MAX = String(options.cacheMax);
   const stdout = options.readBootstrapKey ? "pipe" : openSync("/dev/null", "w");
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), "--import", "tsx", "src/index.ts"], {
+  buildOnce();
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), "dist/index.js"], {
     cwd: REPO_ROOT,
     env,
     stdio: ["ignore", stdout, "pipe"],

@@ -77,7 +77,7 @@ export interface ServerProcess {
 }
 
 /**
- * Starts `npm start`'s entry (src/index.ts) as a child process on a free loopback port with `env`
+ * Starts the server's source (src/index.ts, through tsx) as a child process on a free loopback port with `env`
  * added, and resolves once /healthz answers. The caller must stop() it.
  */
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {

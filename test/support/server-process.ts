@@ -11,7 +11,10 @@ export interface Exit {
   signal: NodeJS.Signals | null;
 }
 
-/** The real KeyMint (`node --import tsx src/index.ts`) running as a child process on a loopback port. */
+/**
+ * The real KeyMint running as a child process on a loopback port: its source through tsx
+ * (`node --import tsx src/index.ts`), or with `npmStart` exactly as `npm start` runs it (built into dist/).
+ */
 export interface ServerProcess {
   readonly url: string;
   readonly port: number;
