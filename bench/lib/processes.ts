@@ -100,18 +100,24 @@ export async function startKeyMint(
 }
 
 /** The bare Hono route the subject is compared with (bench/baseline-server.ts). */
-export async function startBaseline(responseBody: string): Promise<RunningServer> {
+export function startBaseline(responseBody: string): Promise<RunningServer> {
+  return startScript("baseline", "bench/baseline-server.ts", { BASELINE_RESPONSE: responseBody });
+}
+
+/** A TypeScript server under bench/ (answering GET /healthz), on a free loopback port. */
+export async function startScript(
+  name: string,
+  script: string,
+  extraEnv: Record<string, string>,
+): Promise<RunningServer> {
   const port = await freePort();
-  const env = baseEnv();
-  env.PORT = String(port);
-  env.HOST = HOST;
-  env.BASELINE_RESPONSE = responseBody;
-  const child = spawn(process.execPath, ["--import", "tsx", "bench/baseline-server.ts"], {
+  const env = { ...baseEnv(), ...extraEnv, PORT: String(port), HOST };
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
     cwd: REPO_ROOT,
     env,
     stdio: ["ignore", "ignore", "pipe"],
   });
-  const server = track("baseline", child, `http://${HOST}:${port}`);
+  const server = track(name, child, `http://${HOST}:${port}`);
   await waitUntilReady(server.url, child);
   return server;
 }
