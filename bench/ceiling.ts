@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { type Loader, median, runLoad, wrkAvailable } from "./lib/load.js";
+import { type Loader, type LoadSpec, median, runLoad, wrkAvailable } from "./lib/load.js";
 import { killAll, type RunningServer, startBaseline, startScript } from "./lib/processes.js";
 import { machineInfo, table } from "./lib/report.js";
 
@@ -73,17 +73,22 @@ interface Sample {
   cpuUs: number;
 }
 
-async function measure(server: RunningServer): Promise<Sample> {
-  const cpuBefore = server.cpuSeconds();
-  const result = await runLoad(loader, {
+/** The same load for every server: these bodies and headers, at --connections, for `seconds`. */
+function loadOn(server: RunningServer, seconds: number): LoadSpec {
+  return {
     url: server.url,
     method: "POST",
     path: "/v1/keys/verify",
     headers: HEADERS,
     bodies: BODIES,
     connections,
-    durationS,
-  });
+    durationS: seconds,
+  };
+}
+
+async function measure(server: RunningServer): Promise<Sample> {
+  const cpuBefore = server.cpuSeconds();
+  const result = await runLoad(loader, loadOn(server, durationS));
   if (result.failures > 0) throw new Error(`${server.name}: ${result.failures} failed requests`);
   return { rps: result.rps, cpuUs: ((server.cpuSeconds() - cpuBefore) * 1e6) / result.requests };
 }
@@ -92,7 +97,7 @@ async function main(): Promise<void> {
   const servers = [];
   for (const contender of contenders) servers.push(await contender.start());
   // One warm-up pass, so that every server is compiled and its caches warm before it is measured.
-  for (const server of servers) await runLoad(loader, warmUp(server));
+  for (const server of servers) await runLoad(loader, loadOn(server, 1));
   const samples: Sample[][] = contenders.map(() => []);
   for (let round = 0; round < rounds; round++) {
     for (const [i, server] of servers.entries()) {
@@ -129,18 +134,6 @@ async function main(): Promise<void> {
   process.stdout.write(
     `${table(["server", "req/s", "vs bare Hono", "CPU µs/req", "CPU added by the JS (µs/req)"], rows)}\n`,
   );
-}
-
-function warmUp(server: RunningServer) {
-  return {
-    url: server.url,
-    method: "POST" as const,
-    path: "/v1/keys/verify",
-    headers: HEADERS,
-    bodies: BODIES,
-    connections,
-    durationS: 1,
-  };
 }
 
 main()
