@@ -68,12 +68,6 @@ export class RecordCache<T extends { id: string }> {
     return undefined;
   }
 
-  /** The cached record, or null when the secret is known to be unknown; loads it on a miss. */
-  async resolve(digest: string, load: () => Promise<T | null>): Promise<T | null> {
-    const cached = this.cached(digest);
-    return cached !== undefined ? cached : this.load(digest, load);
-  }
-
   /** A miss (after `cached` gave undefined): loads the record, sharing a load already under way. */
   load(digest: string, load: () => Promise<T | null>): Promise<T | null> {
     this.misses++;

@@ -1,3 +1,4 @@
+import type { RecordCache } from "../../src/verify/cache.js";
 import { ADMIN_TOKEN, createKey, createKeyspace, ManualClock, type TestApp, verify } from "../helpers.js";
 
 /** The ManualClock's default start, 2026-11-27T04:00:00.000Z. */
@@ -69,4 +70,14 @@ export function deferred<T = void>() {
     resolve = settle;
   });
   return { promise, resolve };
+}
+
+/** A record cache used the way verify and root-key auth use it: asked first, loaded on a miss. */
+export function resolve<T extends { id: string }>(
+  cache: RecordCache<T>,
+  digest: string,
+  load: () => Promise<T | null>,
+): Promise<T | null> {
+  const cached = cache.cached(digest);
+  return cached !== undefined ? Promise.resolve(cached) : cache.load(digest, load);
 }

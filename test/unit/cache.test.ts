@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { RecordCache } from "../../src/verify/cache.js";
-import { deferred } from "../support/verify.js";
+import { deferred, resolve } from "../support/verify.js";
 
 interface Rec {
   id: string;
@@ -25,9 +25,9 @@ describe("RecordCache", () => {
 
   it("loads on a miss, then answers from memory and counts hits and misses", async () => {
     const load = loader({ id: "key_a", version: 1 });
-    expect(await cache.resolve("d1", load)).toStrictEqual({ id: "key_a", version: 1 });
-    expect(await cache.resolve("d1", load)).toStrictEqual({ id: "key_a", version: 1 });
-    expect(await cache.resolve("d1", load)).toStrictEqual({ id: "key_a", version: 1 });
+    expect(await resolve(cache, "d1", load)).toStrictEqual({ id: "key_a", version: 1 });
+    expect(await resolve(cache, "d1", load)).toStrictEqual({ id: "key_a", version: 1 });
+    expect(await resolve(cache, "d1", load)).toStrictEqual({ id: "key_a", version: 1 });
     expect(load).toHaveBeenCalledTimes(1);
     expect({ hits: cache.hits, misses: cache.misses, size: cache.size }).toStrictEqual({
       hits: 2,
@@ -38,8 +38,8 @@ describe("RecordCache", () => {
 
   it("remembers an unknown digest, counts it as a hit, and keeps it out of the record count", async () => {
     const load = loader(null);
-    expect(await cache.resolve("unknown", load)).toBeNull();
-    expect(await cache.resolve("unknown", load)).toBeNull();
+    expect(await resolve(cache, "unknown", load)).toBeNull();
+    expect(await resolve(cache, "unknown", load)).toBeNull();
     expect(load).toHaveBeenCalledTimes(1);
     expect({ hits: cache.hits, misses: cache.misses, size: cache.size }).toStrictEqual({
       hits: 1,
@@ -50,39 +50,39 @@ describe("RecordCache", () => {
 
   it("forgets a record once ttlMs has passed", async () => {
     const load = loader({ id: "key_a", version: 1 });
-    await cache.resolve("d1", load);
+    await resolve(cache, "d1", load);
     vi.advanceTimersByTime(60_000);
-    await cache.resolve("d1", load);
+    await resolve(cache, "d1", load);
     expect(load).toHaveBeenCalledTimes(1);
     vi.advanceTimersByTime(1);
-    await cache.resolve("d1", load);
+    await resolve(cache, "d1", load);
     expect(load).toHaveBeenCalledTimes(2);
   });
 
   it("forgets an unknown digest once the negative TTL has passed", async () => {
     const load = loader(null);
-    await cache.resolve("unknown", load);
+    await resolve(cache, "unknown", load);
     vi.advanceTimersByTime(5_000);
-    await cache.resolve("unknown", load);
+    await resolve(cache, "unknown", load);
     expect(load).toHaveBeenCalledTimes(1);
     vi.advanceTimersByTime(1);
-    await cache.resolve("unknown", load);
+    await resolve(cache, "unknown", load);
     expect(load).toHaveBeenCalledTimes(2);
   });
 
   it("never remembers an unknown digest longer than a record", async () => {
     const short = new RecordCache<Rec>({ max: 10, ttlMs: 1_000, negativeTtlMs: 5_000 });
     const load = loader(null);
-    await short.resolve("unknown", load);
+    await resolve(short, "unknown", load);
     vi.advanceTimersByTime(1_001);
-    await short.resolve("unknown", load);
+    await resolve(short, "unknown", load);
     expect(load).toHaveBeenCalledTimes(2);
   });
 
   it("shares one load among concurrent misses of one digest", async () => {
     const gate = deferred<Rec>();
     const load = vi.fn(() => gate.promise);
-    const waiting = Promise.all(Array.from({ length: 50 }, () => cache.resolve("d1", load)));
+    const waiting = Promise.all(Array.from({ length: 50 }, () => resolve(cache, "d1", load)));
     gate.resolve({ id: "key_a", version: 1 });
     const records = await waiting;
     expect(load).toHaveBeenCalledTimes(1);
@@ -93,53 +93,53 @@ describe("RecordCache", () => {
   it("drops a record on invalidate(id), so the next resolve loads it again", async () => {
     let version = 1;
     const load = vi.fn(async () => ({ id: "key_a", version }));
-    await cache.resolve("d1", load);
+    await resolve(cache, "d1", load);
     version = 2;
     cache.invalidate("key_a");
-    expect(await cache.resolve("d1", load)).toStrictEqual({ id: "key_a", version: 2 });
+    expect(await resolve(cache, "d1", load)).toStrictEqual({ id: "key_a", version: 2 });
     expect(load).toHaveBeenCalledTimes(2);
   });
 
   it("does not cache a load that was under way when the record was invalidated", async () => {
     const stale = deferred<Rec>();
     const staleLoad = vi.fn(() => stale.promise);
-    const inFlight = cache.resolve("d1", staleLoad);
+    const inFlight = resolve(cache, "d1", staleLoad);
     cache.invalidate("key_a");
     // A resolve after the invalidation does not join the stale load.
     const freshLoad = loader({ id: "key_a", version: 2 });
-    const fresh = cache.resolve("d1", freshLoad);
+    const fresh = resolve(cache, "d1", freshLoad);
     stale.resolve({ id: "key_a", version: 1 });
     expect(await inFlight).toStrictEqual({ id: "key_a", version: 1 });
     expect(await fresh).toStrictEqual({ id: "key_a", version: 2 });
     expect(freshLoad).toHaveBeenCalledTimes(1);
     const after = loader({ id: "key_a", version: 3 });
-    expect(await cache.resolve("d1", after)).toStrictEqual({ id: "key_a", version: 2 });
+    expect(await resolve(cache, "d1", after)).toStrictEqual({ id: "key_a", version: 2 });
     expect(after).not.toHaveBeenCalled();
   });
 
   it("does not cache a stale load even when it settles after the fresh one", async () => {
     const stale = deferred<Rec>();
-    const inFlight = cache.resolve("d1", () => stale.promise);
+    const inFlight = resolve(cache, "d1", () => stale.promise);
     cache.invalidate("key_a");
-    expect(await cache.resolve("d1", loader({ id: "key_a", version: 2 }))).toStrictEqual({
+    expect(await resolve(cache, "d1", loader({ id: "key_a", version: 2 }))).toStrictEqual({
       id: "key_a",
       version: 2,
     });
     stale.resolve({ id: "key_a", version: 1 });
     await inFlight;
     const after = loader({ id: "key_a", version: 3 });
-    expect(await cache.resolve("d1", after)).toStrictEqual({ id: "key_a", version: 2 });
+    expect(await resolve(cache, "d1", after)).toStrictEqual({ id: "key_a", version: 2 });
     expect(after).not.toHaveBeenCalled();
   });
 
   it("does not cache an unknown answer loaded while a key was invalidated", async () => {
     const stale = deferred<Rec | null>();
-    const inFlight = cache.resolve("d1", () => stale.promise);
+    const inFlight = resolve(cache, "d1", () => stale.promise);
     cache.invalidate("key_other");
     stale.resolve(null);
     expect(await inFlight).toBeNull();
     const load = loader({ id: "key_a", version: 1 });
-    expect(await cache.resolve("d1", load)).toStrictEqual({ id: "key_a", version: 1 });
+    expect(await resolve(cache, "d1", load)).toStrictEqual({ id: "key_a", version: 1 });
     expect(load).toHaveBeenCalledTimes(1);
   });
 
@@ -147,62 +147,62 @@ describe("RecordCache", () => {
     const gate = deferred<Rec>();
     let fail = true;
     const load = vi.fn(() => (fail ? Promise.reject(new Error("database is locked")) : gate.promise));
-    const results = await Promise.allSettled([cache.resolve("d1", load), cache.resolve("d1", load)]);
+    const results = await Promise.allSettled([resolve(cache, "d1", load), resolve(cache, "d1", load)]);
     expect(results.map((result) => result.status)).toStrictEqual(["rejected", "rejected"]);
     expect(load).toHaveBeenCalledTimes(1);
     fail = false;
     gate.resolve({ id: "key_a", version: 1 });
-    expect(await cache.resolve("d1", load)).toStrictEqual({ id: "key_a", version: 1 });
+    expect(await resolve(cache, "d1", load)).toStrictEqual({ id: "key_a", version: 1 });
     expect(load).toHaveBeenCalledTimes(2);
   });
 
   it("holds at most max records, evicting the least recently used", async () => {
     const small = new RecordCache<Rec>({ max: 3, ttlMs: 60_000, negativeTtlMs: 5_000 });
-    for (const name of ["a", "b", "c"]) await small.resolve(name, loader({ id: `key_${name}`, version: 1 }));
-    await small.resolve("a", loader(null));
-    await small.resolve("d", loader({ id: "key_d", version: 1 }));
+    for (const name of ["a", "b", "c"]) await resolve(small, name, loader({ id: `key_${name}`, version: 1 }));
+    await resolve(small, "a", loader(null));
+    await resolve(small, "d", loader({ id: "key_d", version: 1 }));
     expect(small.size).toBe(3);
     const reload = loader({ id: "key_b", version: 2 });
-    expect(await small.resolve("b", reload)).toStrictEqual({ id: "key_b", version: 2 });
+    expect(await resolve(small, "b", reload)).toStrictEqual({ id: "key_b", version: 2 });
     expect(reload).toHaveBeenCalledTimes(1);
     const kept = loader(null);
-    expect(await small.resolve("a", kept)).toStrictEqual({ id: "key_a", version: 1 });
+    expect(await resolve(small, "a", kept)).toStrictEqual({ id: "key_a", version: 1 });
     expect(kept).not.toHaveBeenCalled();
   });
 
   it("keeps real records through a flood of unknown digests", async () => {
     const small = new RecordCache<Rec>({ max: 10, ttlMs: 60_000, negativeTtlMs: 5_000 });
-    for (let i = 0; i < 10; i++) await small.resolve(`real${i}`, loader({ id: `key_${i}`, version: 1 }));
-    for (let i = 0; i < 20_000; i++) await small.resolve(`made-up${i}`, loader(null));
+    for (let i = 0; i < 10; i++) await resolve(small, `real${i}`, loader({ id: `key_${i}`, version: 1 }));
+    for (let i = 0; i < 20_000; i++) await resolve(small, `made-up${i}`, loader(null));
     const load = loader(null);
     for (let i = 0; i < 10; i++)
-      expect(await small.resolve(`real${i}`, load)).toStrictEqual({ id: `key_${i}`, version: 1 });
+      expect(await resolve(small, `real${i}`, load)).toStrictEqual({ id: `key_${i}`, version: 1 });
     expect(load).not.toHaveBeenCalled();
     expect(small.size).toBe(10);
   });
 
   it("still invalidates a record after an eviction reused its slot", async () => {
     const small = new RecordCache<Rec>({ max: 1, ttlMs: 60_000, negativeTtlMs: 5_000 });
-    await small.resolve("a", loader({ id: "key_a", version: 1 }));
-    await small.resolve("b", loader({ id: "key_b", version: 1 }));
+    await resolve(small, "a", loader({ id: "key_a", version: 1 }));
+    await resolve(small, "b", loader({ id: "key_b", version: 1 }));
     small.invalidate("key_a");
     const load = loader(null);
-    expect(await small.resolve("b", load)).toStrictEqual({ id: "key_b", version: 1 });
+    expect(await resolve(small, "b", load)).toStrictEqual({ id: "key_b", version: 1 });
     small.invalidate("key_b");
-    expect(await small.resolve("b", loader({ id: "key_b", version: 2 }))).toStrictEqual({
+    expect(await resolve(small, "b", loader({ id: "key_b", version: 2 }))).toStrictEqual({
       id: "key_b",
       version: 2,
     });
   });
 
   it("forgets records and unknown digests on clear()", async () => {
-    await cache.resolve("d1", loader({ id: "key_a", version: 1 }));
-    await cache.resolve("unknown", loader(null));
+    await resolve(cache, "d1", loader({ id: "key_a", version: 1 }));
+    await resolve(cache, "unknown", loader(null));
     cache.clear();
     expect(cache.size).toBe(0);
     const load = loader(null);
-    await cache.resolve("d1", load);
-    await cache.resolve("unknown", load);
+    await resolve(cache, "d1", load);
+    await resolve(cache, "unknown", load);
     expect(load).toHaveBeenCalledTimes(2);
   });
 });

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { checksumOf, generateKey } from "../../src/keys/format.js";
 import { sha256Hex } from "../../src/keys/hash.js";
 import { createKeyspace, createTestApp, type TestApp, verify } from "../helpers.js";
-import { keyWith, storedKeyRow, verifyConcurrently } from "../support/verify.js";
+import { keyWith, resolve, storedKeyRow, verifyConcurrently } from "../support/verify.js";
 
 describe("POST /v1/keys/verify: argon2id keyspaces", () => {
   let t: TestApp;
@@ -94,9 +94,9 @@ describe("POST /v1/keys/verify: the negative cache", () => {
     const created = await keyWith(t);
     await verify(t, { key: created.key });
     const load = vi.fn(async () => null);
-    expect((await t.deps.keyCache.resolve(sha256Hex(created.key), load))?.id).toBe(created.id);
+    expect((await resolve(t.deps.keyCache, sha256Hex(created.key), load))?.id).toBe(created.id);
     expect(load).not.toHaveBeenCalled();
-    expect(await t.deps.keyCache.resolve(created.key, load)).toBeNull();
+    expect(await resolve(t.deps.keyCache, created.key, load)).toBeNull();
     expect(load).toHaveBeenCalledTimes(1);
   });
 });
