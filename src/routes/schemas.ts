@@ -81,7 +81,17 @@ export const IdParam = z.strictObject({
     .openapi({ param: { name: "id", in: "path" }, example: "key_4fJ9kQ2mXa1B" }),
 });
 
-export const Limit = z.coerce.number().int().min(1).max(100).default(50);
+/**
+ * `?limit=`, written in decimal digits. z.coerce alone runs Number(), which also takes "0x10", "0b11",
+ * "1e1", "+7" and " 5": a limit the client did not mean to write passes silently.
+ */
+export const Limit = z
+  .string()
+  .regex(/^[0-9]+$/, "must be a whole number written in decimal digits")
+  .transform(Number)
+  .pipe(z.number().int().min(1).max(100))
+  .default(50)
+  .openapi({ type: "integer", minimum: 1, maximum: 100, default: 50 });
 export const Cursor = z.string().min(1).max(256);
 
 // Responses

@@ -143,6 +143,13 @@ describe("keys: list errors", () => {
     ["limit=101", "limit"],
     ["limit=ten", "limit"],
     ["limit=2.5", "limit"],
+    // Number() would read each of these as a limit.
+    ["limit=0x10", "limit"],
+    ["limit=0b11", "limit"],
+    ["limit=1e1", "limit"],
+    ["limit=%2B7", "limit"],
+    ["limit=%205", "limit"],
+    ["limit=", "limit"],
     ["owner=alice", "owner"],
   ])("answers 400 VALIDATION_FAILED for ?%s", async (query, path) => {
     expectValidationErrors(await t.call("GET", `/v1/keys?${query}`), [path]);
