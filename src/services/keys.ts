@@ -126,7 +126,7 @@ export async function createKey(deps: AppDeps, ctx: ServiceContext, input: Creat
 
 export async function listKeys(deps: AppDeps, caller: Caller, input: ListKeysInput) {
   const ownerId = ownerFor(caller, input.ownerId) ?? caller.ownerId ?? undefined;
-  await deps.usage.flush();
+  await deps.usage.flushFor("keys");
   const rows = await deps.repos.keys.list({
     workspaceId: caller.workspaceId,
     keyspaceId: input.keyspaceId,
@@ -140,7 +140,7 @@ export async function listKeys(deps: AppDeps, caller: Caller, input: ListKeysInp
 }
 
 export async function getKey(deps: AppDeps, caller: Caller, id: string): Promise<KeyRow> {
-  await deps.usage.flush();
+  await deps.usage.flushFor("keys");
   return findVisibleKey(deps, caller, id);
 }
 

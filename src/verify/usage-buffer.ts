@@ -8,6 +8,22 @@ const MIN_ROWS_PER_WRITE = 20;
 /** How long one write may hold the event loop. */
 const WRITE_BUDGET_MS = 2;
 
+/** The reads that show buffered records: key rows (lastUsedAt), a key's usage series, root-key rows. */
+export type BufferedRead = "keys" | "keyUsage" | "rootKeys";
+
+interface Records {
+  counts: boolean;
+  keyLastUsed: boolean;
+  rootKeyLastUsed: boolean;
+}
+
+const EVERYTHING: Records = { counts: true, keyLastUsed: true, rootKeyLastUsed: true };
+const SHOWN_BY: Record<BufferedRead, Records> = {
+  keys: { counts: false, keyLastUsed: true, rootKeyLastUsed: false },
+  keyUsage: { counts: true, keyLastUsed: false, rootKeyLastUsed: false },
+  rootKeys: { counts: false, keyLastUsed: false, rootKeyLastUsed: true },
+};
+
 /**
  * Verification counts and lastUsedAt times, gathered in memory and written at most every few
  * seconds, so a verify of a key without credits writes nothing on the request path.
@@ -51,18 +67,34 @@ export class UsageBuffer {
    * rejects this flush only: its batch is kept and written by the next one.
    */
   flush(): Promise<void> {
-    const written = this.flushing.then(() => this.write());
+    return this.flushRecords(EVERYTHING);
+  }
+
+  /**
+   * Writes only what a read of `read` shows, so that it shows every verify before it. A read writes
+   * nothing else: every request records its root key's use first, and a flush of everything would
+   * make each key read a write transaction (an fsync on the event loop) for that row alone.
+   */
+  flushFor(read: BufferedRead): Promise<void> {
+    return this.flushRecords(SHOWN_BY[read]);
+  }
+
+  private flushRecords(records: Records): Promise<void> {
+    const written = this.flushing.then(() => this.write(records));
     this.flushing = written.catch(() => undefined);
     return written;
   }
 
-  private async write(): Promise<void> {
+  private async write(records: Records): Promise<void> {
+    // Taken whole; a record type this flush leaves stays buffered for a later one.
+    const counts = records.counts ? this.counts : new Map<string, UsageCount[]>();
+    const keyLastUsed = records.keyLastUsed ? this.keyLastUsed : new Map<string, number>();
+    const rootKeyLastUsed = records.rootKeyLastUsed ? this.rootKeyLastUsed : new Map<string, number>();
     // A key in `counts` always has rows (emptied keys are deleted), so the sizes tell without counting rows.
-    if (this.counts.size === 0 && this.keyLastUsed.size === 0 && this.rootKeyLastUsed.size === 0) return;
-    const { counts, keyLastUsed, rootKeyLastUsed } = this;
-    this.counts = new Map();
-    this.keyLastUsed = new Map();
-    this.rootKeyLastUsed = new Map();
+    if (counts.size === 0 && keyLastUsed.size === 0 && rootKeyLastUsed.size === 0) return;
+    if (records.counts) this.counts = new Map();
+    if (records.keyLastUsed) this.keyLastUsed = new Map();
+    if (records.rootKeyLastUsed) this.rootKeyLastUsed = new Map();
     // Rows leave the snapshots as they are taken for a write, and a failed write puts its own back
     // (no copies: after a busy interval a batch holds hundreds of thousands), so after a failure the
     // snapshots are exactly what is left to write.

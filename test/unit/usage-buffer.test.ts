@@ -201,6 +201,45 @@ describe("UsageBuffer", () => {
     expect(row).toStrictEqual({ at: T + 7 });
   });
 
+  it("writes, for one kind of read, only the records that read shows", async () => {
+    const rootKeyLastUsedAt = () =>
+      (
+        t.db.$client.prepare("SELECT last_used_at AS at FROM root_keys WHERE id = ?").get(t.rootKeyId) as {
+          at: number | null;
+        }
+      ).at;
+    expect(lastUsedAt()).toBeNull();
+    buffer.recordVerification(keyId, "VALID", T + 1, true);
+    buffer.recordRootKeyUse(t.rootKeyId, T + 2);
+
+    await buffer.flushFor("keys");
+    expect(lastUsedAt()).toBe(T + 1);
+    expect(usageRows()).toStrictEqual([]);
+    expect(rootKeyLastUsedAt()).toBeNull();
+    expect(buffer.pending).toBe(2);
+
+    await buffer.flushFor("keyUsage");
+    expect(usageRows()).toStrictEqual([{ hour: T, code: "VALID", count: 1 }]);
+    expect(rootKeyLastUsedAt()).toBeNull();
+
+    await buffer.flushFor("rootKeys");
+    expect(rootKeyLastUsedAt()).toBe(T + 2);
+    expect(buffer.pending).toBe(0);
+  });
+
+  it("writes nothing for a read whose records are not buffered, whatever else is", async () => {
+    const recordUsage = vi.spyOn(t.deps.repos.keys, "recordUsage");
+    const recordLastUsed = vi.spyOn(t.deps.repos.rootKeys, "recordLastUsed");
+    buffer.recordVerification(keyId, "REVOKED", T, false);
+    buffer.recordRootKeyUse(t.rootKeyId, T);
+    await buffer.flushFor("keys");
+    expect(recordUsage).not.toHaveBeenCalled();
+    expect(recordLastUsed).not.toHaveBeenCalled();
+    await buffer.flush();
+    expect(recordUsage).toHaveBeenCalledTimes(1);
+    expect(recordLastUsed).toHaveBeenCalledTimes(1);
+  });
+
   it("flushes what is left on stop", async () => {
     buffer.start(60_000, () => {});
     buffer.recordVerification(keyId, "VALID", T, true);

@@ -202,6 +202,27 @@ describe("lastUsedAt and writes on the request path", () => {
     expect(totalChanges(t)).toBeGreaterThan(before);
   });
 
+  it("writes nothing when a key is read, beyond the verify use the read shows", async () => {
+    const created = await keyWith(t);
+    await t.deps.usage.flush();
+    const recordRootKeyUse = vi.spyOn(t.deps.repos.rootKeys, "recordLastUsed");
+    const before = totalChanges(t);
+    // Each read records its root key's use; that row waits for the usage flush like a verify's.
+    for (let i = 0; i < 3; i++) {
+      expect((await t.call("GET", "/v1/keys")).status).toBe(200);
+      expect((await t.call("GET", `/v1/keys/${created.id}`)).status).toBe(200);
+    }
+    expect(totalChanges(t), "rows changed by reads").toBe(before);
+    expect(recordRootKeyUse).not.toHaveBeenCalled();
+
+    // A verify since the last flush is shown by the next read, which writes that lastUsedAt only.
+    clock.advance(60_000);
+    await verify(t, { key: created.key });
+    expect(await lastUsedAtOf(created.id)).toBe(new Date(clock.now()).toISOString());
+    expect(totalChanges(t)).toBe(before + 1);
+    expect(recordRootKeyUse).not.toHaveBeenCalled();
+  });
+
   it("spends credits with one write per VALID call", async () => {
     const created = await keyWith(t, { remaining: 5 });
     const before = totalChanges(t);
