@@ -33,8 +33,13 @@ export interface ListKeysInput {
   cursor?: string;
 }
 
-/** Loads a key the caller may see: another workspace's, or for an owner-bound caller another owner's, is 404. */
+/**
+ * Loads a key the caller may see: another workspace's, or for an owner-bound caller another owner's, is
+ * 404. Buffered lastUsedAt times are written first, so the key (and a change's answer built on it)
+ * shows every verify before the call.
+ */
 export async function findVisibleKey(deps: AppDeps, caller: Caller, id: string): Promise<KeyRow> {
+  await deps.usage.flushFor("keys");
   const row = await deps.repos.keys.findById(id);
   if (!row || !canSee(caller, row)) throw notFound("Key");
   return row;
@@ -140,7 +145,6 @@ export async function listKeys(deps: AppDeps, caller: Caller, input: ListKeysInp
 }
 
 export async function getKey(deps: AppDeps, caller: Caller, id: string): Promise<KeyRow> {
-  await deps.usage.flushFor("keys");
   return findVisibleKey(deps, caller, id);
 }
 

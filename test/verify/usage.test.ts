@@ -202,6 +202,26 @@ describe("lastUsedAt and writes on the request path", () => {
     expect(totalChanges(t)).toBeGreaterThan(before);
   });
 
+  it("shows a verify's lastUsedAt in the key that PATCH, revoke and rotate answer right after", async () => {
+    clock.set("2026-11-27T05:00:00.000Z");
+    const used = "2026-11-27T05:00:00.000Z";
+    const patched = await keyWith(t);
+    const revoked = await keyWith(t);
+    const rotated = await keyWith(t);
+    for (const created of [patched, revoked, rotated]) {
+      expect((await verify(t, { key: created.key })).code).toBe("VALID");
+    }
+    clock.advance(1_000);
+    const patch = await t.call("PATCH", `/v1/keys/${patched.id}`, { body: { name: "renamed" } });
+    expect(patch.body.lastUsedAt).toBe(used);
+    const revoke = await t.call("POST", `/v1/keys/${revoked.id}/revoke`, { body: {} });
+    expect(revoke.body.lastUsedAt).toBe(used);
+    const rotate = await t.call("POST", `/v1/keys/${rotated.id}/rotate`, { body: { gracePeriodSeconds: 60 } });
+    expect(rotate.status).toBe(201);
+    expect(rotate.body.lastUsedAt).toBeNull();
+    expect(await lastUsedAtOf(rotated.id)).toBe(used);
+  });
+
   it("writes nothing when a key is read, beyond the verify use the read shows", async () => {
     const created = await keyWith(t);
     await t.deps.usage.flush();
