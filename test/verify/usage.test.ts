@@ -216,7 +216,9 @@ describe("lastUsedAt and writes on the request path", () => {
     expect(patch.body.lastUsedAt).toBe(used);
     const revoke = await t.call("POST", `/v1/keys/${revoked.id}/revoke`, { body: {} });
     expect(revoke.body.lastUsedAt).toBe(used);
-    const rotate = await t.call("POST", `/v1/keys/${rotated.id}/rotate`, { body: { gracePeriodSeconds: 60 } });
+    const rotate = await t.call("POST", `/v1/keys/${rotated.id}/rotate`, {
+      body: { gracePeriodSeconds: 60 },
+    });
     expect(rotate.status).toBe(201);
     expect(rotate.body.lastUsedAt).toBeNull();
     expect(await lastUsedAtOf(rotated.id)).toBe(used);
