@@ -98,11 +98,16 @@ function canSee(caller: Caller, row: RootKeyRow): boolean {
   );
 }
 
+// Both answer root keys with their lastUsedAt: the buffered times are written first, so they show
+// every use before the call (the caller's own included).
+
 export async function listRootKeys(deps: AppDeps, caller: Caller): Promise<RootKeyRow[]> {
+  await deps.usage.flushFor("rootKeys");
   return deps.repos.rootKeys.list(caller.workspaceId, caller.ownerId ?? undefined);
 }
 
 export async function revokeRootKey(deps: AppDeps, ctx: ServiceContext, id: string): Promise<RootKeyRow> {
+  await deps.usage.flushFor("rootKeys");
   const current = await deps.repos.rootKeys.findById(id);
   if (!current || !canSee(ctx.caller, current)) throw notFound("Root key");
   if (current.revokedAt !== null) return current;

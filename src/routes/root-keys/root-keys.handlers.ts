@@ -16,7 +16,6 @@ export function rootKeyHandlers(deps: AppDeps) {
 
   const list: RouteHandler<typeof listRootKeysRoute, AppEnv> = async (c) => {
     requirePermission(c.get("caller"), "root_keys:write");
-    await deps.usage.flushFor("rootKeys");
     return c.json({ data: (await listRootKeys(deps, c.get("caller"))).map(toRootKeyJson) }, 200);
   };
 

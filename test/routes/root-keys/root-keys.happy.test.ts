@@ -96,6 +96,16 @@ describe("root keys: happy paths", () => {
     expect(listed.lastUsedAt).toBe("2026-11-27T04:00:03.000Z");
   });
 
+  it("answers a revocation with the root key's last use, however recent", async () => {
+    const reader = await createRootKey(t, ["keys:read"]);
+    clock.advance(3000);
+    await t.call("GET", "/v1/keys", { token: reader.key });
+    clock.advance(1);
+    const revoked = await t.call("POST", `/v1/root-keys/${reader.id}/revoke`);
+    expect(revoked.status).toBe(200);
+    expect(revoked.body.lastUsedAt).toBe("2026-11-27T04:00:03.000Z");
+  });
+
   it("revokes a root key: it is answered 401 on its very next request", async () => {
     const reader = await createRootKey(t, ["keys:read"]);
     expectStatus(await t.call("GET", "/v1/keys", { token: reader.key }), 200);
