@@ -186,8 +186,12 @@ export function createKeyRepo(db: Db) {
     async findForVerify(id: string): Promise<VerifyKeyRow | undefined> {
       const values = verifyById.get(id);
       const row = values && toVerifyKeyRow(values);
-      // A rotated-away key spends its successor's credits: whether it has any is the successor's to say.
-      return row?.creditsKeyId ? this.findById(id) : row;
+      if (!row?.creditsKeyId) return row;
+      // A rotated-away key spends its successor's credits: whether it has any is the successor's to
+      // say (as in withSharedCredits, a successor deleted since leaves a limited key with none).
+      const pool = verifyById.get(row.creditsKeyId);
+      const remaining = pool ? toVerifyKeyRow(pool).remaining : row.remaining === null ? null : 0;
+      return { ...row, remaining };
     },
 
     /** The stored row exactly as it is. */

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { checksumOf, generateKey } from "../../src/keys/format.js";
 import { sha256Hex } from "../../src/keys/hash.js";
 import { createKeyspace, createTestApp, type TestApp, verify } from "../helpers.js";
-import { keyWith, resolve, storedKeyRow, verifyConcurrently } from "../support/verify.js";
+import { keyWith, resolve, storedKeyRow, totalChanges, verifyConcurrently } from "../support/verify.js";
 
 describe("POST /v1/keys/verify: argon2id keyspaces", () => {
   let t: TestApp;
@@ -141,5 +141,33 @@ describe("the verify lookup on a cache miss", () => {
       });
     }
     expect(await t.deps.repos.keys.findForVerify("key_000000000000")).toBeUndefined();
+  });
+
+  it("reads a rotated-away key's balance from its successor, as the key's own read shows it", async () => {
+    const t = await createTestApp();
+    const rotateAway = async (fields: Record<string, unknown>) => {
+      const old = await keyWith(t, fields);
+      const rotated = await t.call("POST", `/v1/keys/${old.id}/rotate`, {
+        body: { gracePeriodSeconds: 600 },
+      });
+      return { oldId: old.id, newId: rotated.body.id as string };
+    };
+    const limited = await rotateAway({ remaining: 7 });
+    const unlimited = await rotateAway({});
+    const orphaned = await rotateAway({ remaining: 3 });
+    expect((await t.call("DELETE", `/v1/keys/${orphaned.newId}`)).status).toBe(204);
+
+    for (const [rotation, remaining] of [
+      [limited, 7],
+      [unlimited, null],
+      [orphaned, 0],
+    ] as const) {
+      const before = totalChanges(t);
+      const read = await t.deps.repos.keys.findForVerify(rotation.oldId);
+      expect(totalChanges(t)).toBe(before);
+      expect(read?.creditsKeyId).toBe(rotation.newId);
+      expect(read?.remaining).toBe(remaining);
+      expect(read?.remaining).toBe((await t.deps.repos.keys.findById(rotation.oldId))?.remaining);
+    }
   });
 });
