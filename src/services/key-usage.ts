@@ -33,7 +33,7 @@ export async function keyUsage(
   if (to - from > rule.maxSpanMs) {
     throw rangeError("to", `a ${query.granularity} series spans at most ${rule.maxSpanMs / DAY_MS} days`);
   }
-  await deps.usage.flushFor("keyUsage");
+  await deps.usage.flushCounts();
   const floor = query.granularity === "hour" ? startOfUtcHour : startOfUtcDay;
   const rows = await deps.repos.keys.usage(id, floor(from), to);
   const buckets = new Map<number, UsageBucket>();

@@ -35,14 +35,12 @@ export interface ListKeysInput {
 
 /**
  * Loads a key the caller may see: another workspace's, or for an owner-bound caller another owner's, is
- * 404. Buffered lastUsedAt times are written first, so the key (and a change's answer built on it)
- * shows every verify before the call.
+ * 404. Its lastUsedAt is the latest verify recorded, written yet or not (as every key answered).
  */
 export async function findVisibleKey(deps: AppDeps, caller: Caller, id: string): Promise<KeyRow> {
-  await deps.usage.flushFor("keys");
   const row = await deps.repos.keys.findById(id);
   if (!row || !canSee(caller, row)) throw notFound("Key");
-  return row;
+  return deps.usage.withKeyLastUse(row);
 }
 
 function canSee(caller: Caller, row: KeyRow): boolean {
@@ -131,7 +129,6 @@ export async function createKey(deps: AppDeps, ctx: ServiceContext, input: Creat
 
 export async function listKeys(deps: AppDeps, caller: Caller, input: ListKeysInput) {
   const ownerId = ownerFor(caller, input.ownerId) ?? caller.ownerId ?? undefined;
-  await deps.usage.flushFor("keys");
   const rows = await deps.repos.keys.list({
     workspaceId: caller.workspaceId,
     keyspaceId: input.keyspaceId,
@@ -141,7 +138,11 @@ export async function listKeys(deps: AppDeps, caller: Caller, input: ListKeysInp
     beforeSeq: deps.cursors.before("keys", input.cursor),
     limit: input.limit + 1,
   });
-  return deps.cursors.page("keys", rows, input.limit);
+  return deps.cursors.page(
+    "keys",
+    rows.map((row) => deps.usage.withKeyLastUse(row)),
+    input.limit,
+  );
 }
 
 export async function getKey(deps: AppDeps, caller: Caller, id: string): Promise<KeyRow> {
@@ -211,7 +212,7 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   );
   if (!updated) throw notFound("Key");
   await invalidateKey(deps, id);
-  return updated;
+  return deps.usage.withKeyLastUse(updated);
 }
 
 export async function revokeKey(deps: AppDeps, ctx: ServiceContext, id: string, reason: string | null) {
@@ -230,7 +231,7 @@ export async function revokeKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   ]);
   await invalidateKey(deps, id);
   // Revoked by a concurrent call meanwhile: answer with the first revocation.
-  return revoked ?? findVisibleKey(deps, ctx.caller, id);
+  return revoked ? deps.usage.withKeyLastUse(revoked) : findVisibleKey(deps, ctx.caller, id);
 }
 
 export async function deleteKey(deps: AppDeps, ctx: ServiceContext, id: string): Promise<void> {

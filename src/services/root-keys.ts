@@ -98,19 +98,17 @@ function canSee(caller: Caller, row: RootKeyRow): boolean {
   );
 }
 
-// Both answer root keys with their lastUsedAt: the buffered times are written first, so they show
-// every use before the call (the caller's own included).
+// Both answer root keys with their latest use, written yet or not (the caller's own included).
 
 export async function listRootKeys(deps: AppDeps, caller: Caller): Promise<RootKeyRow[]> {
-  await deps.usage.flushFor("rootKeys");
-  return deps.repos.rootKeys.list(caller.workspaceId, caller.ownerId ?? undefined);
+  const rows = await deps.repos.rootKeys.list(caller.workspaceId, caller.ownerId ?? undefined);
+  return rows.map((row) => deps.usage.withRootKeyLastUse(row));
 }
 
 export async function revokeRootKey(deps: AppDeps, ctx: ServiceContext, id: string): Promise<RootKeyRow> {
-  await deps.usage.flushFor("rootKeys");
   const current = await deps.repos.rootKeys.findById(id);
   if (!current || !canSee(ctx.caller, current)) throw notFound("Root key");
-  if (current.revokedAt !== null) return current;
+  if (current.revokedAt !== null) return deps.usage.withRootKeyLastUse(current);
   const now = deps.clock.now();
   const revoked = await deps.repos.rootKeys.revoke(id, now, [
     auditEvent(ctx.origin, now, {
@@ -122,5 +120,5 @@ export async function revokeRootKey(deps: AppDeps, ctx: ServiceContext, id: stri
     }),
   ]);
   deps.rootKeyCache.invalidate(id);
-  return revoked ?? (await deps.repos.rootKeys.findById(id)) ?? current;
+  return deps.usage.withRootKeyLastUse(revoked ?? (await deps.repos.rootKeys.findById(id)) ?? current);
 }

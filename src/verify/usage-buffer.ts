@@ -8,21 +8,19 @@ const MIN_ROWS_PER_WRITE = 20;
 /** How long one write may hold the event loop. */
 const WRITE_BUDGET_MS = 2;
 
-/** The reads that show buffered records: key rows (lastUsedAt), a key's usage series, root-key rows. */
-export type BufferedRead = "keys" | "keyUsage" | "rootKeys";
-
 interface Records {
   counts: boolean;
-  keyLastUsed: boolean;
-  rootKeyLastUsed: boolean;
+  lastUses: boolean;
 }
 
-const EVERYTHING: Records = { counts: true, keyLastUsed: true, rootKeyLastUsed: true };
-const SHOWN_BY: Record<BufferedRead, Records> = {
-  keys: { counts: false, keyLastUsed: true, rootKeyLastUsed: false },
-  keyUsage: { counts: true, keyLastUsed: false, rootKeyLastUsed: false },
-  rootKeys: { counts: false, keyLastUsed: false, rootKeyLastUsed: true },
-};
+const EVERYTHING: Records = { counts: true, lastUses: true };
+const COUNTS: Records = { counts: true, lastUses: false };
+
+/** A key or root-key row as it is answered: its lastUsedAt is the one the buffer may be ahead of. */
+interface UsedRow {
+  id: string;
+  lastUsedAt: number | null;
+}
 
 /**
  * Verification counts and lastUsedAt times, gathered in memory and written at most every few
@@ -39,6 +37,9 @@ export class UsageBuffer {
   private counts = new Map<string, UsageCount[]>();
   private keyLastUsed = new Map<string, number>();
   private rootKeyLastUsed = new Map<string, number>();
+  /** The lastUsedAt times the flush under way has taken and not yet all committed. */
+  private keyLastUsedWriting: ReadonlyMap<string, number> = new Map();
+  private rootKeyLastUsedWriting: ReadonlyMap<string, number> = new Map();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private rowsPerWrite = USAGE_ROWS_PER_WRITE;
@@ -70,13 +71,23 @@ export class UsageBuffer {
     return this.flushRecords(EVERYTHING);
   }
 
+  /** Writes the buffered counts only: what a key's usage series must show before it is read. */
+  flushCounts(): Promise<void> {
+    return this.flushRecords(COUNTS);
+  }
+
   /**
-   * Writes only what a read of `read` shows, so that it shows every verify before it. A read writes
-   * nothing else: every request records its root key's use first, and a flush of everything would
-   * make each key read a write transaction (an fsync on the event loop) for that row alone.
+   * The key row with the latest lastUsedAt verify has recorded for it: stored, buffered, or being
+   * written. Key reads answer this instead of writing the buffer first, which would make each of
+   * them a write transaction (an fsync on the event loop) and wait for any flush under way.
    */
-  flushFor(read: BufferedRead): Promise<void> {
-    return this.flushRecords(SHOWN_BY[read]);
+  withKeyLastUse<T extends UsedRow>(row: T): T {
+    return withLatest(row, this.keyLastUsed.get(row.id) ?? this.keyLastUsedWriting.get(row.id));
+  }
+
+  /** The root-key row with its latest lastUsedAt, as withKeyLastUse. */
+  withRootKeyLastUse<T extends UsedRow>(row: T): T {
+    return withLatest(row, this.rootKeyLastUsed.get(row.id) ?? this.rootKeyLastUsedWriting.get(row.id));
   }
 
   private flushRecords(records: Records): Promise<void> {
@@ -86,15 +97,33 @@ export class UsageBuffer {
   }
 
   private async write(records: Records): Promise<void> {
-    // Taken whole; a record type this flush leaves stays buffered for a later one.
+    // Taken whole; records this flush leaves stay buffered for a later one.
     const counts = records.counts ? this.counts : new Map<string, UsageCount[]>();
-    const keyLastUsed = records.keyLastUsed ? this.keyLastUsed : new Map<string, number>();
-    const rootKeyLastUsed = records.rootKeyLastUsed ? this.rootKeyLastUsed : new Map<string, number>();
+    const keyLastUsed = records.lastUses ? this.keyLastUsed : new Map<string, number>();
+    const rootKeyLastUsed = records.lastUses ? this.rootKeyLastUsed : new Map<string, number>();
     // A key in `counts` always has rows (emptied keys are deleted), so the sizes tell without counting rows.
     if (counts.size === 0 && keyLastUsed.size === 0 && rootKeyLastUsed.size === 0) return;
     if (records.counts) this.counts = new Map();
-    if (records.keyLastUsed) this.keyLastUsed = new Map();
-    if (records.rootKeyLastUsed) this.rootKeyLastUsed = new Map();
+    if (records.lastUses) {
+      this.keyLastUsed = new Map();
+      this.rootKeyLastUsed = new Map();
+      this.keyLastUsedWriting = keyLastUsed;
+      this.rootKeyLastUsedWriting = rootKeyLastUsed;
+    }
+    try {
+      await this.writeTaken(counts, keyLastUsed, rootKeyLastUsed);
+    } finally {
+      // Written, or put back into the buffer by a failed write: either way no longer only here.
+      this.keyLastUsedWriting = new Map();
+      this.rootKeyLastUsedWriting = new Map();
+    }
+  }
+
+  private async writeTaken(
+    counts: Map<string, UsageCount[]>,
+    keyLastUsed: Map<string, number>,
+    rootKeyLastUsed: Map<string, number>,
+  ): Promise<void> {
     // Rows leave the snapshots as they are taken for a write, and a failed write puts its own back
     // (no copies: after a busy interval a batch holds hundreds of thousands), so after a failure the
     // snapshots are exactly what is left to write.
@@ -164,6 +193,12 @@ export class UsageBuffer {
     clearInterval(this.timer);
     await this.flush();
   }
+}
+
+function withLatest<T extends UsedRow>(row: T, buffered: number | undefined): T {
+  return buffered !== undefined && (row.lastUsedAt === null || buffered > row.lastUsedAt)
+    ? { ...row, lastUsedAt: buffered }
+    : row;
 }
 
 /**

@@ -112,7 +112,10 @@ export async function verifyKey(
     key = await deps.keyCache.load(digest, async () => {
       const row = await deps.repos.keys.findForVerify(`key_${parsed.keyId}`);
       if (row === undefined || row.start !== parsed.start) return null;
-      return (await keyMatchesHash(request.key, digest, row.hash)) ? toCachedKey(row) : null;
+      if (!(await keyMatchesHash(request.key, digest, row.hash))) return null;
+      // The last use stored or still buffered: a record loaded again (after a change or an eviction)
+      // keeps the minute rule from where verify left it, not from the older stored time.
+      return toCachedKey(deps.usage.withKeyLastUse(row));
     });
   }
   if (key === null || key.workspaceId !== caller.workspaceId) return NOT_FOUND;

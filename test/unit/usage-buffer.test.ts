@@ -201,43 +201,57 @@ describe("UsageBuffer", () => {
     expect(row).toStrictEqual({ at: T + 7 });
   });
 
-  it("writes, for one kind of read, only the records that read shows", async () => {
-    const rootKeyLastUsedAt = () =>
-      (
-        t.db.$client.prepare("SELECT last_used_at AS at FROM root_keys WHERE id = ?").get(t.rootKeyId) as {
-          at: number | null;
-        }
-      ).at;
-    expect(lastUsedAt()).toBeNull();
+  it("writes only the counts when asked for the counts", async () => {
+    const recordLastUsed = vi.spyOn(t.deps.repos.rootKeys, "recordLastUsed");
     buffer.recordVerification(keyId, "VALID", T + 1, true);
     buffer.recordRootKeyUse(t.rootKeyId, T + 2);
-
-    await buffer.flushFor("keys");
-    expect(lastUsedAt()).toBe(T + 1);
-    expect(usageRows()).toStrictEqual([]);
-    expect(rootKeyLastUsedAt()).toBeNull();
-    expect(buffer.pending).toBe(2);
-
-    await buffer.flushFor("keyUsage");
+    await buffer.flushCounts();
     expect(usageRows()).toStrictEqual([{ hour: T, code: "VALID", count: 1 }]);
-    expect(rootKeyLastUsedAt()).toBeNull();
-
-    await buffer.flushFor("rootKeys");
-    expect(rootKeyLastUsedAt()).toBe(T + 2);
+    expect(lastUsedAt()).toBeNull();
+    expect(recordLastUsed).not.toHaveBeenCalled();
+    expect(buffer.pending).toBe(2);
+    await buffer.flush();
+    expect(lastUsedAt()).toBe(T + 1);
+    expect(recordLastUsed).toHaveBeenCalledTimes(1);
     expect(buffer.pending).toBe(0);
   });
 
-  it("writes nothing for a read whose records are not buffered, whatever else is", async () => {
-    const recordUsage = vi.spyOn(t.deps.repos.keys, "recordUsage");
-    const recordLastUsed = vi.spyOn(t.deps.repos.rootKeys, "recordLastUsed");
-    buffer.recordVerification(keyId, "REVOKED", T, false);
-    buffer.recordRootKeyUse(t.rootKeyId, T);
-    await buffer.flushFor("keys");
-    expect(recordUsage).not.toHaveBeenCalled();
-    expect(recordLastUsed).not.toHaveBeenCalled();
+  it("answers a row with its latest use: buffered, being written, or stored, whichever is newest", async () => {
+    const row = { id: keyId, lastUsedAt: T + 5 };
+    expect(buffer.withKeyLastUse(row)).toBe(row);
+    buffer.recordVerification(keyId, "VALID", T + 9, true);
+    expect(buffer.withKeyLastUse(row)).toStrictEqual({ id: keyId, lastUsedAt: T + 9 });
+    expect(buffer.withKeyLastUse({ id: keyId, lastUsedAt: T + 20 }).lastUsedAt).toBe(T + 20);
+    expect(buffer.withKeyLastUse({ id: keyId, lastUsedAt: null }).lastUsedAt).toBe(T + 9);
+    expect(buffer.withKeyLastUse({ id: "key_other", lastUsedAt: null }).lastUsedAt).toBeNull();
+
+    // While a flush has taken the time and not committed it, it is still answered.
+    let commit = () => {};
+    const recordUsage = t.deps.repos.keys.recordUsage.bind(t.deps.repos.keys);
+    vi.spyOn(t.deps.repos.keys, "recordUsage").mockImplementationOnce(async (counts, lastUsed) => {
+      await new Promise<void>((resolve) => {
+        commit = resolve;
+      });
+      return recordUsage(counts, lastUsed);
+    });
+    const flushed = buffer.flush();
+    await vi.waitFor(() => expect(buffer.pending).toBe(0));
+    expect(buffer.withKeyLastUse(row).lastUsedAt).toBe(T + 9);
+    commit();
+    await flushed;
+    expect(lastUsedAt()).toBe(T + 9);
+    expect(buffer.withKeyLastUse(row)).toBe(row);
+  });
+
+  it("still answers a use whose write failed, until a later flush writes it", async () => {
+    buffer.recordVerification(keyId, "VALID", T + 9, true);
+    buffer.recordRootKeyUse(t.rootKeyId, T + 3);
+    vi.spyOn(t.deps.repos.keys, "recordUsage").mockRejectedValueOnce(new Error("SQLITE_BUSY"));
+    await expect(buffer.flush()).rejects.toThrow("SQLITE_BUSY");
+    expect(buffer.withKeyLastUse({ id: keyId, lastUsedAt: null }).lastUsedAt).toBe(T + 9);
+    expect(buffer.withRootKeyLastUse({ id: t.rootKeyId, lastUsedAt: null }).lastUsedAt).toBe(T + 3);
     await buffer.flush();
-    expect(recordUsage).toHaveBeenCalledTimes(1);
-    expect(recordLastUsed).toHaveBeenCalledTimes(1);
+    expect(lastUsedAt()).toBe(T + 9);
   });
 
   it("flushes what is left on stop", async () => {
