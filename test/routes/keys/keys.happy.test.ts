@@ -212,6 +212,19 @@ describe("keys: list", () => {
       a.id,
     ]);
     expect(ids((await t.call("GET", "/v1/keys?ownerId=nobody")).body)).toEqual([]);
+    expect(ids((await t.call("GET", `/v1/keys?keyspaceId=${otherKeyspace}`)).body)).toEqual([b.id]);
+    expect(ids((await t.call("GET", `/v1/keys?ownerId=bob&keyspaceId=${otherKeyspace}`)).body)).toEqual([]);
+  });
+
+  it("answers the same list query anew as time passes: a key moves from active to expired", async () => {
+    const expiring = await createKey(t, { keyspaceId, expiresAt: "2026-11-27T04:00:10.000Z" });
+    const lasting = await createKey(t, { keyspaceId });
+    const listed = async (query: string) => ids((await t.call("GET", `/v1/keys?${query}`)).body);
+    expect(await listed("status=active")).toEqual([lasting.id, expiring.id]);
+    expect(await listed("status=expired")).toEqual([]);
+    clock.advance(10_000);
+    expect(await listed("status=active")).toEqual([lasting.id]);
+    expect(await listed("status=expired")).toEqual([expiring.id]);
   });
 
   it("pages exactly through keys created within one millisecond: no duplicates, no gaps, newest first", async () => {
