@@ -157,7 +157,6 @@ export function createKeyRepo(db: Db) {
     .where(eq(keys.id, sql.placeholder("id")))
     .prepare();
 
-  /** Shows a rotated-away key with the credits it actually spends: those of its successor. */
   // A list is one of 32 statements (its status, and which of keyspace, owner and cursor it filters
   // by), each prepared the first time it is asked for: building and preparing it on every call took
   // a seventh of the CPU of a 100-key page.
@@ -191,6 +190,7 @@ export function createKeyRepo(db: Db) {
       .prepare();
   }
 
+  /** Shows a rotated-away key with the credits it actually spends: those of its successor. */
   function withSharedCredits(rows: KeyRow[]): KeyRow[] {
     const poolIds = [...new Set(rows.flatMap((row) => (row.creditsKeyId ? [row.creditsKeyId] : [])))];
     if (poolIds.length === 0) return rows;

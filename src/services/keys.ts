@@ -35,7 +35,7 @@ export interface ListKeysInput {
 
 /**
  * Loads a key the caller may see: another workspace's, or for an owner-bound caller another owner's, is
- * 404. Its lastUsedAt is the latest verify recorded, written yet or not (as every key answered).
+ * 404. Its lastUsedAt counts verifies not yet written (UsageBuffer.withKeyLastUse), as in every key answered.
  */
 export async function findVisibleKey(deps: AppDeps, caller: Caller, id: string): Promise<KeyRow> {
   const row = await deps.repos.keys.findById(id);
