@@ -15,6 +15,7 @@ import {
   sql,
 } from "drizzle-orm";
 import type { Db } from "../db/client.js";
+import { GroupCommit } from "../db/group-commit.js";
 import { type KeyRow, keys, keyUsage, type NewAuditEvent } from "../db/schema.js";
 import { effectiveRemaining } from "../keys/credits.js";
 import { insertAuditEvents } from "./audit-events.js";
@@ -111,6 +112,7 @@ function statusCondition(status: KeyStatus, now: Placeholder): SQL | undefined {
 }
 
 export function createKeyRepo(db: Db) {
+  const commits = new GroupCommit(db.$client);
   const byId = db
     .select()
     .from(keys)
@@ -218,10 +220,13 @@ export function createKeyRepo(db: Db) {
 
   return {
     async insert(row: Omit<KeyRow, "seq">, audit: NewAuditEvent[]): Promise<void> {
-      db.transaction((tx) => {
-        tx.insert(keys).values(row).run();
-        insertAuditEvents(tx, audit);
-      });
+      // Concurrent creates share one commit, as spends do.
+      await commits.run(() =>
+        db.transaction((tx) => {
+          tx.insert(keys).values(row).run();
+          insertAuditEvents(tx, audit);
+        }),
+      );
     },
 
     /** The stored row, credits as the key spends them. */
@@ -363,7 +368,8 @@ export function createKeyRepo(db: Db) {
       now: number,
       period: { dayStart: number; monthStart: number },
     ): Promise<number | null> {
-      const row = spend.get({ id, cost, now, ...period });
+      // Concurrent spends share one commit (one fsync) instead of one each.
+      const row = await commits.run(() => spend.get({ id, cost, now, ...period }));
       return row?.remaining ?? null;
     },
 

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
+import { tempDatabase } from "../support/server-process.js";
 import { deferred, iso, keyWith, T0, verifyConcurrently } from "../support/verify.js";
 
 describe("POST /v1/keys/verify: credits", () => {
@@ -23,6 +24,25 @@ describe("POST /v1/keys/verify: credits", () => {
     const spent = results.filter((result) => result.valid).map((result) => result.remaining);
     expect(spent.sort((a, b) => a - b)).toStrictEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(await remainingOf(created.id)).toBe(0);
+  });
+
+  it("spends the credits of concurrent verifies in one commit, not one commit each", async () => {
+    const database = tempDatabase();
+    try {
+      const onDisk = await createTestApp({ clock, dbFile: database.file });
+      const created = await keyWith(onDisk, { remaining: 1_000 });
+      await verify(onDisk, { key: created.key });
+      onDisk.db.$client.pragma("wal_checkpoint(TRUNCATE)");
+      const { byCode } = await verifyConcurrently(onDisk, 40, { key: created.key });
+      expect(byCode).toStrictEqual({ VALID: 40 });
+      // Every commit appends the page it changed to the WAL: 40 commits would append 40 frames.
+      const [wal] = onDisk.db.$client.pragma("wal_checkpoint(PASSIVE)") as { log: number }[];
+      expect(wal?.log).toBeLessThanOrEqual(2);
+      expect((await onDisk.call("GET", `/v1/keys/${created.id}`)).body.remaining).toBe(959);
+      onDisk.db.$client.close();
+    } finally {
+      database.remove();
+    }
   });
 
   it("spends 1 credit by default and returns the balance after the call", async () => {

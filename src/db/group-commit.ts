@@ -1,0 +1,67 @@
+import type Database from "better-sqlite3";
+
+interface PendingWrite {
+  write: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+type Outcome = { value: unknown } | { error: unknown };
+
+/**
+ * Group commit for writes on the request path. With synchronous=FULL every commit is an fsync, and
+ * better-sqlite3 runs it on the event loop: a write per request makes each one wait for the disk and
+ * holds up every other request meanwhile. Writes handed to `run` in the same turn of the event loop
+ * instead run together in one transaction, each in a savepoint of its own, and each resolves once
+ * that transaction has committed: N concurrent writes cost one fsync.
+ *
+ * - Each write is synchronous (a better-sqlite3 statement or transaction) and sees the writes before
+ *   it in the group, as if it ran alone after them.
+ * - A write that throws is rolled back to its savepoint and rejects alone.
+ * - A commit that fails, or an error after which SQLite rolled back the whole transaction, rejects
+ *   every write of the group: none of them was written.
+ * - Nothing resolves before its commit, so an answer built on a write never outlives a crash.
+ */
+export class GroupCommit {
+  private pending: PendingWrite[] = [];
+
+  constructor(private readonly sqlite: Database.Database) {}
+
+  run<T>(write: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      // setImmediate runs after the poll phase: the requests read in this turn have all queued theirs.
+      if (this.pending.length === 0) setImmediate(() => this.commit());
+      this.pending.push({ write, resolve: resolve as (value: unknown) => void, reject });
+    });
+  }
+
+  private commit(): void {
+    const group = this.pending;
+    this.pending = [];
+    const outcomes: Outcome[] = [];
+    try {
+      this.sqlite
+        .transaction(() => {
+          for (const { write } of group) {
+            try {
+              outcomes.push({ value: this.sqlite.transaction(write)() });
+            } catch (error) {
+              // SQLite ends the whole transaction on some errors (SQLITE_FULL, an I/O error): then
+              // the writes before this one are gone too, and the ones after must not run uncommitted.
+              if (!this.sqlite.inTransaction) throw error;
+              outcomes.push({ error });
+            }
+          }
+        })
+        .immediate();
+    } catch (error) {
+      for (const { reject } of group) reject(error);
+      return;
+    }
+    group.forEach(({ resolve, reject }, i) => {
+      const outcome = outcomes[i] as Outcome;
+      if ("error" in outcome) reject(outcome.error);
+      else resolve(outcome.value);
+    });
+  }
+}
