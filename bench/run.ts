@@ -66,6 +66,7 @@ const settings = {
   missCacheMax: 50,
   hitSet: 1_000,
   argon2Keys: quick ? 64 : 200,
+  creditKeys: quick ? 50 : 200,
   rssCached: 100_000,
   rssStored: 1_000_000,
   listStored: 100_000,
@@ -160,6 +161,21 @@ async function main(): Promise<void> {
       perSecond: argonKeys.length / argonSeconds,
     };
     const burstKey = argonKeys.pop() as string;
+
+    // Keys with a credit balance: every VALID verify of one spends from it in the database.
+    const creditKeys: string[] = [];
+    const createCredited = async () => {
+      while (creditKeys.length < settings.creditKeys) {
+        const created = await api("POST", "/v1/keys", {
+          keyspaceId: shaKeyspaceId,
+          remaining: 1_000_000_000,
+        });
+        creditKeys.push(String(created.key));
+      }
+    };
+    if (wants("credits")) {
+      await Promise.all([createCredited(), createCredited(), createCredited(), createCredited()]);
+    }
 
     const templateKey = String((await api("POST", "/v1/keys", { keyspaceId: shaKeyspaceId })).key);
     const template = await api("POST", VERIFY_PATH, { key: templateKey });
@@ -330,6 +346,11 @@ async function main(): Promise<void> {
         await compare("verify hit (sha256)", "hit", size, hit.server, spread(batches, settings.hitSet));
       if (step === 0 && wants("argon2")) {
         await compare("verify hit (argon2id)", "argon2-hit", size, hit.server, argonKeys);
+      }
+      if (step === 0 && wants("credits")) {
+        await compare("verify hit, credits spent", "credits-hit", size, hit.server, creditKeys);
+      }
+      if (step === 0 && wants("argon2")) {
         log("burst of first verifies of one argon2id key");
         const before = await readCounters(hit.server.url);
         const burstStarted = performance.now();

@@ -29,7 +29,7 @@ export interface Round {
 
 export interface Comparison {
   name: string;
-  group: "hit" | "miss" | "argon2-hit";
+  group: "hit" | "miss" | "argon2-hit" | "credits-hit";
   stored: number;
   connections: number;
   rounds: Round[];
