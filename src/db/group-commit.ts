@@ -24,8 +24,27 @@ type Outcome = { value: unknown } | { error: unknown };
  */
 export class GroupCommit {
   private pending: PendingWrite[] = [];
+  // Made once: better-sqlite3 builds four wrapper functions for every transaction() call, which cost
+  // more than the savepoint itself when it was called per write.
+  private readonly runInSavepoint: Database.Transaction<(write: () => unknown) => unknown>;
+  private readonly runGroup: Database.Transaction<(group: PendingWrite[], outcomes: Outcome[]) => void>;
 
-  constructor(private readonly sqlite: Database.Database) {}
+  constructor(sqlite: Database.Database) {
+    // Called inside the group's transaction, better-sqlite3 runs this one as a savepoint.
+    this.runInSavepoint = sqlite.transaction((write: () => unknown) => write());
+    this.runGroup = sqlite.transaction((group: PendingWrite[], outcomes: Outcome[]) => {
+      for (const { write } of group) {
+        try {
+          outcomes.push({ value: this.runInSavepoint(write) });
+        } catch (error) {
+          // SQLite ends the whole transaction on some errors (SQLITE_FULL, an I/O error): then
+          // the writes before this one are gone too, and the ones after must not run uncommitted.
+          if (!sqlite.inTransaction) throw error;
+          outcomes.push({ error });
+        }
+      }
+    });
+  }
 
   run<T>(write: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -40,20 +59,7 @@ export class GroupCommit {
     this.pending = [];
     const outcomes: Outcome[] = [];
     try {
-      this.sqlite
-        .transaction(() => {
-          for (const { write } of group) {
-            try {
-              outcomes.push({ value: this.sqlite.transaction(write)() });
-            } catch (error) {
-              // SQLite ends the whole transaction on some errors (SQLITE_FULL, an I/O error): then
-              // the writes before this one are gone too, and the ones after must not run uncommitted.
-              if (!this.sqlite.inTransaction) throw error;
-              outcomes.push({ error });
-            }
-          }
-        })
-        .immediate();
+      this.runGroup.immediate(group, outcomes);
     } catch (error) {
       for (const { reject } of group) reject(error);
       return;
