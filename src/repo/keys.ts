@@ -74,6 +74,18 @@ function toVerifyKeyRow(values: unknown[]): VerifyKeyRow {
   return row as VerifyKeyRow;
 }
 
+/**
+ * The balance a rotated-away key spends: its successor's (the pool). A successor deleted since leaves
+ * a limited key with none, and an unlimited one unlimited.
+ */
+function spendableRemaining(
+  row: Pick<KeyRow, "remaining">,
+  pool: Pick<KeyRow, "remaining"> | undefined,
+): number | null {
+  if (pool) return pool.remaining;
+  return row.remaining === null ? null : 0;
+}
+
 export type KeyChanges = Partial<
   Omit<KeyRow, "seq" | "id" | "workspaceId" | "keyspaceId" | "hash" | "start" | "last4">
 >;
@@ -207,10 +219,11 @@ export function createKeyRepo(db: Db) {
     return rows.map((row) => {
       if (!row.creditsKeyId) return row;
       const pool = pools.get(row.creditsKeyId);
-      if (!pool) return { ...row, remaining: row.remaining === null ? null : 0 };
+      const remaining = spendableRemaining(row, pool);
+      if (!pool) return { ...row, remaining };
       return {
         ...row,
-        remaining: pool.remaining,
+        remaining,
         refillAmount: pool.refillAmount,
         refillInterval: pool.refillInterval,
         refilledAt: pool.refilledAt,
@@ -240,11 +253,9 @@ export function createKeyRepo(db: Db) {
       const values = verifyById.get(id);
       const row = values && toVerifyKeyRow(values);
       if (!row?.creditsKeyId) return row;
-      // A rotated-away key spends its successor's credits: whether it has any is the successor's to
-      // say (as in withSharedCredits, a successor deleted since leaves a limited key with none).
+      // A rotated-away key spends its successor's credits: whether it has any is the successor's to say.
       const pool = verifyById.get(row.creditsKeyId);
-      const remaining = pool ? toVerifyKeyRow(pool).remaining : row.remaining === null ? null : 0;
-      return { ...row, remaining };
+      return { ...row, remaining: spendableRemaining(row, pool && toVerifyKeyRow(pool)) };
     },
 
     /** The stored row exactly as it is. */
