@@ -146,14 +146,22 @@ async function main(): Promise<void> {
     const shaKeyspaceId = String(sha.id);
     const argonKeyspaceId = String(argon.id);
 
-    const argonStarted = performance.now();
-    const argonKeys: string[] = [];
-    const createArgon = async () => {
-      while (argonKeys.length < settings.argon2Keys + 1) {
-        argonKeys.push(String((await api("POST", "/v1/keys", { keyspaceId: argonKeyspaceId })).key));
-      }
+    /** Creates `count` keys through the API, 4 requests at a time; returns their plaintexts. */
+    const createKeys = async (count: number, fields: Record<string, unknown>): Promise<string[]> => {
+      const created: string[] = [];
+      let asked = 0;
+      const worker = async () => {
+        while (asked < count) {
+          asked++; // before the await: the other workers must see this key as taken
+          created.push(String((await api("POST", "/v1/keys", fields)).key));
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      return created;
     };
-    await Promise.all([createArgon(), createArgon(), createArgon(), createArgon()]);
+
+    const argonStarted = performance.now();
+    const argonKeys = await createKeys(settings.argon2Keys + 1, { keyspaceId: argonKeyspaceId });
     const argonSeconds = (performance.now() - argonStarted) / 1000;
     extra.argon2Create = {
       keys: argonKeys.length,
@@ -163,19 +171,9 @@ async function main(): Promise<void> {
     const burstKey = argonKeys.pop() as string;
 
     // Keys with a credit balance: every VALID verify of one spends from it in the database.
-    const creditKeys: string[] = [];
-    const createCredited = async () => {
-      while (creditKeys.length < settings.creditKeys) {
-        const created = await api("POST", "/v1/keys", {
-          keyspaceId: shaKeyspaceId,
-          remaining: 1_000_000_000,
-        });
-        creditKeys.push(String(created.key));
-      }
-    };
-    if (wants("credits")) {
-      await Promise.all([createCredited(), createCredited(), createCredited(), createCredited()]);
-    }
+    const creditKeys = wants("credits")
+      ? await createKeys(settings.creditKeys, { keyspaceId: shaKeyspaceId, remaining: 1_000_000_000 })
+      : [];
 
     const templateKey = String((await api("POST", "/v1/keys", { keyspaceId: shaKeyspaceId })).key);
     const template = await api("POST", VERIFY_PATH, { key: templateKey });
