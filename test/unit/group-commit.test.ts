@@ -1,34 +1,31 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { GroupCommit } from "../../src/db/group-commit.js";
+import { tempDatabase } from "../support/server-process.js";
 
 describe("GroupCommit", () => {
-  let dir: string;
+  let database: ReturnType<typeof tempDatabase>;
   let sqlite: Database.Database;
   /** A second connection to the same file: it sees only what has been committed. */
   let reader: Database.Database;
   let commits: GroupCommit;
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "keymint-group-commit-"));
-    const file = join(dir, "test.db");
-    sqlite = new Database(file);
+    database = tempDatabase();
+    sqlite = new Database(database.file);
     sqlite.pragma("journal_mode = WAL");
     sqlite.pragma("foreign_keys = ON");
     sqlite.exec(`CREATE TABLE parents (id TEXT PRIMARY KEY);
       CREATE TABLE items (name TEXT PRIMARY KEY,
         parent TEXT REFERENCES parents(id) DEFERRABLE INITIALLY DEFERRED)`);
-    reader = new Database(file, { readonly: true });
+    reader = new Database(database.file, { readonly: true });
     commits = new GroupCommit(sqlite);
   });
   afterEach(() => {
     vi.restoreAllMocks();
     reader.close();
     sqlite.close();
-    rmSync(dir, { recursive: true, force: true });
+    database.remove();
   });
 
   const insert =
