@@ -73,6 +73,10 @@ export async function createKey(deps: AppDeps, ctx: ServiceContext, input: Creat
   if (!keyspace || keyspace.workspaceId !== caller.workspaceId) throw notFound("Keyspace");
   const ownerId = ownerFor(caller, input.ownerId) ?? caller.ownerId;
 
+  // Hashed before the clock is read: argon2id hashes finish out of order, and a key's createdAt must
+  // follow the order in which keys are stored (the order lists show them in).
+  const generated = generateKey(keyspace.prefix);
+  const hash = await hashKey(generated.key, keyspace.hashAlgorithm);
   const now = deps.clock.now();
   const defaults = keyspace.defaults;
   let expiresAt: number | null = null;
@@ -85,7 +89,6 @@ export async function createKey(deps: AppDeps, ctx: ServiceContext, input: Creat
     (input.remaining !== undefined ? input.remaining : defaults.remaining) ?? refill?.amount ?? null;
   const ratelimit = input.ratelimit !== undefined ? input.ratelimit : (defaults.ratelimit ?? null);
 
-  const generated = generateKey(keyspace.prefix);
   const row: Omit<KeyRow, "seq"> = {
     id: `key_${generated.keyId}`,
     keyspaceId: keyspace.id,
@@ -94,7 +97,7 @@ export async function createKey(deps: AppDeps, ctx: ServiceContext, input: Creat
     name: input.name ?? null,
     start: generated.start,
     last4: generated.last4,
-    hash: await hashKey(generated.key, keyspace.hashAlgorithm),
+    hash,
     meta: input.meta ?? {},
     scopes: input.scopes ?? defaults.scopes ?? [],
     enabled: input.enabled ?? true,

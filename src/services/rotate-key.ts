@@ -17,13 +17,15 @@ const notRotatable = () =>
  */
 export async function rotateKey(deps: AppDeps, ctx: ServiceContext, id: string, gracePeriodSeconds: number) {
   const old = await findVisibleKey(deps, ctx.caller, id);
+  const keyspace = await deps.repos.keyspaces.findById(old.keyspaceId);
+  if (!keyspace) throw notFound("Keyspace");
+  const generated = generateKey(keyspace.prefix);
+  // Hashed before the clock is read, as in createKey: createdAt follows the order keys are stored in.
+  const hash = await hashKey(generated.key, keyspace.hashAlgorithm);
   const now = deps.clock.now();
   const expired = old.expiresAt !== null && now >= old.expiresAt;
   if (old.revokedAt !== null || old.replacedById !== null || expired) throw notRotatable();
-  const keyspace = await deps.repos.keyspaces.findById(old.keyspaceId);
-  if (!keyspace) throw notFound("Keyspace");
 
-  const generated = generateKey(keyspace.prefix);
   const { seq: _seq, remaining: _remaining, refilledAt: _refilledAt, ...settings } = old;
   // Its credits are the old key's balance, read inside the rotation's transaction.
   const successor: Omit<KeyRow, "seq" | "remaining" | "refilledAt"> = {
@@ -31,7 +33,7 @@ export async function rotateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
     id: `key_${generated.keyId}`,
     start: generated.start,
     last4: generated.last4,
-    hash: await hashKey(generated.key, keyspace.hashAlgorithm),
+    hash,
     createdAt: now,
     updatedAt: now,
     lastUsedAt: null,

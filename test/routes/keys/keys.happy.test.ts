@@ -245,6 +245,28 @@ describe("keys: list", () => {
     expect(seen).toEqual([...created].reverse());
   });
 
+  it("keeps createdAt in list order when an argon2id create, started first, is stored after a sha256 one", async () => {
+    // A clock that moves on every read, so each create gets its own createdAt.
+    let ms = Date.parse(NOW);
+    const ticking = await createTestApp({ clock: { now: () => ms++ } });
+    const slow = await createKeyspace(ticking, { hashAlgorithm: "argon2id" });
+    const fast = await createKeyspace(ticking);
+    // The argon2id create starts first; the sha256 one, started after it, is stored before it.
+    const [argon2Key, sha256Key] = await Promise.all([
+      createKey(ticking, { keyspaceId: slow.id }),
+      createKey(ticking, { keyspaceId: fast.id }),
+    ]);
+    const listed = (await ticking.call("GET", "/v1/keys")).body.data;
+    expect(listed.map((key: { id: string }) => key.id)).toEqual([argon2Key.id, sha256Key.id]);
+    expect(Date.parse(listed[0].createdAt)).toBeGreaterThan(Date.parse(listed[1].createdAt));
+    const events = (await ticking.call("GET", "/v1/audit-events?action=key.create")).body.data;
+    expect(events.map((event: { resourceId: string }) => event.resourceId)).toEqual([
+      argon2Key.id,
+      sha256Key.id,
+    ]);
+    expect(Date.parse(events[0].time)).toBeGreaterThan(Date.parse(events[1].time));
+  });
+
   it("answers a null nextCursor when the last page is exactly full", async () => {
     for (let i = 0; i < 4; i++) await createKey(t, { keyspaceId });
     const first = await t.call("GET", "/v1/keys?limit=2");
