@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { adminAuth } from "./auth/admin-auth.js";
 import { rootKeyAuth } from "./auth/root-key-auth.js";
+import { routePermissions } from "./auth/route-permissions.js";
 import type { AppEnv } from "./context.js";
 import type { AppDeps } from "./deps.js";
 import { validationHook } from "./lib/validation.js";
@@ -35,6 +36,7 @@ export function createApp(deps: AppDeps) {
   app.use("/v1/*", (c, next) =>
     c.req.path.startsWith("/v1/admin/") ? next() : authenticateRootKey(c, next),
   );
+  app.use("/v1/*", routePermissions(app));
   app.use("/v1/*", strictQuery(app));
   app.use("/v1/*", jsonBodyGuard());
 

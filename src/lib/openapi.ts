@@ -1,5 +1,6 @@
-import type { RouteConfig } from "@hono/zod-openapi";
+import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import type { Permission } from "../auth/permissions.js";
 import { Problem } from "../routes/schemas.js";
 
 const DESCRIPTIONS: Record<number, string> = {
@@ -29,7 +30,25 @@ export function errorResponses(...statuses: number[]): RouteConfig["responses"] 
 /** Errors every root-key-authenticated route can answer with. */
 export const rootKeyErrors = (...more: number[]) => errorResponses(400, 401, 403, 429, ...more);
 
-export const rootKeySecurity = [{ rootKey: [] }];
+/**
+ * A root-key route's security requirement, naming the permission it needs: OpenAPI 3.1 lets a scheme
+ * other than OAuth list the roles an operation requires. The app enforces what this says
+ * (src/auth/route-permissions.ts), so the document and the check cannot disagree.
+ */
+export function rootKeyNeeds(permission: Permission) {
+  return [{ rootKey: [permission] }];
+}
+
+/** Every route in the OpenAPI registry, keyed as Hono matches it: "GET /v1/keys/:id". */
+export function registeredRoutes(app: Pick<OpenAPIHono, "openAPIRegistry">): Map<string, RouteConfig> {
+  const routes = new Map<string, RouteConfig>();
+  for (const definition of app.openAPIRegistry.definitions) {
+    if (definition.type !== "route") continue;
+    const path = definition.route.path.replace(/\{(\w+)\}/g, ":$1");
+    routes.set(`${definition.route.method.toUpperCase()} ${path}`, definition.route);
+  }
+  return routes;
+}
 export const adminSecurity = [{ adminToken: [] }];
 
 /**

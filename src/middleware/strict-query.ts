@@ -2,6 +2,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import { ApiError } from "../lib/errors.js";
+import { registeredRoutes } from "../lib/openapi.js";
 
 /**
  * Query parameters are held to the same rule as body fields: an unknown one is 400
@@ -27,13 +28,10 @@ export function strictQuery(app: Pick<OpenAPIHono, "openAPIRegistry">): Middlewa
   };
 }
 
-/** "GET /v1/keys"-style entries (Hono's method and path syntax) for every route declaring a query. */
+/** "GET /v1/keys"-style entries for every route declaring a query. */
 function declaredQueries(app: Pick<OpenAPIHono, "openAPIRegistry">): Set<string> {
   const routes = new Set<string>();
-  for (const definition of app.openAPIRegistry.definitions) {
-    if (definition.type !== "route" || definition.route.request?.query === undefined) continue;
-    const path = definition.route.path.replace(/\{(\w+)\}/g, ":$1");
-    routes.add(`${definition.route.method.toUpperCase()} ${path}`);
-  }
+  for (const [route, config] of registeredRoutes(app))
+    if (config.request?.query !== undefined) routes.add(route);
   return routes;
 }

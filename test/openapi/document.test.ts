@@ -18,30 +18,31 @@ interface Document {
   };
 }
 
-const ROOT_KEY = [{ rootKey: [] }];
+/** A root key holding this permission (contract §4's permission column). */
+const rootKey = (permission: string) => [{ rootKey: [permission] }];
 const ADMIN = [{ adminToken: [] }];
 const OPEN: never[] = [];
 
 // Contract §4, row by row (paths in OpenAPI's {param} form).
 const CONTRACT_ROUTES: [method: string, path: string, security: unknown[]][] = [
   ["post", "/v1/admin/workspaces", ADMIN],
-  ["post", "/v1/keyspaces", ROOT_KEY],
-  ["get", "/v1/keyspaces", ROOT_KEY],
-  ["get", "/v1/keyspaces/{id}", ROOT_KEY],
-  ["patch", "/v1/keyspaces/{id}", ROOT_KEY],
-  ["post", "/v1/keys", ROOT_KEY],
-  ["get", "/v1/keys", ROOT_KEY],
-  ["get", "/v1/keys/{id}", ROOT_KEY],
-  ["patch", "/v1/keys/{id}", ROOT_KEY],
-  ["post", "/v1/keys/{id}/rotate", ROOT_KEY],
-  ["post", "/v1/keys/{id}/revoke", ROOT_KEY],
-  ["delete", "/v1/keys/{id}", ROOT_KEY],
-  ["post", "/v1/keys/verify", ROOT_KEY],
-  ["get", "/v1/keys/{id}/usage", ROOT_KEY],
-  ["post", "/v1/root-keys", ROOT_KEY],
-  ["get", "/v1/root-keys", ROOT_KEY],
-  ["post", "/v1/root-keys/{id}/revoke", ROOT_KEY],
-  ["get", "/v1/audit-events", ROOT_KEY],
+  ["post", "/v1/keyspaces", rootKey("keyspaces:write")],
+  ["get", "/v1/keyspaces", rootKey("keyspaces:read")],
+  ["get", "/v1/keyspaces/{id}", rootKey("keyspaces:read")],
+  ["patch", "/v1/keyspaces/{id}", rootKey("keyspaces:write")],
+  ["post", "/v1/keys", rootKey("keys:write")],
+  ["get", "/v1/keys", rootKey("keys:read")],
+  ["get", "/v1/keys/{id}", rootKey("keys:read")],
+  ["patch", "/v1/keys/{id}", rootKey("keys:write")],
+  ["post", "/v1/keys/{id}/rotate", rootKey("keys:write")],
+  ["post", "/v1/keys/{id}/revoke", rootKey("keys:write")],
+  ["delete", "/v1/keys/{id}", rootKey("keys:write")],
+  ["post", "/v1/keys/verify", rootKey("keys:verify")],
+  ["get", "/v1/keys/{id}/usage", rootKey("keys:read")],
+  ["post", "/v1/root-keys", rootKey("root_keys:write")],
+  ["get", "/v1/root-keys", rootKey("root_keys:write")],
+  ["post", "/v1/root-keys/{id}/revoke", rootKey("root_keys:write")],
+  ["get", "/v1/audit-events", rootKey("audit:read")],
   ["get", "/healthz", OPEN],
   ["get", "/readyz", OPEN],
   ["get", "/openapi.json", OPEN],
@@ -94,7 +95,7 @@ describe("GET /openapi.json", () => {
 
   it("lists 401 and 403 as problem+json on every root-key route", () => {
     for (const [method, path, security] of CONTRACT_ROUTES) {
-      if (security !== ROOT_KEY) continue;
+      if (!security.some((requirement) => Object.hasOwn(requirement as object, "rootKey"))) continue;
       const responses = operation(method, path)?.responses ?? {};
       for (const code of ["401", "403"]) {
         expect(responses[code], `${method.toUpperCase()} ${path} ${code}`).toMatchObject({

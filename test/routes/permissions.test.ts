@@ -117,6 +117,27 @@ describe("permissions: every route needs its own", () => {
   );
 
   it.each(ROUTES.map((route) => [label(route), route] as const))(
+    "answers 403 to %s before looking at the query or the body (unknown query, malformed JSON)",
+    async (_, route) => {
+      const others = PERMISSIONS.filter((permission) => permission !== route.permission);
+      const lacking = await createRootKey(t, others);
+      const hasBody = route.method !== "GET" && route.method !== "DELETE";
+      const response = await t.call(route.method, `${route.path(fixture)}?bogus=1`, {
+        raw: hasBody ? "{not json" : undefined,
+        headers: hasBody ? { "content-type": "application/json" } : {},
+        token: lacking.key,
+      });
+      expectProblem(response, 403, "FORBIDDEN");
+      const textBody = await t.call(route.method, route.path(fixture), {
+        raw: hasBody ? "plain text" : undefined,
+        headers: hasBody ? { "content-type": "text/plain" } : {},
+        token: lacking.key,
+      });
+      expectProblem(textBody, 403, "FORBIDDEN");
+    },
+  );
+
+  it.each(ROUTES.map((route) => [label(route), route] as const))(
     "lets a root key holding only the needed permission call %s",
     async (_, route) => {
       const holder = await createRootKey(t, [route.permission]);

@@ -1,5 +1,4 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { requirePermission } from "../../auth/caller.js";
 import type { AppEnv } from "../../context.js";
 import type { AppDeps } from "../../deps.js";
 import { toAuditEventJson } from "../../lib/serialize.js";
@@ -9,7 +8,6 @@ import type { listAuditEventsRoute } from "./audit-events.routes.js";
 export function auditEventHandlers(deps: AppDeps) {
   const list: RouteHandler<typeof listAuditEventsRoute, AppEnv> = async (c) => {
     const caller = c.get("caller");
-    requirePermission(caller, "audit:read");
     const { rows, nextCursor } = await listAuditEvents(deps, caller, c.req.valid("query"));
     return c.json({ data: rows.map(toAuditEventJson), nextCursor }, 200);
   };

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { jsonResponse, rootKeyErrors, rootKeySecurity } from "../../lib/openapi.js";
+import { jsonResponse, rootKeyErrors, rootKeyNeeds } from "../../lib/openapi.js";
 import { AUDIT_ACTIONS } from "../../services/audit.js";
 import { AuditEvent, Cursor, Limit } from "../schemas.js";
 
@@ -9,7 +9,7 @@ export const listAuditEventsRoute = createRoute({
   tags: ["Audit"],
   operationId: "listAuditEvents",
   summary: "List audit events, newest first",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("audit:read"),
   request: {
     query: z.strictObject({
       resourceId: z.string().min(1).max(64).optional(),

@@ -1,5 +1,4 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { requirePermission } from "../../auth/caller.js";
 import type { AppEnv } from "../../context.js";
 import type { AppDeps } from "../../deps.js";
 import { toKeyJson } from "../../lib/serialize.js";
@@ -22,58 +21,49 @@ import type {
 
 export function keyHandlers(deps: AppDeps) {
   const create: RouteHandler<typeof createKeyRoute, AppEnv> = async (c) => {
-    requirePermission(c.get("caller"), "keys:write");
     const { key, row } = await createKey(deps, serviceContext(c), c.req.valid("json"));
     return c.json({ key, ...toKeyJson(row, deps.clock.now()) }, 201);
   };
 
   const list: RouteHandler<typeof listKeysRoute, AppEnv> = async (c) => {
-    requirePermission(c.get("caller"), "keys:read");
     const { rows, nextCursor } = await listKeys(deps, c.get("caller"), c.req.valid("query"));
     const now = deps.clock.now();
     return c.json({ data: rows.map((row) => toKeyJson(row, now)), nextCursor }, 200);
   };
 
   const get: RouteHandler<typeof getKeyRoute, AppEnv> = async (c) => {
-    requirePermission(c.get("caller"), "keys:read");
     const row = await getKey(deps, c.get("caller"), c.req.valid("param").id);
     return c.json(toKeyJson(row, deps.clock.now()), 200);
   };
 
   const update: RouteHandler<typeof updateKeyRoute, AppEnv> = async (c) => {
-    requirePermission(c.get("caller"), "keys:write");
     const row = await updateKey(deps, serviceContext(c), c.req.valid("param").id, c.req.valid("json"));
     return c.json(toKeyJson(row, deps.clock.now()), 200);
   };
 
   const rotate: RouteHandler<typeof rotateKeyRoute, AppEnv> = async (c) => {
-    requirePermission(c.get("caller"), "keys:write");
     const grace = c.req.valid("json").gracePeriodSeconds ?? 0;
     const { key, row } = await rotateKey(deps, serviceContext(c), c.req.valid("param").id, grace);
     return c.json({ key, ...toKeyJson(row, deps.clock.now()) }, 201);
   };
 
   const revoke: RouteHandler<typeof revokeKeyRoute, AppEnv> = async (c) => {
-    requirePermission(c.get("caller"), "keys:write");
     const reason = c.req.valid("json").reason ?? null;
     const row = await revokeKey(deps, serviceContext(c), c.req.valid("param").id, reason);
     return c.json(toKeyJson(row, deps.clock.now()), 200);
   };
 
   const remove: RouteHandler<typeof deleteKeyRoute, AppEnv> = async (c) => {
-    requirePermission(c.get("caller"), "keys:write");
     await deleteKey(deps, serviceContext(c), c.req.valid("param").id);
     return c.body(null, 204);
   };
 
   const verify: RouteHandler<typeof verifyKeyRoute, AppEnv> = async (c) => {
     const caller = c.get("caller");
-    requirePermission(caller, "keys:verify");
     return c.json(await verifyAndCount(deps, caller, c.req.valid("json")), 200);
   };
 
   const usage: RouteHandler<typeof keyUsageRoute, AppEnv> = async (c) => {
-    requirePermission(c.get("caller"), "keys:read");
     const data = await keyUsage(deps, c.get("caller"), c.req.valid("param").id, c.req.valid("query"));
     return c.json({ data }, 200);
   };

@@ -5,7 +5,7 @@ import {
   jsonResponse,
   optionalJsonBody,
   rootKeyErrors,
-  rootKeySecurity,
+  rootKeyNeeds,
 } from "../../lib/openapi.js";
 import {
   CreatedKey,
@@ -55,7 +55,7 @@ export const createKeyRoute = createRoute({
   tags,
   operationId: "createKey",
   summary: "Create a key (the plaintext is returned once, here)",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("keys:write"),
   request: { body: jsonBody(CreateKeyBody) },
   responses: {
     201: jsonResponse(CreatedKey, "The key, with its plaintext."),
@@ -69,7 +69,7 @@ export const listKeysRoute = createRoute({
   tags,
   operationId: "listKeys",
   summary: "List keys, newest first",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("keys:read"),
   request: {
     query: z.strictObject({
       keyspaceId: z.string().min(1).max(64).optional(),
@@ -94,7 +94,7 @@ export const getKeyRoute = createRoute({
   tags,
   operationId: "getKey",
   summary: "Get a key",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("keys:read"),
   request: { params: IdParam },
   responses: { 200: jsonResponse(Key, "The key."), ...rootKeyErrors(404) },
 });
@@ -105,7 +105,7 @@ export const updateKeyRoute = createRoute({
   tags,
   operationId: "updateKey",
   summary: "Update a key (null clears a nullable field; meta and scopes replace the whole value)",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("keys:write"),
   request: { params: IdParam, body: jsonBody(UpdateKeyBody) },
   responses: { 200: jsonResponse(Key, "The updated key."), ...rootKeyErrors(404, 409, 413, 415) },
 });
@@ -116,7 +116,7 @@ export const rotateKeyRoute = createRoute({
   tags,
   operationId: "rotateKey",
   summary: "Rotate a key: issue a successor; the old key stops after the grace period",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("keys:write"),
   middleware: [emptyJsonBodyAsEmptyObject],
   request: {
     params: IdParam,
@@ -136,7 +136,7 @@ export const revokeKeyRoute = createRoute({
   tags,
   operationId: "revokeKey",
   summary: "Revoke a key (idempotent)",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("keys:write"),
   middleware: [emptyJsonBodyAsEmptyObject],
   request: {
     params: IdParam,
@@ -153,7 +153,7 @@ export const deleteKeyRoute = createRoute({
   tags,
   operationId: "deleteKey",
   summary: "Delete a key (its audit events stay)",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("keys:write"),
   request: { params: IdParam },
   responses: { 204: { description: "Deleted." }, ...rootKeyErrors(404) },
 });
@@ -173,7 +173,7 @@ export const verifyKeyRoute = createRoute({
   tags,
   operationId: "verifyKey",
   summary: "Verify a key (200 for every well-formed request, valid key or not)",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("keys:verify"),
   request: { body: jsonBody(VerifyBody) },
   responses: { 200: jsonResponse(VerifyResult, "The outcome; `code` says why."), ...rootKeyErrors(413, 415) },
 });
@@ -184,7 +184,7 @@ export const keyUsageRoute = createRoute({
   tags,
   operationId: "getKeyUsage",
   summary: "Verification counts of a key in UTC buckets",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("keys:read"),
   request: {
     params: IdParam,
     query: z.strictObject({

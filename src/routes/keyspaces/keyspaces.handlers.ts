@@ -1,5 +1,4 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { requirePermission } from "../../auth/caller.js";
 import type { AppEnv } from "../../context.js";
 import type { AppDeps } from "../../deps.js";
 import { toKeyspaceJson } from "../../lib/serialize.js";
@@ -14,24 +13,20 @@ import type {
 
 export function keyspaceHandlers(deps: AppDeps) {
   const create: RouteHandler<typeof createKeyspaceRoute, AppEnv> = async (c) => {
-    requirePermission(c.get("caller"), "keyspaces:write");
     const row = await createKeyspace(deps, serviceContext(c), c.req.valid("json"));
     return c.json(toKeyspaceJson(row), 201);
   };
 
   const list: RouteHandler<typeof listKeyspacesRoute, AppEnv> = async (c) => {
-    requirePermission(c.get("caller"), "keyspaces:read");
     const rows = await listKeyspaces(deps, c.get("caller"));
     return c.json({ data: rows.map(toKeyspaceJson) }, 200);
   };
 
   const get: RouteHandler<typeof getKeyspaceRoute, AppEnv> = async (c) => {
-    requirePermission(c.get("caller"), "keyspaces:read");
     return c.json(toKeyspaceJson(await getKeyspace(deps, c.get("caller"), c.req.valid("param").id)), 200);
   };
 
   const update: RouteHandler<typeof updateKeyspaceRoute, AppEnv> = async (c) => {
-    requirePermission(c.get("caller"), "keyspaces:write");
     const row = await updateKeyspace(deps, serviceContext(c), c.req.valid("param").id, c.req.valid("json"));
     return c.json(toKeyspaceJson(row), 200);
   };

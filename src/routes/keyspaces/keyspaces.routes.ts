@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { jsonBody, jsonResponse, rootKeyErrors, rootKeySecurity } from "../../lib/openapi.js";
+import { jsonBody, jsonResponse, rootKeyErrors, rootKeyNeeds } from "../../lib/openapi.js";
 import { IdParam, KeyDefaults, Keyspace, Name, Prefix } from "../schemas.js";
 
 const tags = ["Keyspaces"];
@@ -10,7 +10,7 @@ export const createKeyspaceRoute = createRoute({
   tags,
   operationId: "createKeyspace",
   summary: "Create a keyspace (prefixes are unique across the deployment)",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("keyspaces:write"),
   request: {
     body: jsonBody(
       z.strictObject({
@@ -30,7 +30,7 @@ export const listKeyspacesRoute = createRoute({
   tags,
   operationId: "listKeyspaces",
   summary: "List keyspaces, newest first",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("keyspaces:read"),
   responses: {
     200: jsonResponse(z.object({ data: z.array(Keyspace) }).openapi("KeyspaceList"), "The keyspaces."),
     ...rootKeyErrors(),
@@ -43,7 +43,7 @@ export const getKeyspaceRoute = createRoute({
   tags,
   operationId: "getKeyspace",
   summary: "Get a keyspace",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("keyspaces:read"),
   request: { params: IdParam },
   responses: { 200: jsonResponse(Keyspace, "The keyspace."), ...rootKeyErrors(404) },
 });
@@ -54,7 +54,7 @@ export const updateKeyspaceRoute = createRoute({
   tags,
   operationId: "updateKeyspace",
   summary: "Rename a keyspace or replace its defaults",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("keyspaces:write"),
   request: {
     params: IdParam,
     body: jsonBody(

@@ -1,5 +1,4 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import { requirePermission } from "../../auth/caller.js";
 import type { AppEnv } from "../../context.js";
 import type { AppDeps } from "../../deps.js";
 import { toRootKeyJson } from "../../lib/serialize.js";
@@ -9,18 +8,15 @@ import type { createRootKeyRoute, listRootKeysRoute, revokeRootKeyRoute } from "
 
 export function rootKeyHandlers(deps: AppDeps) {
   const create: RouteHandler<typeof createRootKeyRoute, AppEnv> = async (c) => {
-    requirePermission(c.get("caller"), "root_keys:write");
     const { key, row } = await createRootKey(deps, serviceContext(c), c.req.valid("json"));
     return c.json({ key, ...toRootKeyJson(row) }, 201);
   };
 
   const list: RouteHandler<typeof listRootKeysRoute, AppEnv> = async (c) => {
-    requirePermission(c.get("caller"), "root_keys:write");
     return c.json({ data: (await listRootKeys(deps, c.get("caller"))).map(toRootKeyJson) }, 200);
   };
 
   const revoke: RouteHandler<typeof revokeRootKeyRoute, AppEnv> = async (c) => {
-    requirePermission(c.get("caller"), "root_keys:write");
     return c.json(toRootKeyJson(await revokeRootKey(deps, serviceContext(c), c.req.valid("param").id)), 200);
   };
 

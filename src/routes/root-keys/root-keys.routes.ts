@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { jsonBody, jsonResponse, rootKeyErrors, rootKeySecurity } from "../../lib/openapi.js";
+import { jsonBody, jsonResponse, rootKeyErrors, rootKeyNeeds } from "../../lib/openapi.js";
 import { CreatedRootKey, IdParam, Name, OwnerId, PermissionGrant, RootKey } from "../schemas.js";
 
 const tags = ["Root keys"];
@@ -10,7 +10,7 @@ export const createRootKeyRoute = createRoute({
   tags,
   operationId: "createRootKey",
   summary: "Create a root key with a subset of the caller's permissions",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("root_keys:write"),
   request: {
     body: jsonBody(
       z
@@ -34,7 +34,7 @@ export const listRootKeysRoute = createRoute({
   tags,
   operationId: "listRootKeys",
   summary: "List root keys, newest first",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("root_keys:write"),
   responses: {
     200: jsonResponse(z.object({ data: z.array(RootKey) }).openapi("RootKeyList"), "The root keys."),
     ...rootKeyErrors(),
@@ -47,7 +47,7 @@ export const revokeRootKeyRoute = createRoute({
   tags,
   operationId: "revokeRootKey",
   summary: "Revoke a root key (idempotent; takes effect on the next request)",
-  security: rootKeySecurity,
+  security: rootKeyNeeds("root_keys:write"),
   request: { params: IdParam },
   responses: { 200: jsonResponse(RootKey, "The revoked root key."), ...rootKeyErrors(404) },
 });
