@@ -144,6 +144,9 @@ export function createKeyRepo(db: Db) {
     .raw(true);
 
   // One statement: apply a due refill, check the balance and deduct, so concurrent spends never overdraw.
+  // The key whose credits are spent is looked up in the same statement: a spend waiting for its group's
+  // commit while the key was rotated then spends from the successor, which took the balance over, and
+  // never from the balance already handed over.
   const spend = db
     .update(keys)
     .set({
@@ -152,7 +155,10 @@ export function createKeyRepo(db: Db) {
     })
     .where(
       and(
-        eq(keys.id, sql.placeholder("id")),
+        eq(
+          keys.id,
+          sql`(SELECT coalesce(pool.credits_key_id, pool.id) FROM keys AS pool WHERE pool.id = ${sql.placeholder("id")})`,
+        ),
         isNotNull(keys.remaining),
         sql`${currentCredits} >= ${sql.placeholder("cost")}`,
       ),
@@ -370,8 +376,9 @@ export function createKeyRepo(db: Db) {
     },
 
     /**
-     * Spends `cost` credits from key `id`, applying a due refill first. Returns the balance left,
-     * or null when the balance is short (nothing is spent then).
+     * Spends `cost` credits from the key whose credits key `id` spends (itself, or its successor once
+     * rotated, as the database says when the spend runs), applying a due refill first. Returns the
+     * balance left, or null when the balance is short (nothing is spent then).
      */
     async spendCredits(
       id: string,

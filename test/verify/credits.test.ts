@@ -199,6 +199,21 @@ describe("POST /v1/keys/verify: credits", () => {
       expect(after.byCode).toStrictEqual({ VALID: 2, USAGE_EXCEEDED: 8 });
     });
 
+    it("spends from the successor a verify that read the old key before a rotation committed", async () => {
+      const created = await keyWith(t, { remaining: 5 });
+      expect((await verify(t, { key: created.key, cost: 0 })).remaining).toBe(5);
+      // Sent together: the verifies read the cached old key and wait for their spends' shared commit,
+      // which comes after the rotation's own transaction has handed the balance over.
+      const [during, rotated] = await Promise.all([
+        verifyConcurrently(t, 4, { key: created.key }),
+        t.call("POST", `/v1/keys/${created.id}/rotate`, { body: { gracePeriodSeconds: 600 } }),
+      ]);
+      expect(rotated.status).toBe(201);
+      const after = await verifyConcurrently(t, 10, { key: rotated.body.key });
+      expect((during.byCode.VALID ?? 0) + (after.byCode.VALID ?? 0)).toBe(5);
+      expect(await remainingOf(rotated.body.id)).toBe(0);
+    });
+
     it("makes every key of a rotation chain spend the newest key's credits, with warm caches", async () => {
       const first = await keyWith(t, { remaining: 6 });
       expect((await verify(t, { key: first.key, cost: 0 })).remaining).toBe(6);
