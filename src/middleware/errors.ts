@@ -1,11 +1,9 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { Config } from "../config.js";
 import type { AppEnv } from "../context.js";
 import type { AppDeps } from "../deps.js";
-import { SECRET_SCANNER_REGEX } from "../keys/format.js";
 import { ApiError, type ErrorCode, problemOf } from "../lib/errors.js";
-import { scrubSecrets } from "../observability/logger.js";
+import { scrubSecrets, secretScrubber } from "../observability/logger.js";
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: "BAD_REQUEST",
@@ -17,25 +15,6 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   429: "RATE_LIMITED",
   503: "UNAVAILABLE",
 };
-
-// Anything shaped like a key or a hex digest, even run into other characters: a problem body may
-// repeat what the client sent (an unknown field's name), and must not repeat a secret.
-const KEY_INSIDE = new RegExp(SECRET_SCANNER_REGEX.source.replaceAll("\\b", ""), "g");
-const HEX_INSIDE = /[0-9a-f]{64}/g;
-
-/** Removes keys, hash shapes and this deployment's tokens from text a client may see or a log keeps. */
-export function secretScrubber(config: Pick<Config, "KEYMINT_ADMIN_TOKEN" | "KEYMINT_METRICS_TOKEN">) {
-  const tokens = [config.KEYMINT_ADMIN_TOKEN, config.KEYMINT_METRICS_TOKEN].filter(
-    (token): token is string => token !== undefined,
-  );
-  return (text: string): string => {
-    let clean = scrubSecrets(text)
-      .replace(KEY_INSIDE, "[redacted key]")
-      .replace(HEX_INSIDE, "[redacted hash]");
-    for (const token of tokens) clean = clean.replaceAll(token, "[redacted token]");
-    return clean;
-  };
-}
 
 /** A problem+json answer, ready to send by Hono or straight on a Node response. */
 export interface ProblemAnswer {

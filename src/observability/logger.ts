@@ -17,8 +17,10 @@ const REDACT_PATHS = [
   "*.token",
 ];
 
-const KEY_ANYWHERE = new RegExp(SECRET_SCANNER_REGEX.source, "g");
-const HEX_DIGEST = /\b[0-9a-f]{64}\b/g;
+// Without the scanner regex's word boundaries: a key or a digest run into other characters
+// ("x<key>", "<digest>0", "req_<key>") is still a key or a digest.
+const KEY_ANYWHERE = new RegExp(SECRET_SCANNER_REGEX.source.replaceAll("\\b", ""), "g");
+const HEX_DIGEST = /[0-9a-f]{64}/g;
 // Stops at quotes and backslashes, so scrubbing a serialized JSON line keeps it valid JSON.
 const ARGON2_HASH = /\$argon2[a-z]*\$[^\s"'\\]+/g;
 
@@ -28,6 +30,21 @@ export function scrubSecrets(text: string): string {
     .replace(KEY_ANYWHERE, "[redacted key]")
     .replace(ARGON2_HASH, "[redacted hash]")
     .replace(HEX_DIGEST, "[redacted hash]");
+}
+
+/** scrubSecrets, and this deployment's tokens too: for text a client may see or a log keeps. */
+export function secretScrubber(config: {
+  KEYMINT_ADMIN_TOKEN?: string | undefined;
+  KEYMINT_METRICS_TOKEN?: string | undefined;
+}): (text: string) => string {
+  const tokens = [config.KEYMINT_ADMIN_TOKEN, config.KEYMINT_METRICS_TOKEN].filter(
+    (token): token is string => token !== undefined,
+  );
+  return (text) => {
+    let clean = scrubSecrets(text);
+    for (const token of tokens) clean = clean.replaceAll(token, "[redacted token]");
+    return clean;
+  };
 }
 
 /**

@@ -1,22 +1,20 @@
 import { randomUUID } from "node:crypto";
 import type { Config } from "../config.js";
-import { scrubSecrets } from "./logger.js";
+import { secretScrubber } from "./logger.js";
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * The id a request is answered and logged under: the client's own `x-request-id` when it is sane
  * (contract: at most 128 chars of `[A-Za-z0-9._:-]`), else a fresh UUID. A request id is repeated in
- * headers, problem bodies, audit events and log lines, so one that looks like a key, a hash or one of
- * this deployment's tokens is replaced too: "no secret in any response" wins over "echo the client's id".
+ * headers, problem bodies, audit events and log lines, so one that holds a key, a hash or one of this
+ * deployment's tokens anywhere in it is replaced too: "no secret in any response" wins over "echo the
+ * client's id".
  */
 export function requestIdPolicy(
   config: Pick<Config, "KEYMINT_ADMIN_TOKEN" | "KEYMINT_METRICS_TOKEN">,
 ): (given: string | undefined) => string {
-  const tokens = [config.KEYMINT_ADMIN_TOKEN, config.KEYMINT_METRICS_TOKEN].filter(
-    (token): token is string => token !== undefined,
-  );
-  const mayEcho = (id: string) =>
-    SANE_REQUEST_ID.test(id) && scrubSecrets(id) === id && !tokens.some((token) => id.includes(token));
+  const scrub = secretScrubber(config);
+  const mayEcho = (id: string) => SANE_REQUEST_ID.test(id) && scrub(id) === id;
   return (given) => (given !== undefined && mayEcho(given) ? given : randomUUID());
 }

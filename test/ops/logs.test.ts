@@ -200,6 +200,12 @@ describe("scrubSecrets", () => {
     expect(scrubSecrets(`"${A_KEY}"`)).toBe('"[redacted key]"');
   });
 
+  it("replaces a key or a digest run into letters, digits or underscores", () => {
+    expect(scrubSecrets(`Z${A_KEY}`)).toBe("Z[redacted key]");
+    expect(scrubSecrets(`trace_${A_KEY}0`)).toBe("trace_[redacted key]0");
+    expect(scrubSecrets(`x${A_SHA256}0`)).toBe("x[redacted hash]0");
+  });
+
   it("replaces keys of every prefix shape", () => {
     const body = A_KEY.slice("dm_live_".length);
     for (const prefix of ["a", "dm", "cp_test", "km_root"]) {
