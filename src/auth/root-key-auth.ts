@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context.js";
 import type { AppDeps } from "../deps.js";
-import { MAX_KEY_LENGTH, parseKey, ROOT_KEY_PREFIX } from "../keys/format.js";
+import { parseKey, ROOT_KEY_PREFIX } from "../keys/format.js";
 import { sha256Equals, sha256Hex } from "../keys/hash.js";
 import { bearerToken } from "./bearer.js";
 import type { Caller } from "./caller.js";
@@ -33,12 +33,12 @@ export function rootKeyAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
 }
 
 async function authenticate(deps: AppDeps, token: string): Promise<Caller | null> {
-  const digest = rootKeyDigest(token);
-  if (digest === null) return null;
-  const cached = deps.rootKeyCache.cached(digest);
-  if (cached !== undefined) return cached;
+  // Format and checksum before any cache or database access (contract §1).
   const parsed = parseKey(token);
   if (parsed === null || parsed.prefix !== ROOT_KEY_PREFIX) return null;
+  const digest = sha256Hex(token);
+  const cached = deps.rootKeyCache.cached(digest);
+  if (cached !== undefined) return cached;
   return deps.rootKeyCache.load(digest, async () => {
     const row = await deps.repos.rootKeys.findById(`rk_${parsed.keyId}`);
     if (!row || row.revokedAt !== null || !sha256Equals(digest, row.hash)) return null;
@@ -56,15 +56,7 @@ async function authenticate(deps: AppDeps, token: string): Promise<Caller | null
  * it would have to be loaded, null when it is known not to be a valid root key.
  */
 export function cachedCaller(deps: Pick<AppDeps, "rootKeyCache">, token: string): Caller | null | undefined {
-  const digest = rootKeyDigest(token);
-  return digest === null ? null : deps.rootKeyCache.cached(digest);
-}
-
-/**
- * The root-key cache's key for a presented token: its SHA-256; null when the token is too long to be
- * a key (it is not hashed). Only tokens that parsed as root keys are ever loaded, so a cache hit
- * needs no parse and no checksum: authenticate parses on a miss only.
- */
-function rootKeyDigest(token: string): string | null {
-  return token.length <= MAX_KEY_LENGTH ? sha256Hex(token) : null;
+  const parsed = parseKey(token);
+  if (parsed === null || parsed.prefix !== ROOT_KEY_PREFIX) return null;
+  return deps.rootKeyCache.cached(sha256Hex(token));
 }

@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { checksumOf } from "../../src/keys/format.js";
 import { createKey, createKeyspace, createTestApp, type TestApp } from "../helpers.js";
 import { createRootKey, expectProblem, expectStatus } from "../support/api.js";
@@ -47,11 +47,15 @@ describe("root key authentication", () => {
 
   it("answers 401 for a root key with a wrong checksum or a changed secret", async () => {
     const last = t.rootKey.at(-1) === "a" ? "b" : "a";
+    const lookups = vi.spyOn(t.deps.rootKeyCache, "cached");
     expectProblem(
       await t.call("GET", "/v1/keys", { token: `${t.rootKey.slice(0, -1)}${last}` }),
       401,
       "UNAUTHORIZED",
     );
+    // A failed format or checksum is refused before any cache or database access (contract §1).
+    expect(lookups).not.toHaveBeenCalled();
+    lookups.mockRestore();
     // Same keyId, another secret, valid checksum: found by id, refused by the hash.
     const head = t.rootKey.slice(0, "km_root_".length + 12);
     const forged = `${head}${"z".repeat(32)}`;

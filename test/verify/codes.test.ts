@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { checksumOf, generateKey } from "../../src/keys/format.js";
 import { sha256Hex } from "../../src/keys/hash.js";
 import {
@@ -93,7 +93,11 @@ describe("POST /v1/keys/verify: the codes", () => {
       const last = created.key.at(-1) === "0" ? "1" : "0";
       const tampered = `${created.key.slice(0, -1)}${last}`;
       const loadsBefore = t.deps.keyCache.misses + t.deps.keyCache.hits;
+      const lookups = vi.spyOn(t.deps.keyCache, "cached");
+      const reads = vi.spyOn(t.deps.repos.keys, "findForVerify");
       expect(await verify(t, { key: tampered })).toStrictEqual(NOT_FOUND);
+      expect(lookups).not.toHaveBeenCalled();
+      expect(reads).not.toHaveBeenCalled();
       expect(t.deps.keyCache.misses + t.deps.keyCache.hits).toBe(loadsBefore);
     });
 
