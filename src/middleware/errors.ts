@@ -70,6 +70,9 @@ export function errorAnswers(deps: Pick<AppDeps, "config" | "logger">) {
             : error.message;
       return problemAnswer(new ApiError(code, detail), requestId, scrub);
     }
+    // The client went away while its request was being read: nothing can be answered, and it is not
+    // the server's failure (it would set off the 5xx alert). Recorded as nginx records it.
+    if (isClientAbort(error)) return CLIENT_CLOSED;
     if (isBusy(error)) {
       const busy = new ApiError("UNAVAILABLE", "The database is busy; try again.", undefined, {
         "retry-after": "1",
@@ -92,6 +95,15 @@ export function errorAnswers(deps: Pick<AppDeps, "config" | "logger">) {
 export function handleErrors(deps: AppDeps): ErrorHandler<AppEnv> {
   const answerFor = errorAnswers(deps);
   return (error, c) => send(c, answerFor(error, c.get("requestId") ?? ""));
+}
+
+/** The status recorded for a request whose client closed the connection before the answer (nginx's 499). */
+export const CLIENT_CLOSED_REQUEST = 499;
+const CLIENT_CLOSED: ProblemAnswer = { status: CLIENT_CLOSED_REQUEST, headers: {}, body: "" };
+
+/** Node's error for a request whose connection was reset while its body was read; KeyMint opens no others. */
+function isClientAbort(error: unknown): boolean {
+  return error instanceof Error && "code" in error && error.code === "ECONNRESET";
 }
 
 function isBusy(error: unknown): boolean {

@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { routePath } from "hono/route";
+import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../context.js";
 import type { AppDeps } from "../deps.js";
 import { requestIdPolicy } from "../observability/request-id.js";
@@ -25,7 +25,7 @@ export function observeRequests(deps: AppDeps): MiddlewareHandler<AppEnv> {
     deps.requestLog.record({
       requestId,
       method: c.req.method,
-      route: routePath(c) || "unmatched",
+      route: routeTemplate(c),
       status: c.res.status,
       durationMs: performance.now() - started,
     });
@@ -38,4 +38,13 @@ function clientIp(c: Context<AppEnv>, trustProxy: boolean): string | null {
     if (forwarded) return forwarded;
   }
   return c.env?.incoming?.socket.remoteAddress ?? null;
+}
+
+/**
+ * The template of the route the request matched ("/v1/keys/:id"), also when a middleware answered
+ * before it ran (a 401, a 413); "unmatched" when no route matched. Middleware entries are "ALL".
+ */
+function routeTemplate(c: Context<AppEnv>): string {
+  const route = matchedRoutes(c).findLast((entry) => entry.method !== "ALL");
+  return route?.path ?? "unmatched";
 }

@@ -6,7 +6,7 @@ import { cachedCaller } from "../auth/root-key-auth.js";
 import type { AppDeps } from "../deps.js";
 import { MAX_BODY_BYTES } from "../middleware/body-limit.js";
 import { corsHeadersWithoutOrigin } from "../middleware/cors.js";
-import { errorAnswers } from "../middleware/errors.js";
+import { CLIENT_CLOSED_REQUEST, errorAnswers } from "../middleware/errors.js";
 import { isJsonMediaType, jsonBodyRefusal } from "../middleware/json-body.js";
 import { DEFAULT_CSP, SECURITY_HEADERS } from "../middleware/security-headers.js";
 import { requestIdPolicy } from "../observability/request-id.js";
@@ -96,7 +96,18 @@ export function verifyFastPath(deps: AppDeps, fallback: NodeListener): NodeListe
     if (caller === undefined) return fallback(request, response);
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("error", () => response.destroy());
+    request.on("error", () => {
+      // The client went away mid-body: nothing to answer; recorded as the app records it (errors.ts).
+      response.destroy();
+      const given = request.headers["x-request-id"];
+      deps.requestLog.record({
+        requestId: requestIdFor(typeof given === "string" ? given : undefined),
+        method: "POST",
+        route: VERIFY_PATH,
+        status: CLIENT_CLOSED_REQUEST,
+        durationMs: performance.now() - started,
+      });
+    });
     request.on("end", () => {
       const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
       const body = everydayBody(bytes);

@@ -117,18 +117,22 @@ describe("GET /metrics", () => {
     const { text } = await scrape(t);
     const notFound = [...text.matchAll(/^keymint_http_requests_total\{(.*status="404".*)\} (\d+)$/gm)];
     expect(notFound.map(([, labels]) => /route="([^"]*)"/.exec(labels ?? "")?.[1]).sort()).toStrictEqual([
-      "/*",
-      "/v1/*",
+      "unmatched",
     ]);
     expect(notFound.reduce((sum, [, , count]) => sum + Number(count), 0)).toBe(3);
     expect(text).not.toContain("/nope/");
     expect(text).not.toContain("/v1/keys/a/b/c");
   });
 
-  it("counts a request refused by authentication under a template, not its path", async () => {
+  it("counts a request refused before its route ran under that route's template, not its path", async () => {
     expect((await t.call("GET", "/v1/keys/key_abcdefabcdef", { token: null })).status).toBe(401);
+    expect((await t.call("GET", "/v1/keys?bogus=1")).status).toBe(400);
     const { text } = await scrape(t);
     expect(text).not.toContain("key_abcdefabcdef");
+    const requests = (route: string, status: string) =>
+      sample(text, "keymint_http_requests_total", { method: "GET", route, status });
+    expect(requests("/v1/keys/:id", "401")).toBe(1);
+    expect(requests("/v1/keys", "400")).toBe(1);
   });
 
   describe("with KEYMINT_METRICS_TOKEN set", () => {

@@ -1,8 +1,8 @@
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AddressInfo, connect } from "node:net";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createHttpServer } from "../../src/server/http-server.js";
-import { createTestApp, type TestApp } from "../helpers.js";
+import { createTestApp, requestLinesWritten, type TestApp } from "../helpers.js";
 
 // On Node the secure headers and x-request-id take another path (straight onto the ServerResponse)
 // than under app.request(): the same promises, checked over a real loopback socket, on the server
@@ -87,6 +87,32 @@ describe("HTTP over a real Node server", () => {
       duplex: "half",
     } as RequestInit);
     expect(response.status).toBe(413);
+  });
+
+  it.each([
+    ["the app", "/v1/keys"],
+    ["verify's fast path", "/v1/keys/verify"],
+  ])("records a client that hangs up mid-body in %s as 499, not as a server error", async (_, path) => {
+    await fetch(`${base}/v1/keyspaces`, { headers: auth() }); // caches the root key for the fast path
+    const requestId = `abort-${path.length}`;
+    const socket = connect(Number(new URL(base).port), "127.0.0.1");
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\nx-request-id: ${requestId}\r\n` +
+        `content-type: application/json\r\ncontent-length: 100\r\n\r\n{"a`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.destroy();
+    const line = await vi.waitFor(() => {
+      requestLinesWritten(t);
+      const found = t.logs.find((logged) => logged.includes(`"requestId":"${requestId}"`));
+      if (found === undefined) throw new Error("no request line yet");
+      return JSON.parse(found);
+    });
+    expect(line).toMatchObject({ method: "POST", route: path, status: 499 });
+    expect(t.logs.filter((logged) => logged.includes('"request failed"'))).toStrictEqual([]);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).not.toMatch(/keymint_http_requests_total\{[^}]*status="5\d\d"/);
   });
 
   it("answers a listed origin's preflight and lets it read the answer", async () => {
