@@ -1,8 +1,9 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, createTestApp } from "../helpers.js";
 
@@ -37,6 +38,26 @@ function oneJsonLine(run: Run) {
   expect(lines, run.stdout).toHaveLength(1);
   expect(run.stdout.endsWith("\n")).toBe(true);
   return JSON.parse(lines[0] ?? "");
+}
+
+/** The permission bits of a file or directory, as in `ls -l`: 0o600 is rw-------. */
+function modeOf(path: string): string {
+  return (statSync(path).mode & 0o777).toString(8);
+}
+
+/** How many rows each table a command writes to holds. */
+function rowCounts(file: string): Record<string, number> {
+  const db = new Database(file, { readonly: true });
+  try {
+    return Object.fromEntries(
+      ["workspaces", "root_keys", "audit_events"].map((table) => [
+        table,
+        (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n,
+      ]),
+    );
+  } finally {
+    db.close();
+  }
 }
 
 /** The shape of a JSON value: its keys and the types of its leaves (null kept apart). */
@@ -151,7 +172,40 @@ describe("keymint CLI", () => {
   });
 
   it.each<[string, string[], RegExp]>([
-    ["an unknown command", ["frobnicate"], /Usage/],
+    ["an unknown command", ["frobnicate"], /unknown command 'frobnicate'/],
+    ["no command", [], /no command given/],
+    ["no command with --json", ["--json"], /no command given/],
+    [
+      "migrate with an extra argument",
+      ["migrate", "now", "--json"],
+      /unexpected argument 'now' for 'migrate'/,
+    ],
+    [
+      "workspace create with an unquoted two-word name",
+      ["workspace", "create", "Acme", "Corp", "--json"],
+      /unexpected argument 'Corp' for 'workspace create'/,
+    ],
+    [
+      "root-key create with an extra argument",
+      ["root-key", "create", "ci", "--workspace", "ws_x", "--json"],
+      /unexpected argument 'ci' for 'root-key create'/,
+    ],
+    ["workspace create without a name", ["workspace", "create", "--json"], /'workspace create' needs <name>/],
+    [
+      "migrate with --workspace",
+      ["migrate", "--workspace", "ws_x", "--json"],
+      /option '--workspace' does not apply to 'migrate'/,
+    ],
+    [
+      "workspace create with --name",
+      ["workspace", "create", "acme", "--name", "ci", "--json"],
+      /option '--name' does not apply to 'workspace create'/,
+    ],
+    [
+      "root-key create with --workspace given twice",
+      ["root-key", "create", "--workspace", "ws_a", "--workspace", "ws_b", "--json"],
+      /option '--workspace' is given more than once/,
+    ],
     ["root-key create without --workspace", ["root-key", "create", "--permissions", "keys:read"], /Usage/],
     [
       "an unknown permission",
@@ -170,11 +224,88 @@ describe("keymint CLI", () => {
       ["root-key", "create", "--workspace", "ws_x", "--owner-id", "o".repeat(257)],
       /--owner-id/,
     ],
-  ])("exits 2 with a message on stderr and nothing on stdout for %s", async (_, args, message) => {
-    const run = await cli(args, env);
-    expect(run.code).toBe(2);
+  ])(
+    "exits 2 with a message and the usage on stderr, nothing on stdout and no database written, for %s",
+    async (_, args, message) => {
+      const run = await cli(args, env);
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toMatch(message);
+      expect(run.stderr).toContain("\n\nUsage: keymint <command>");
+      expect(run.stdout).toBe("");
+      expect(existsSync(env.KEYMINT_DB ?? ""), "database file created on a usage error").toBe(false);
+    },
+  );
+
+  it.each<[string, (file: string, other: string) => string[], RegExp]>([
+    [
+      "an extra argument",
+      (file, other) => ["backup", file, other, "--json"],
+      /unexpected argument '.*other\.db' for 'backup'/,
+    ],
+    [
+      "--permissions",
+      (file) => ["backup", file, "--permissions", "keys:read", "--json"],
+      /option '--permissions' does not apply to 'backup'/,
+    ],
+  ])("exits 2 for backup with %s, writing neither the database nor a backup", async (_, args, message) => {
+    const [file, other] = [join(dir, "copy.db"), join(dir, "other.db")];
+    const run = await cli(args(file, other), env);
+    expect(run.code, run.stderr).toBe(2);
     expect(run.stderr).toMatch(message);
+    expect(run.stderr).toContain("Usage: keymint <command>");
     expect(run.stdout).toBe("");
+    expect([env.KEYMINT_DB, file, other].filter((path) => existsSync(path ?? ""))).toEqual([]);
+  });
+
+  it("leaves an existing database unchanged on a usage error", async () => {
+    const workspace = oneJsonLine(await cli(["workspace", "create", "acme", "--json"], env)).workspace;
+    const before = rowCounts(env.KEYMINT_DB ?? "");
+    const runs = await Promise.all([
+      cli(["workspace", "create", "Acme", "Corp", "--json"], env),
+      cli(["workspace", "create", "beta", "--name", "ci", "--json"], env),
+      cli(["root-key", "create", "ci", "--workspace", workspace.id, "--json"], env),
+    ]);
+    expect(runs.map((run) => run.code)).toEqual([2, 2, 2]);
+    expect(rowCounts(env.KEYMINT_DB ?? "")).toEqual(before);
+  });
+
+  it("prints the usage on stdout and exits 0 for --help and -h, where no command exits 2", async () => {
+    const [help, short, none] = await Promise.all([cli(["--help"], env), cli(["-h"], env), cli([], env)]);
+    for (const run of [help, short]) {
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/^Usage: keymint <command>/);
+      expect(run.stderr).toBe("");
+    }
+    expect(none.code).toBe(2);
+    expect(none.stdout).toBe("");
+    expect(none.stderr).toContain("Usage: keymint <command>");
+  });
+
+  it("backs up into a directory that does not exist yet: directories 0700, the file 0600", async () => {
+    const workspace = oneJsonLine(await cli(["workspace", "create", "acme", "--json"], env)).workspace;
+    const file = join(dir, "backups", "nested", "keymint.db");
+    expect(oneJsonLine(await cli(["backup", file, "--json"], env))).toEqual({
+      backup: file,
+      pages: expect.any(Number),
+    });
+    expect(modeOf(join(dir, "backups")), "a directory the backup created").toBe("700");
+    expect(modeOf(join(dir, "backups", "nested")), "a directory the backup created").toBe("700");
+    expect(modeOf(file), "the backup file").toBe("600");
+    expect(rowCounts(file).workspaces).toBe(1);
+    const copy = new Database(file, { readonly: true });
+    expect(copy.prepare("SELECT id FROM workspaces").all()).toEqual([{ id: workspace.id }]);
+    copy.close();
+  });
+
+  it("replaces a world-readable file with an owner-only (0600) backup", async () => {
+    const file = join(dir, "keymint-backup.db");
+    writeFileSync(file, "an older backup");
+    chmodSync(file, 0o644);
+    const run = await cli(["backup", file], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^Backed up .* \(\d+ pages\)\n$/);
+    expect(modeOf(file), "the backup file").toBe("600");
+    expect(rowCounts(file).workspaces).toBe(0);
   });
 
   it("exits 1 naming the problem for an unknown workspace", async () => {
