@@ -198,7 +198,7 @@ describe("leak-proofing", () => {
         ["POST", `/v1/keys/${r.keyId}/rotate`, { gracePeriodSeconds: secret }],
         ["POST", `/v1/keys/${r.keyId}/revoke`, { reason: secret.repeat(10), [secret]: true }],
         ["POST", "/v1/keys/verify", { key: secret, cost: secret, scopes: [`${secret}*`] }],
-        ["POST", "/v1/keys/verify", { key: secret.repeat(40) }],
+        ["POST", "/v1/keys/verify", { key: secret.repeat(40), cost: secret }],
         ["POST", "/v1/keys/verify", { [secret]: secret }],
         ["POST", "/v1/root-keys", { name: secret, permissions: [secret] }],
       ];

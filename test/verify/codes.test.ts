@@ -88,6 +88,12 @@ describe("POST /v1/keys/verify: the codes", () => {
       expect(await verify(t, { key: "" })).toStrictEqual(NOT_FOUND);
     });
 
+    it("answers a string of any length that fits the body, not a validation error", async () => {
+      for (const length of [1_025, 60_000]) {
+        expect(await verify(t, { key: "a".repeat(length) })).toStrictEqual(NOT_FOUND);
+      }
+    });
+
     it("answers a key whose checksum does not match, without touching the cache or the database", async () => {
       const created = await keyWith(t);
       const last = created.key.at(-1) === "0" ? "1" : "0";

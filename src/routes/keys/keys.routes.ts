@@ -159,10 +159,9 @@ export const deleteKeyRoute = createRoute({
 });
 
 export const VerifyBody = z.strictObject({
-  key: z
-    .string()
-    .max(1024)
-    .openapi({ example: "dm_live_4fJ9kQ2mXa1Bq8ZrT3vLw0YpN6cHs2KdF9gJm4XbR7tE3ighly" }),
+  // No length limit of its own (the body's 64 KiB is one): a string of any length that is not a key is
+  // NOT_FOUND, as §5 answers every well-formed request 200, and parseKey refuses a long one first.
+  key: z.string().openapi({ example: "dm_live_4fJ9kQ2mXa1Bq8ZrT3vLw0YpN6cHs2KdF9gJm4XbR7tE3ighly" }),
   scopes: Scopes.optional().openapi({ description: "Scopes the key must all hold." }),
   cost: z.number().int().min(0).max(1000).default(1).openapi({ description: "Credits to spend." }),
 });
