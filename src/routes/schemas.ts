@@ -73,11 +73,11 @@ export const KeyDefaults = z
 
 export const PermissionGrant = z.enum(["*", ...PERMISSIONS]).openapi({ example: "keys:verify" });
 
+// No length limit: an id of any length that names nothing is 404, like any other unknown id.
 export const IdParam = z.strictObject({
   id: z
     .string()
     .min(1)
-    .max(64)
     .openapi({ param: { name: "id", in: "path" }, example: "key_4fJ9kQ2mXa1B" }),
 });
 

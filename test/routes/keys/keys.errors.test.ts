@@ -200,6 +200,8 @@ describe("keys: errors on one key", () => {
     ["DELETE", "/v1/keys/key_unknown"],
     ["POST", "/v1/keys/key_unknown/rotate"],
     ["POST", "/v1/keys/key_unknown/revoke"],
+    ["GET", `/v1/keys/key_${"x".repeat(200)}`],
+    ["GET", `/v1/keys/key_${"x".repeat(200)}/usage`],
   ])("answers 404 for %s %s", async (method, path) => {
     const body = method === "PATCH" ? { name: "x" } : undefined;
     expectProblem(await t.call(method, path, { body }), 404, "NOT_FOUND");
