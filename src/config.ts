@@ -1,35 +1,105 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /** Log levels accepted by LOG_LEVEL (pino's names). */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
-const integer = (min: number, max: number) =>
+/**
+ * The largest KEYMINT_CACHE_MAX. lru-cache reserves room for every entry when it is built (the verify
+ * cache, its unknown-key LRU and the rate windows: about 50 bytes per unit of the setting), so the setting
+ * costs memory before any key is cached. Measured on an empty database with `node dist/index.js`:
+ * 5,000,000 listens after 1.1 s at 336 MB RSS, 10,000,000 after 2.0 s at 580 MB, 20,000,000 after
+ * 3.6 s at 1.07 GB, and 50,000,000 after 49 s at a 5.4 GB peak, up against V8's default 4 GB heap.
+ */
+export const CACHE_MAX_LIMIT = 10_000_000;
+
+const integer = (min: number, max: number, tooBig?: string) =>
   z
     .string()
     .regex(/^\d+$/, "must be a whole number")
     .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+    .pipe(z.number().int().min(min).max(max, tooBig));
 
-const origin = z.string().regex(/^https?:\/\/[^/\s]+$/, "must be an origin like https://app.example.com");
+// RFC 1123 §2.1: letters, digits and inner hyphens, up to 63 per label and 253 in all; the last label is
+// never all digits, so that 999.1.1.1 is a bad address rather than a name to look up.
+const HOSTNAME_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+function isHostname(value: string): boolean {
+  const labels = value.split(".");
+  return (
+    value.length <= 253 &&
+    labels.every((label) => HOSTNAME_LABEL.test(label)) &&
+    !/^\d+$/.test(labels[labels.length - 1] ?? "")
+  );
+}
+
+// A token is sent as `Authorization: Bearer <token>`, and src/auth/bearer.ts takes one run of
+// non-space characters; only visible ASCII reaches it byte for byte from every client.
+const bearerToken = z
+  .string()
+  .min(16, "must be at least 16 characters")
+  .regex(
+    /^[\x21-\x7e]+$/,
+    "must be visible ASCII only (no spaces, control or non-ASCII characters): it is sent as `Authorization: Bearer <token>`",
+  );
+
+const ORIGIN_SHAPE = /^https?:\/\/[^/?#]+\/?$/i;
+
+/**
+ * An origin as a browser sends it in `Origin` (lowercase scheme and host, punycode, no default port),
+ * which is what the CORS middleware compares, string for string; undefined when `value` is not an origin.
+ */
+function normalizeOrigin(value: string): string | undefined {
+  if (!ORIGIN_SHAPE.test(value)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  const bare = url.username === "" && url.password === "" && url.pathname === "/" && url.search === "";
+  return bare && url.hash === "" ? url.origin : undefined;
+}
 
 const configSchema = z.object({
   PORT: integer(0, 65535).default(3000),
-  HOST: z.string().min(1).default("0.0.0.0"),
+  HOST: z
+    .string()
+    .refine(
+      (value) => isIP(value) !== 0 || isHostname(value),
+      "must be an IPv4 or IPv6 address (::1, without brackets) or a hostname such as localhost",
+    )
+    .default("0.0.0.0"),
   KEYMINT_DB: z.string().min(1).default("./data/keymint.db"),
-  KEYMINT_ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
-  KEYMINT_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
-  KEYMINT_CACHE_MAX: integer(1, 50_000_000).default(100_000),
+  KEYMINT_ADMIN_TOKEN: bearerToken.optional(),
+  KEYMINT_METRICS_TOKEN: bearerToken.optional(),
+  KEYMINT_CACHE_MAX: integer(
+    1,
+    CACHE_MAX_LIMIT,
+    `must be at most ${CACHE_MAX_LIMIT}: the cache reserves about 50 bytes per entry at start-up, before any key is cached (0.5 GB at the limit)`,
+  ).default(100_000),
   KEYMINT_CACHE_TTL_MS: integer(1, 86_400_000).default(60_000),
   KEYMINT_CORS_ORIGINS: z
     .string()
     .default("")
-    .transform((value) =>
-      value
-        .split(",")
-        .map((part) => part.trim())
-        .filter((part) => part.length > 0),
-    )
-    .pipe(z.array(origin)),
+    .transform((value, context) => {
+      const origins = new Set<string>();
+      for (const part of value.split(",").map((entry) => entry.trim())) {
+        if (part === "") continue;
+        const origin = normalizeOrigin(part);
+        if (origin !== undefined) {
+          origins.add(origin);
+        } else if (part.includes("@")) {
+          // Never echo what may be a password.
+          context.addIssue("an entry holds a user name or password; list scheme://host[:port] only");
+        } else {
+          context.addIssue(
+            `"${part}" is not an origin: list http(s)://host[:port] only (no path, query or fragment), e.g. https://app.example.com`,
+          );
+        }
+      }
+      return [...origins];
+    }),
   KEYMINT_TRUST_PROXY: z
     .enum(["true", "false", "1", "0"])
     .default("false")

@@ -1,11 +1,13 @@
+import { statSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { isIPv6 } from "node:net";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { openDatabase } from "./db/client.js";
+import { type Db, openDatabase } from "./db/client.js";
 import { migrateDatabase } from "./db/migrate.js";
 import { createDeps } from "./deps.js";
 import { createLogger, wantsPrettyLogs } from "./observability/logger.js";
-import { createHttpServer } from "./server/http-server.js";
+import { createHttpServer, listen } from "./server/http-server.js";
 import { bootstrapIfEmpty } from "./services/workspaces.js";
 
 const USAGE_FLUSH_INTERVAL_MS = 2_000;
@@ -18,27 +20,13 @@ async function main(): Promise<void> {
     level: config.LOG_LEVEL,
     pretty: wantsPrettyLogs(process.stdout, process.env),
   });
-  const db = openDatabase(config.KEYMINT_DB);
-  migrateDatabase(db);
+  const db = openConfiguredDatabase(config.KEYMINT_DB);
   const deps = await createDeps({ db, config, logger });
-
-  const bootstrap = await bootstrapIfEmpty(deps);
-  if (bootstrap) {
-    // The one time a key is printed: the operator has no other way to get the first root key.
-    process.stdout.write(
-      `\nKeyMint created workspace "default" (${bootstrap.workspace.id}) and a root key with every permission.\n` +
-        `It is shown only this once; store it now:\n\n  ${bootstrap.rootKey.key}\n\n`,
-    );
-  }
 
   deps.usage.start(USAGE_FLUSH_INTERVAL_MS, (error) => logger.error({ err: error }, "usage flush failed"));
   const app = createApp(deps);
-  const server = createHttpServer(app, deps, config.HOST);
-  server.listen(config.PORT, config.HOST, () => {
-    const address = server.address();
-    const port = typeof address === "object" && address !== null ? address.port : config.PORT;
-    logger.info({ port, host: config.HOST, db: config.KEYMINT_DB }, "KeyMint listening");
-  });
+  // The host of a request that sends no Host header (HTTP/1.0) goes into a URL: an IPv6 one in brackets.
+  const server = createHttpServer(app, deps, isIPv6(config.HOST) ? `[${config.HOST}]` : config.HOST);
 
   // Responses under way when a shutdown starts, so they can be told to close their connection.
   const unanswered = new Set<ServerResponse>();
@@ -52,6 +40,22 @@ async function main(): Promise<void> {
     unanswered.add(response);
     response.once("close", () => unanswered.delete(response));
   });
+
+  // Listen before the bootstrap: a start that cannot listen would otherwise create and print the one
+  // root key and die, and the next start, on a database no longer empty, would show none. The bootstrap's
+  // SQLite calls are synchronous, so it is done before the event loop accepts the first connection.
+  await listen(server, config.PORT, config.HOST);
+  const bootstrap = await bootstrapIfEmpty(deps);
+  if (bootstrap) {
+    // The one time a key is printed: the operator has no other way to get the first root key.
+    process.stdout.write(
+      `\nKeyMint created workspace "default" (${bootstrap.workspace.id}) and a root key with every permission.\n` +
+        `It is shown only this once; store it now:\n\n  ${bootstrap.rootKey.key}\n\n`,
+    );
+  }
+  const address = server.address();
+  const port = typeof address === "object" && address !== null ? address.port : config.PORT;
+  logger.info({ port, host: config.HOST, db: config.KEYMINT_DB }, "KeyMint listening");
 
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -88,6 +92,35 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+/** Opens and migrates KEYMINT_DB; a failure names the setting, as a bad setting must (contract §7). */
+function openConfiguredDatabase(file: string): Db {
+  try {
+    const db = openDatabase(file);
+    migrateDatabase(db);
+    return db;
+  } catch (error) {
+    throw new Error(`KEYMINT_DB=${file}: ${databaseFailure(file, error)}`);
+  }
+}
+
+function databaseFailure(file: string, error: unknown): string {
+  if (isDirectory(file)) return "is a directory; name a database file, e.g. keymint.db inside it";
+  const failure = error as NodeJS.ErrnoException;
+  // openDatabase creates the file's directory; EEXIST and ENOTDIR mean a file stands on that path.
+  if (failure.syscall === "mkdir" && (failure.code === "EEXIST" || failure.code === "ENOTDIR")) {
+    return `cannot create its directory ${failure.path ?? ""}: a file is in the way`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,105 @@
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { dirname, join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { REPO_ROOT } from "../support/ops.js";
+import { callServer, startServer, stopAllServers, tempDatabase } from "../support/server-process.js";
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the server's source with `env` until it exits by itself (a start that fails), killing it after 20 s. */
+function runToExit(env: Record<string, string>): Promise<Run> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/index.ts"], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "info", CI: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  return new Promise((resolve) => {
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A server holding a loopback port, as another program would. */
+function holdPort(): Promise<{ port: number; release(): Promise<void> }> {
+  const holder: Server = createServer();
+  return new Promise((resolve, reject) => {
+    holder.once("error", reject);
+    holder.listen(0, "127.0.0.1", () => {
+      const address = holder.address();
+      if (typeof address !== "object" || address === null) return reject(new Error("no port"));
+      resolve({ port: address.port, release: () => new Promise((done) => holder.close(() => done())) });
+    });
+  });
+}
+
+describe("start-up failures", () => {
+  let database: ReturnType<typeof tempDatabase>;
+  beforeEach(() => {
+    database = tempDatabase();
+  });
+  afterEach(async () => {
+    await stopAllServers();
+    database.remove();
+  });
+
+  it("exits 1 with one line naming HOST and PORT when the port is taken, and keeps the bootstrap for the next start", async () => {
+    const busy = await holdPort();
+    let failed: Run;
+    try {
+      failed = await runToExit({ KEYMINT_DB: database.file, HOST: "127.0.0.1", PORT: String(busy.port) });
+    } finally {
+      await busy.release();
+    }
+    expect(failed).toStrictEqual({
+      code: 1,
+      stdout: "",
+      stderr: `KeyMint failed to start: cannot listen on 127.0.0.1:${busy.port} (address already in use); set PORT or HOST\n`,
+    });
+
+    const server = await startServer({ dbFile: database.file });
+    const rootKey = server.bootstrapRootKey;
+    if (rootKey === null)
+      throw new Error(`the start after a failed one printed no root key:\n${server.stdout()}`);
+    expect(server.stdout().indexOf(rootKey)).toBeLessThan(
+      server.stdout().indexOf('"msg":"KeyMint listening"'),
+    );
+    expect((await callServer(server, rootKey, "GET", "/v1/keyspaces")).status).toBe(200);
+  });
+
+  it("names KEYMINT_DB and the reason when the database path is a directory or lies under a file", async () => {
+    const directory = dirname(database.file);
+    const file = join(directory, "plain-file");
+    writeFileSync(file, "not a directory");
+    const [inDirectory, underFile] = await Promise.all([
+      runToExit({ KEYMINT_DB: directory, PORT: "0", HOST: "127.0.0.1" }),
+      runToExit({ KEYMINT_DB: join(file, "keymint.db"), PORT: "0", HOST: "127.0.0.1" }),
+    ]);
+    expect(inDirectory).toStrictEqual({
+      code: 1,
+      stdout: "",
+      stderr: `KeyMint failed to start: KEYMINT_DB=${directory}: is a directory; name a database file, e.g. keymint.db inside it\n`,
+    });
+    expect(underFile).toStrictEqual({
+      code: 1,
+      stdout: "",
+      stderr: `KeyMint failed to start: KEYMINT_DB=${join(file, "keymint.db")}: cannot create its directory ${file}: a file is in the way\n`,
+    });
+  });
+});

@@ -1,0 +1,167 @@
+import { Hono } from "hono";
+import { describe, expect, it } from "vitest";
+import { bearerToken } from "../../src/auth/bearer.js";
+import { CACHE_MAX_LIMIT, ConfigError, loadConfig } from "../../src/config.js";
+import { corsForOrigins } from "../../src/middleware/cors.js";
+
+/** The ConfigError message loadConfig throws for `env`, or a failure saying it threw none. */
+function configError(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  throw new Error(`expected loadConfig(${JSON.stringify(env)}) to throw a ConfigError`);
+}
+
+const HOST_MESSAGE =
+  "Invalid configuration:\n  HOST: must be an IPv4 or IPv6 address (::1, without brackets) or a hostname such as localhost";
+const TOKEN_RULE =
+  "must be visible ASCII only (no spaces, control or non-ASCII characters): it is sent as `Authorization: Bearer <token>`";
+const ORIGIN_RULE =
+  "is not an origin: list http(s)://host[:port] only (no path, query or fragment), e.g. https://app.example.com";
+
+describe("loadConfig: HOST", () => {
+  it("takes IP literals and RFC 1123 hostnames, and rejects anything else naming HOST", () => {
+    for (const host of [
+      "127.0.0.1",
+      "0.0.0.0",
+      "::1",
+      "::",
+      "::ffff:127.0.0.1",
+      "localhost",
+      "api-1.internal.example.com",
+      "a".repeat(63),
+    ]) {
+      expect(loadConfig({ HOST: host }).HOST, host).toBe(host);
+    }
+    for (const host of [
+      "not_a_host",
+      "999.1.1.1",
+      "1.2.3",
+      "[::1]",
+      "-edge.example.com",
+      "edge-.example.com",
+      "a..b",
+      "localhost.",
+      "two words",
+      "a".repeat(64),
+      Array(5).fill("a".repeat(60)).join("."),
+    ]) {
+      expect(configError({ HOST: host }), host).toBe(HOST_MESSAGE);
+    }
+  });
+
+  it("keeps 0.0.0.0 when HOST is empty, and still rejects a bad one", () => {
+    expect(loadConfig({ HOST: "" }).HOST).toBe("0.0.0.0");
+    expect(configError({ HOST: " " })).toBe(HOST_MESSAGE);
+  });
+});
+
+describe("loadConfig: KEYMINT_ADMIN_TOKEN and KEYMINT_METRICS_TOKEN", () => {
+  const visibleAscii = Array.from({ length: 0x7e - 0x20 }, (_, i) => String.fromCharCode(0x21 + i)).join("");
+  const unsendable = {
+    "a space": "abcdefgh ijklmnop",
+    "a trailing newline": "abcdefghijklmnop\n",
+    "a tab": "abcdefgh\tijklmnop",
+    "a control character": "abcdefgh\u0001ijklmnop",
+    "a non-breaking space": "abcdefgh\u00a0ijklmnop",
+    "a non-ASCII letter": "abcdefgh\u00e9ijklmnop",
+  };
+
+  it("rejects a token that cannot travel in a Bearer header, naming the variable but not the token", () => {
+    for (const name of ["KEYMINT_ADMIN_TOKEN", "KEYMINT_METRICS_TOKEN"]) {
+      for (const [what, token] of Object.entries(unsendable)) {
+        const message = configError({ [name]: token });
+        expect(message, `${name} with ${what}`).toBe(`Invalid configuration:\n  ${name}: ${TOKEN_RULE}`);
+        expect(message).not.toContain(token);
+      }
+    }
+  });
+
+  it("accepts exactly what src/auth/bearer.ts reads back from `Bearer <token>`: every visible ASCII character", () => {
+    const config = loadConfig({
+      KEYMINT_ADMIN_TOKEN: visibleAscii,
+      KEYMINT_METRICS_TOKEN: "A-Za-z0-9._~+/==",
+    });
+    expect(config.KEYMINT_ADMIN_TOKEN).toBe(visibleAscii);
+    expect(config.KEYMINT_METRICS_TOKEN).toBe("A-Za-z0-9._~+/==");
+    expect(bearerToken(`Bearer ${visibleAscii}`)).toBe(visibleAscii);
+    for (const [what, token] of Object.entries(unsendable).slice(0, 3)) {
+      expect(bearerToken(`Bearer ${token}`), what).toBeUndefined();
+      expect(() => loadConfig({ KEYMINT_ADMIN_TOKEN: token }), what).toThrow(ConfigError);
+    }
+  });
+});
+
+describe("loadConfig: KEYMINT_CACHE_MAX", () => {
+  it("accepts up to 10,000,000 entries and says why a larger cache is refused", () => {
+    expect(CACHE_MAX_LIMIT).toBe(10_000_000);
+    expect(loadConfig({ KEYMINT_CACHE_MAX: "10000000" }).KEYMINT_CACHE_MAX).toBe(10_000_000);
+    for (const value of ["10000001", "50000000"]) {
+      expect(configError({ KEYMINT_CACHE_MAX: value }), value).toBe(
+        "Invalid configuration:\n  KEYMINT_CACHE_MAX: must be at most 10000000: the cache reserves about 50 bytes per entry at start-up, before any key is cached (0.5 GB at the limit)",
+      );
+    }
+  });
+});
+
+describe("loadConfig: KEYMINT_CORS_ORIGINS", () => {
+  it("normalises each origin to what a browser sends in Origin: lowercase host, no default port, punycode", () => {
+    const config = loadConfig({
+      KEYMINT_CORS_ORIGINS:
+        " https://Dash.Example.com , https://a.com:443,HTTP://a.com:80/,http://localhost:5173,https://bücher.example,https://dash.example.com",
+    });
+    expect(config.KEYMINT_CORS_ORIGINS).toStrictEqual([
+      "https://dash.example.com",
+      "https://a.com",
+      "http://a.com",
+      "http://localhost:5173",
+      "https://xn--bcher-kva.example",
+    ]);
+  });
+
+  it("rejects anything but scheme://host[:port], naming KEYMINT_CORS_ORIGINS and the bad entry", () => {
+    for (const entry of [
+      "https://a.com/app",
+      "https://a.com?x=1",
+      "https://a.com?",
+      "https://a.com#top",
+      "https://a.com\\path",
+      "ftp://a.com",
+      "file:///etc/passwd",
+      "*",
+      "null",
+      "a.com",
+      "https://",
+      "https://a.com:99999",
+    ]) {
+      expect(configError({ KEYMINT_CORS_ORIGINS: `https://ok.example.com,${entry}` }), entry).toBe(
+        `Invalid configuration:\n  KEYMINT_CORS_ORIGINS: "${entry}" ${ORIGIN_RULE}`,
+      );
+    }
+  });
+
+  it("rejects an origin with credentials without repeating them", () => {
+    const message = configError({ KEYMINT_CORS_ORIGINS: "https://admin:s3cret@a.com" });
+    expect(message).toBe(
+      "Invalid configuration:\n  KEYMINT_CORS_ORIGINS: an entry holds a user name or password; list scheme://host[:port] only",
+    );
+  });
+
+  it("lets a browser's Origin through the CORS middleware for an origin listed in another spelling", async () => {
+    const { KEYMINT_CORS_ORIGINS } = loadConfig({ KEYMINT_CORS_ORIGINS: "https://Dash.Example.com:443" });
+    const app = new Hono().use(corsForOrigins(KEYMINT_CORS_ORIGINS)).get("/", (c) => c.text("ok"));
+    const response = await app.request("/", { headers: { origin: "https://dash.example.com" } });
+    expect(response.headers.get("access-control-allow-origin")).toBe("https://dash.example.com");
+  });
+
+  it("still treats an empty or all-commas value as no origins", () => {
+    expect(loadConfig({ KEYMINT_CORS_ORIGINS: "" }).KEYMINT_CORS_ORIGINS).toStrictEqual([]);
+    expect(loadConfig({ KEYMINT_CORS_ORIGINS: " , ," }).KEYMINT_CORS_ORIGINS).toStrictEqual([]);
+    expect(configError({ KEYMINT_CORS_ORIGINS: ", https://a.com/x" })).toBe(
+      `Invalid configuration:\n  KEYMINT_CORS_ORIGINS: "https://a.com/x" ${ORIGIN_RULE}`,
+    );
+  });
+});
