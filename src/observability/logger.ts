@@ -76,6 +76,11 @@ export function createLogger(options: LoggerOptions): Logger {
     // The last line of defence: whatever a caller passed (a client's request id, an error message, a
     // nested object the redact paths do not name), the line written never holds a key or a hash.
     hooks: { streamWrite: scrubSecrets },
+    // pino's own serializer would turn an `err` already reduced to { type, message, stack } (scrubbed,
+    // as errors.ts logs a 500) into { type: "Object", … }: only a real Error goes through it.
+    serializers: {
+      err: (value: unknown) => (value instanceof Error ? pino.stdSerializers.err(value) : value),
+    },
   };
   if (options.destination) return pino(base, options.destination);
   if (options.pretty)

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { generateKey } from "../../src/keys/format.js";
 import { sha256Hex } from "../../src/keys/hash.js";
+import { errorAnswers } from "../../src/middleware/errors.js";
 import { createLogger, scrubSecrets, wantsPrettyLogs } from "../../src/observability/logger.js";
 import { ADMIN_TOKEN, createTestApp, requestLinesWritten, type TestApp } from "../helpers.js";
 import { logSink } from "../support/log-sink.js";
@@ -179,6 +180,19 @@ describe("the production logger", () => {
     expect(parsed[1].err.message).toBe("lookup failed for [redacted key] ([redacted hash])");
     expect(parsed[2].deep.deeper.deepest).toStrictEqual(["[redacted key]", "[redacted hash]"]);
     expect(parsed[3].requestId).toBe("[redacted key]");
+  });
+
+  it("logs a 500's error with its type, scrubbed message and stack", () => {
+    const { logger, raw } = capturedLogger("info");
+    class SqliteError extends Error {
+      override name = "SqliteError";
+    }
+    const answer = errorAnswers({ config: { KEYMINT_ADMIN_TOKEN: ADMIN_TOKEN }, logger } as never);
+    expect(answer(new SqliteError(`disk I/O error near ${A_KEY}`), "req-1").status).toBe(500);
+    const line = JSON.parse(raw[0] ?? "{}");
+    expect(line).toMatchObject({ requestId: "req-1", msg: "request failed" });
+    expect(line.err).toMatchObject({ type: "SqliteError", message: "disk I/O error near [redacted key]" });
+    expect(line.err.stack).toContain("SqliteError");
   });
 
   it("respects its level: warn drops info, silent drops everything", () => {
