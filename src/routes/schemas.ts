@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { PERMISSIONS } from "../auth/permissions.js";
-import { PREFIX_PATTERN } from "../keys/format.js";
+import { PREFIX_PATTERN, ROOT_KEY_PREFIX } from "../keys/format.js";
 import { ERROR_CODES } from "../lib/errors.js";
 import { AUDIT_ACTIONS } from "../services/audit.js";
 import { VERIFY_CODES } from "../verify/verify.js";
@@ -51,10 +51,13 @@ export const Ratelimit = z
   })
   .openapi({ example: { limit: 100, durationMs: 60_000 } });
 
+// The reserved prefix is refused here, with the other field errors of the same body (contract §6:
+// one entry per bad field), not in the service after them.
 export const Prefix = z
   .string()
   .regex(PREFIX_PATTERN, "must match ^[a-z][a-z0-9]{0,15}(_[a-z0-9]{1,16})?$")
-  .openapi({ example: "dm_live" });
+  .refine((prefix) => prefix !== ROOT_KEY_PREFIX, `"${ROOT_KEY_PREFIX}" is reserved for root keys`)
+  .openapi({ example: "dm_live", description: `Not "${ROOT_KEY_PREFIX}", which is reserved for root keys.` });
 
 export const KeyDefaults = z
   .strictObject({

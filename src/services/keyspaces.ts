@@ -1,7 +1,6 @@
 import type { Caller } from "../auth/caller.js";
 import type { KeyDefaults, KeyspaceRow } from "../db/schema.js";
 import type { AppDeps } from "../deps.js";
-import { ROOT_KEY_PREFIX } from "../keys/format.js";
 import type { HashAlgorithm } from "../keys/hash.js";
 import { ApiError, notFound } from "../lib/errors.js";
 import { newId } from "../lib/ids.js";
@@ -18,11 +17,6 @@ export interface CreateKeyspaceInput {
 const prefixTaken = () => new ApiError("CONFLICT", "A keyspace with this prefix already exists.");
 
 export async function createKeyspace(deps: AppDeps, ctx: ServiceContext, input: CreateKeyspaceInput) {
-  if (input.prefix === ROOT_KEY_PREFIX) {
-    throw new ApiError("VALIDATION_FAILED", "The request is not valid.", [
-      { path: "prefix", message: `"${ROOT_KEY_PREFIX}" is reserved for root keys` },
-    ]);
-  }
   if (await deps.repos.keyspaces.findByPrefix(input.prefix)) throw prefixTaken();
   const now = deps.clock.now();
   const row: Omit<KeyspaceRow, "seq"> = {

@@ -28,6 +28,13 @@ describe("keyspaces: errors", () => {
     expectValidationErrors(response, ["prefix"]);
   });
 
+  it("names the reserved prefix beside the body's other bad fields, one entry each", async () => {
+    const response = await t.call("POST", "/v1/keyspaces", {
+      body: { name: "n".repeat(129), prefix: "km_root" },
+    });
+    expectValidationErrors(response, ["name", "prefix"]);
+  });
+
   it.each([
     ["an upper-case letter", "Docs"],
     ["a leading digit", "1docs"],
