@@ -60,10 +60,11 @@ export async function createDeps(options: DepsOptions): Promise<AppDeps> {
     loads: keyCache.loads,
     size: keyCache.size,
   }));
+  const clock = options.clock ?? systemClock;
   return {
     config,
     repos,
-    clock: options.clock ?? systemClock,
+    clock,
     logger,
     metrics,
     requestLog: new RequestLog(logger, metrics),
@@ -73,7 +74,7 @@ export async function createDeps(options: DepsOptions): Promise<AppDeps> {
     // a rate window is tracked for as many keys as the verify cache holds.
     rateLimiter: new RateLimiter(config.KEYMINT_CACHE_MAX),
     authThrottle: new FailureThrottle(),
-    usage: new UsageBuffer(repos),
+    usage: new UsageBuffer(repos, clock),
     cursors: new CursorCodec(cursorSecret),
   };
 }

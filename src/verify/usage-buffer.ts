@@ -1,3 +1,4 @@
+import type { Clock } from "../lib/clock.js";
 import { startOfUtcHour } from "../lib/time.js";
 import type { Repos } from "../repo/index.js";
 import type { UsageCount } from "../repo/keys.js";
@@ -32,10 +33,25 @@ interface UsedRow {
  * new in this hour, 18 ms back when every key's lastUsedAt was rewritten too), as their pages come
  * from the OS rather than SQLite's cache.
  */
+/**
+ * A key's lastUsedAt is written at most once this often while it is in use: a VALID call writes it only
+ * when the last time written (or on its way) is at least this much older. Written every time, a key
+ * verified all day would rewrite its row at every flush; at a million keys those scattered page writes
+ * cost a sixth of miss throughput and two thirds of miss p99 (README, Performance). Answers still show
+ * the latest VALID call exactly (withKeyLastUse), and a key idle this long gets it written.
+ */
+export const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+
 export class UsageBuffer {
   /** Counts by key id: the record's own id string, whose hash V8 keeps, so a lookup never rehashes. */
   private counts = new Map<string, UsageCount[]>();
   private keyLastUsed = new Map<string, number>();
+  /**
+   * Each key's latest VALID call since its last lastUsedAt write, when that write was too recent to
+   * repeat; in the order of those calls (each moves its key to the end), so the keys idle for
+   * LAST_USED_WRITE_INTERVAL_MS are at the front. Bounded by the keys used in the last interval.
+   */
+  private keyLatestUse = new Map<string, number>();
   private rootKeyLastUsed = new Map<string, number>();
   /** The lastUsedAt times the flush under way has taken and not yet all committed. */
   private keyLastUsedWriting: ReadonlyMap<string, number> = new Map();
@@ -44,12 +60,25 @@ export class UsageBuffer {
   private flushing: Promise<void> = Promise.resolve();
   private rowsPerWrite = USAGE_ROWS_PER_WRITE;
 
-  constructor(private readonly repos: Repos) {}
+  constructor(
+    private readonly repos: Repos,
+    private readonly clock: Clock,
+  ) {}
 
-  /** Counts a verify of the key under its code; with `lastUse`, `now` becomes the key's lastUsedAt. */
-  recordVerification(keyId: string, code: string, now: number, lastUse: boolean): void {
+  /**
+   * Counts a verify of the key under its code. A VALID one is the key's latest use: with `writeLastUse`
+   * (see LAST_USED_WRITE_INTERVAL_MS) it is written at the next flush, else it is kept for answers
+   * until the key is idle.
+   */
+  recordVerification(keyId: string, code: string, now: number, writeLastUse: boolean): void {
     addCount(this.counts, keyId, startOfUtcHour(now), code, 1);
-    if (lastUse) this.keyLastUsed.set(keyId, now);
+    if (writeLastUse) {
+      this.keyLastUsed.set(keyId, now);
+      this.keyLatestUse.delete(keyId);
+    } else if (code === "VALID") {
+      this.keyLatestUse.delete(keyId);
+      this.keyLatestUse.set(keyId, now);
+    }
   }
 
   recordRootKeyUse(rootKeyId: string, now: number): void {
@@ -60,15 +89,21 @@ export class UsageBuffer {
   get pending(): number {
     let countRows = 0;
     for (const rows of this.counts.values()) countRows += rows.length;
-    return countRows + this.keyLastUsed.size + this.rootKeyLastUsed.size;
+    return countRows + this.keyLastUsed.size + this.keyLatestUse.size + this.rootKeyLastUsed.size;
   }
 
   /**
-   * Writes what is buffered. Flushes run one after another, never twice at once. A failed write
+   * Writes what is buffered: counts, lastUsedAt times due, and the latest use of every key idle for
+   * LAST_USED_WRITE_INTERVAL_MS. Flushes run one after another, never twice at once. A failed write
    * rejects this flush only: its batch is kept and written by the next one.
    */
   flush(): Promise<void> {
     return this.flushRecords(EVERYTHING);
+  }
+
+  /** As flush, and every key's latest use too: at shutdown, so that the stored lastUsedAt is exact. */
+  flushAll(): Promise<void> {
+    return this.flushRecords(EVERYTHING, true);
   }
 
   /** Writes the buffered counts only: what a key's usage series must show before it is read. */
@@ -77,11 +112,19 @@ export class UsageBuffer {
   }
 
   /**
-   * The key row with the latest lastUsedAt verify has recorded for it: stored, buffered, or being
-   * written. Key reads answer this instead of writing the buffer first, which would make each of
-   * them a write transaction (an fsync on the event loop) and wait for any flush under way.
+   * The key row with its latest VALID call as lastUsedAt: stored, buffered, being written, or kept
+   * unwritten (LAST_USED_WRITE_INTERVAL_MS). Key reads answer this instead of writing the buffer
+   * first, which would make each of them a write transaction (an fsync on the event loop).
    */
   withKeyLastUse<T extends UsedRow>(row: T): T {
+    return withLatest(this.withKeyLastWrite(row), this.keyLatestUse.get(row.id));
+  }
+
+  /**
+   * The key row with the lastUsedAt last written, buffered or being written, without the unwritten
+   * latest use: what verify times the next write from, so that a key in use is written once an interval.
+   */
+  withKeyLastWrite<T extends UsedRow>(row: T): T {
     return withLatest(row, this.keyLastUsed.get(row.id) ?? this.keyLastUsedWriting.get(row.id));
   }
 
@@ -90,8 +133,11 @@ export class UsageBuffer {
     return withLatest(row, this.rootKeyLastUsed.get(row.id) ?? this.rootKeyLastUsedWriting.get(row.id));
   }
 
-  private flushRecords(records: Records): Promise<void> {
-    const written = this.flushing.then(() => this.write(records));
+  private flushRecords(records: Records, everyLatestUse = false): Promise<void> {
+    const written = this.flushing.then(() => {
+      if (records.lastUses) this.takeLatestUses(everyLatestUse);
+      return this.write(records);
+    });
     this.flushing = written.catch(() => undefined);
     return written;
   }
@@ -157,6 +203,16 @@ export class UsageBuffer {
     }
   }
 
+  /** Moves the latest uses of idle keys (or all) to the lastUsedAt times the flush writes. */
+  private takeLatestUses(all: boolean): void {
+    const idleSince = this.clock.now() - LAST_USED_WRITE_INTERVAL_MS;
+    for (const [id, at] of this.keyLatestUse) {
+      if (!all && at > idleSince) break; // in call order: the rest are more recent
+      this.keyLatestUse.delete(id);
+      this.keyLastUsed.set(id, Math.max(at, this.keyLastUsed.get(id) ?? at));
+    }
+  }
+
   /** Sizes the next write after the last one: at most double, toward WRITE_BUDGET_MS. */
   private adjustRowsPerWrite(tookMs: number): void {
     const fitting = Math.floor((this.rowsPerWrite * WRITE_BUDGET_MS) / Math.max(tookMs, 0.01));
@@ -191,7 +247,7 @@ export class UsageBuffer {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    await this.flush();
+    await this.flushAll();
   }
 }
 

@@ -7,7 +7,7 @@ import type { Repos } from "../repo/index.js";
 import type { VerifyKeyRow } from "../repo/keys.js";
 import type { RecordCache } from "./cache.js";
 import type { RateLimit, RateLimiter, RateLimitState } from "./rate-limiter.js";
-import type { UsageBuffer } from "./usage-buffer.js";
+import { LAST_USED_WRITE_INTERVAL_MS, type UsageBuffer } from "./usage-buffer.js";
 
 export const VERIFY_CODES = [
   "VALID",
@@ -39,7 +39,7 @@ export interface CachedKey {
   creditsKeyId: string;
   hasCredits: boolean;
   ratelimit: RateLimit | null;
-  /** The last use stored or on its way there: moved forward by verify (see LAST_USED_PRECISION_MS). */
+  /** The last use written or on its way there: moved forward by verify (see LAST_USED_WRITE_INTERVAL_MS). */
   lastUsedAt: number | null;
 }
 
@@ -82,14 +82,6 @@ export interface VerifyResult {
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: "NOT_FOUND" });
 
 /**
- * lastUsedAt is kept to the minute: a VALID call moves it only when it is at least this much older.
- * Written every time, a key verified all day would rewrite its row at every usage flush; at a million
- * keys those scattered page writes cost a sixth of miss throughput and two thirds of miss p99
- * (README, Performance). A minute is finer than what people read it for ("is this key still in use?").
- */
-const LAST_USED_PRECISION_MS = 60_000;
-
-/**
  * The verify path, top to bottom: the cache (on a miss: format and checksum → lookup → hash compare),
  * then in contract order REVOKED, DISABLED, EXPIRED, INSUFFICIENT_SCOPES, RATE_LIMITED,
  * USAGE_EXCEEDED → VALID.
@@ -111,9 +103,9 @@ export async function verifyKey(
       const row = await deps.repos.keys.findForVerify(`key_${parsed.keyId}`);
       if (row === undefined || row.start !== parsed.start) return null;
       if (!(await keyMatchesHash(request.key, digest, row.hash))) return null;
-      // The last use stored or still buffered: a record loaded again (after a change or an eviction)
-      // keeps the minute rule from where verify left it, not from the older stored time.
-      return toCachedKey(deps.usage.withKeyLastUse(row));
+      // The last use written or on its way: a record loaded again (after a change or an eviction)
+      // times the next write from where verify left it, not from the older stored time.
+      return toCachedKey(deps.usage.withKeyLastWrite(row));
     });
   }
   if (key === null || key.workspaceId !== caller.workspaceId) return NOT_FOUND;
@@ -147,7 +139,7 @@ export async function verifyKey(
     remaining = left;
   }
 
-  const lastUseDue = key.lastUsedAt === null || now - key.lastUsedAt >= LAST_USED_PRECISION_MS;
+  const lastUseDue = key.lastUsedAt === null || now - key.lastUsedAt >= LAST_USED_WRITE_INTERVAL_MS;
   if (lastUseDue) key.lastUsedAt = now;
   deps.usage.recordVerification(key.id, "VALID", now, lastUseDue);
   return result(key, "VALID", remaining, ratelimit);

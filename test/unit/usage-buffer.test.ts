@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { USAGE_ROWS_PER_WRITE, UsageBuffer } from "../../src/verify/usage-buffer.js";
-import { createTestApp, type TestApp } from "../helpers.js";
+import { createTestApp, ManualClock, type TestApp } from "../helpers.js";
 import { keyWith } from "../support/verify.js";
 
 const HOUR = 3_600_000;
@@ -9,10 +9,12 @@ const T = Date.parse("2026-11-27T04:00:00.000Z");
 describe("UsageBuffer", () => {
   let t: TestApp;
   let buffer: UsageBuffer;
+  let clock: ManualClock;
   let keyId: string;
   beforeEach(async () => {
-    t = await createTestApp();
-    buffer = new UsageBuffer(t.deps.repos);
+    clock = new ManualClock(T);
+    t = await createTestApp({ clock });
+    buffer = new UsageBuffer(t.deps.repos, clock);
     keyId = (await keyWith(t)).id;
   });
   afterEach(() => {
@@ -252,6 +254,36 @@ describe("UsageBuffer", () => {
     expect(buffer.withRootKeyLastUse({ id: t.rootKeyId, lastUsedAt: null }).lastUsedAt).toBe(T + 3);
     await buffer.flush();
     expect(lastUsedAt()).toBe(T + 9);
+  });
+
+  it("keeps a VALID call it was not asked to write for answers, and writes it once the key is idle a minute", async () => {
+    buffer.recordVerification(keyId, "VALID", T, true);
+    await buffer.flush();
+    buffer.recordVerification(keyId, "VALID", T + 5_000, false);
+    buffer.recordVerification(keyId, "REVOKED", T + 6_000, false);
+    expect(buffer.withKeyLastUse({ id: keyId, lastUsedAt: T }).lastUsedAt).toBe(T + 5_000);
+    expect(buffer.withKeyLastWrite({ id: keyId, lastUsedAt: T }).lastUsedAt).toBe(T);
+    clock.set(new Date(T + 64_999).toISOString());
+    await buffer.flush();
+    expect(lastUsedAt()).toBe(T);
+    clock.set(new Date(T + 65_000).toISOString());
+    await buffer.flush();
+    expect(lastUsedAt()).toBe(T + 5_000);
+    expect(buffer.pending).toBe(0);
+  });
+
+  it("forgets an unwritten use once a write of its key is due, and writes every use on stop", async () => {
+    const other = (await keyWith(t)).id;
+    buffer.recordVerification(keyId, "VALID", T + 1_000, false);
+    buffer.recordVerification(keyId, "VALID", T + 2_000, true);
+    buffer.recordVerification(other, "VALID", T + 3_000, false);
+    await buffer.stop();
+    expect(lastUsedAt()).toBe(T + 2_000);
+    const stored = t.db.$client.prepare("SELECT last_used_at AS at FROM keys WHERE id = ?").get(other) as {
+      at: number;
+    };
+    expect(stored.at).toBe(T + 3_000);
+    expect(buffer.pending).toBe(0);
   });
 
   it("flushes what is left on stop", async () => {

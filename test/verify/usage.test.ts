@@ -163,24 +163,43 @@ describe("lastUsedAt and writes on the request path", () => {
     expect(await lastUsedAtOf(created.id)).toBe("2026-11-27T05:00:00.000Z");
   });
 
-  it("keeps lastUsedAt to the minute: a VALID call moves it once it is 60 s old, cached or not", async () => {
+  it("answers every VALID call's time as lastUsedAt, but writes it at most once a minute while the key is in use", async () => {
     const created = await keyWith(t);
+    const stored = () =>
+      (
+        t.db.$client.prepare("SELECT last_used_at AS at FROM keys WHERE id = ?").get(created.id) as {
+          at: number;
+        }
+      ).at;
     clock.set("2026-11-27T05:00:00.000Z");
     await verify(t, { key: created.key });
     expect(await lastUsedAtOf(created.id)).toBe("2026-11-27T05:00:00.000Z");
-    clock.set("2026-11-27T05:00:59.999Z");
+    clock.set("2026-11-27T05:00:02.000Z");
     await verify(t, { key: created.key });
-    expect(await lastUsedAtOf(created.id)).toBe("2026-11-27T05:00:00.000Z");
+    expect(await lastUsedAtOf(created.id)).toBe("2026-11-27T05:00:02.000Z");
+    await t.deps.usage.flush();
+    expect(stored()).toBe(Date.parse("2026-11-27T05:00:00.000Z"));
+    // Written again once the last write is a minute old…
     clock.set("2026-11-27T05:01:00.000Z");
     await verify(t, { key: created.key });
-    expect(await lastUsedAtOf(created.id)).toBe("2026-11-27T05:01:00.000Z");
-    // A record loaded afresh (here after an update) starts from its last use, stored or still buffered.
-    await t.call("PATCH", `/v1/keys/${created.id}`, { body: { name: "renamed" } });
-    const recordVerification = vi.spyOn(t.deps.usage, "recordVerification");
+    await t.deps.usage.flush();
+    expect(stored()).toBe(Date.parse("2026-11-27T05:01:00.000Z"));
+    // …and a record loaded afresh (here after an update) times that from the last write, not the last use.
     clock.set("2026-11-27T05:01:30.000Z");
     await verify(t, { key: created.key });
+    await t.call("PATCH", `/v1/keys/${created.id}`, { body: { name: "renamed" } });
+    const recordVerification = vi.spyOn(t.deps.usage, "recordVerification");
+    clock.set("2026-11-27T05:01:45.000Z");
+    await verify(t, { key: created.key });
     expect(recordVerification).toHaveBeenLastCalledWith(created.id, "VALID", clock.now(), false);
-    expect(await lastUsedAtOf(created.id)).toBe("2026-11-27T05:01:00.000Z");
+    expect(await lastUsedAtOf(created.id)).toBe("2026-11-27T05:01:45.000Z");
+    // A key idle for a minute gets its latest use written.
+    await t.deps.usage.flush();
+    expect(stored()).toBe(Date.parse("2026-11-27T05:01:00.000Z"));
+    clock.set("2026-11-27T05:02:45.000Z");
+    await t.deps.usage.flush();
+    expect(stored()).toBe(Date.parse("2026-11-27T05:01:45.000Z"));
+    expect(await lastUsedAtOf(created.id)).toBe("2026-11-27T05:01:45.000Z");
   });
 
   it("writes nothing to the database while verifying a key without credits, until the usage flush", async () => {
