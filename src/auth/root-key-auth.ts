@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context.js";
 import type { AppDeps } from "../deps.js";
-import { parseKey, ROOT_KEY_PREFIX } from "../keys/format.js";
+import { isValidRootKey, type ParsedKey, parseKey } from "../keys/format.js";
 import { sha256Equals, sha256Hex } from "../keys/hash.js";
 import { bearerToken } from "./bearer.js";
 import type { Caller } from "./caller.js";
@@ -34,11 +34,11 @@ export function rootKeyAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
 
 async function authenticate(deps: AppDeps, token: string): Promise<Caller | null> {
   // Format and checksum before any cache or database access (contract §1).
-  const parsed = parseKey(token);
-  if (parsed === null || parsed.prefix !== ROOT_KEY_PREFIX) return null;
+  if (!isValidRootKey(token)) return null;
   const digest = sha256Hex(token);
   const cached = deps.rootKeyCache.cached(digest);
   if (cached !== undefined) return cached;
+  const parsed = parseKey(token) as ParsedKey; // valid, as checked above
   return deps.rootKeyCache.load(digest, async () => {
     const row = await deps.repos.rootKeys.findById(`rk_${parsed.keyId}`);
     if (!row || row.revokedAt !== null || !sha256Equals(digest, row.hash)) return null;
@@ -56,7 +56,5 @@ async function authenticate(deps: AppDeps, token: string): Promise<Caller | null
  * it would have to be loaded, null when it is known not to be a valid root key.
  */
 export function cachedCaller(deps: Pick<AppDeps, "rootKeyCache">, token: string): Caller | null | undefined {
-  const parsed = parseKey(token);
-  if (parsed === null || parsed.prefix !== ROOT_KEY_PREFIX) return null;
-  return deps.rootKeyCache.cached(sha256Hex(token));
+  return isValidRootKey(token) ? deps.rootKeyCache.cached(sha256Hex(token)) : null;
 }

@@ -30,3 +30,25 @@ export function encodeBase62(value: number, width: number): string {
   } while (rest > 0);
   return out.padStart(width, "0");
 }
+
+/**
+ * The number `width` base62 characters of `text` from `start` stand for; NaN when one is not base62.
+ * A checksum is compared this way, as a number, instead of encoding the expected one as text.
+ */
+export function decodeBase62(text: string, start: number, width: number): number {
+  let value = 0;
+  for (let i = start; i < start + width; i++) {
+    const code = text.charCodeAt(i);
+    const digit =
+      code >= 48 && code <= 57
+        ? code - 48
+        : code >= 65 && code <= 90
+          ? code - 55
+          : code >= 97 && code <= 122
+            ? code - 61
+            : -1;
+    if (digit === -1) return Number.NaN;
+    value = value * 62 + digit;
+  }
+  return value;
+}

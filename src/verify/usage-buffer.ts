@@ -38,7 +38,8 @@ interface UsedRow {
  * when the last time written (or on its way) is at least this much older. Written every time, a key
  * verified all day would rewrite its row at every flush; at a million keys those scattered page writes
  * cost a sixth of miss throughput and two thirds of miss p99 (README, Performance). Answers still show
- * the latest VALID call exactly (withKeyLastUse), and a key idle this long gets it written.
+ * the latest VALID call exactly (withKeyLastUse), and a key unused for a whole window this long gets
+ * it written (one to two intervals after that call).
  */
 export const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 
@@ -48,10 +49,14 @@ export class UsageBuffer {
   private keyLastUsed = new Map<string, number>();
   /**
    * Each key's latest VALID call since its last lastUsedAt write, when that write was too recent to
-   * repeat; in the order of those calls (each moves its key to the end), so the keys idle for
-   * LAST_USED_WRITE_INTERVAL_MS are at the front. Bounded by the keys used in the last interval.
+   * repeat: the calls of this window of LAST_USED_WRITE_INTERVAL_MS, and of the one before. A key in the
+   * earlier window and not in this one has gone unused for a window, and its latest call is written.
+   * Two maps instead of one kept in call order: moving a key to the end of a Map at every call made
+   * V8 rebuild its table all the time, and cost a cached verify a tenth of its throughput.
    */
   private keyLatestUse = new Map<string, number>();
+  private keyLatestUseBefore = new Map<string, number>();
+  private latestUseWindowStart: number;
   private rootKeyLastUsed = new Map<string, number>();
   /** The lastUsedAt times the flush under way has taken and not yet all committed. */
   private keyLastUsedWriting: ReadonlyMap<string, number> = new Map();
@@ -63,7 +68,9 @@ export class UsageBuffer {
   constructor(
     private readonly repos: Repos,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.latestUseWindowStart = clock.now();
+  }
 
   /**
    * Counts a verify of the key under its code. A VALID one is the key's latest use: with `writeLastUse`
@@ -72,13 +79,9 @@ export class UsageBuffer {
    */
   recordVerification(keyId: string, code: string, now: number, writeLastUse: boolean): void {
     addCount(this.counts, keyId, startOfUtcHour(now), code, 1);
-    if (writeLastUse) {
-      this.keyLastUsed.set(keyId, now);
-      this.keyLatestUse.delete(keyId);
-    } else if (code === "VALID") {
-      this.keyLatestUse.delete(keyId);
-      this.keyLatestUse.set(keyId, now);
-    }
+    // An older unwritten call left beside a newer write does no harm: lastUsedAt is only ever moved forward.
+    if (writeLastUse) this.keyLastUsed.set(keyId, now);
+    else if (code === "VALID") this.keyLatestUse.set(keyId, now);
   }
 
   recordRootKeyUse(rootKeyId: string, now: number): void {
@@ -89,7 +92,8 @@ export class UsageBuffer {
   get pending(): number {
     let countRows = 0;
     for (const rows of this.counts.values()) countRows += rows.length;
-    return countRows + this.keyLastUsed.size + this.keyLatestUse.size + this.rootKeyLastUsed.size;
+    const latestUses = this.keyLatestUse.size + this.keyLatestUseBefore.size;
+    return countRows + this.keyLastUsed.size + latestUses + this.rootKeyLastUsed.size;
   }
 
   /**
@@ -117,7 +121,8 @@ export class UsageBuffer {
    * first, which would make each of them a write transaction (an fsync on the event loop).
    */
   withKeyLastUse<T extends UsedRow>(row: T): T {
-    return withLatest(this.withKeyLastWrite(row), this.keyLatestUse.get(row.id));
+    const latest = this.keyLatestUse.get(row.id) ?? this.keyLatestUseBefore.get(row.id);
+    return withLatest(this.withKeyLastWrite(row), latest);
   }
 
   /**
@@ -203,14 +208,24 @@ export class UsageBuffer {
     }
   }
 
-  /** Moves the latest uses of idle keys (or all) to the lastUsedAt times the flush writes. */
+  /**
+   * Moves to the lastUsedAt times the flush writes the latest calls of the keys unused for a whole
+   * window (checked once a window), or every latest call (`all`, at shutdown).
+   */
   private takeLatestUses(all: boolean): void {
-    const idleSince = this.clock.now() - LAST_USED_WRITE_INTERVAL_MS;
-    for (const [id, at] of this.keyLatestUse) {
-      if (!all && at > idleSince) break; // in call order: the rest are more recent
-      this.keyLatestUse.delete(id);
-      this.keyLastUsed.set(id, Math.max(at, this.keyLastUsed.get(id) ?? at));
+    const now = this.clock.now();
+    if (!all && now - this.latestUseWindowStart < LAST_USED_WRITE_INTERVAL_MS) return;
+    for (const [id, at] of this.keyLatestUseBefore) {
+      if (all || !this.keyLatestUse.has(id)) this.takeLastUse(id, at);
     }
+    if (all) for (const [id, at] of this.keyLatestUse) this.takeLastUse(id, at);
+    this.keyLatestUseBefore = all ? new Map() : this.keyLatestUse;
+    this.keyLatestUse = new Map();
+    this.latestUseWindowStart = now;
+  }
+
+  private takeLastUse(id: string, at: number): void {
+    this.keyLastUsed.set(id, Math.max(at, this.keyLastUsed.get(id) ?? at));
   }
 
   /** Sizes the next write after the last one: at most double, toward WRITE_BUDGET_MS. */

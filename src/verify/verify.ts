@@ -1,5 +1,5 @@
 import { effectiveRemaining } from "../keys/credits.js";
-import { parseKey } from "../keys/format.js";
+import { isValidKey, type ParsedKey, parseKey } from "../keys/format.js";
 import { keyMatchesHash, sha256Hex } from "../keys/hash.js";
 import type { Clock } from "../lib/clock.js";
 import { startOfUtcDay, startOfUtcMonth, toIso } from "../lib/time.js";
@@ -92,13 +92,13 @@ export async function verifyKey(
   request: VerifyRequest,
 ): Promise<VerifyResult> {
   // 1. Format and checksum, before any cache or database access (contract §1).
-  const parsed = parseKey(request.key);
-  if (parsed === null) return NOT_FOUND;
+  if (!isValidKey(request.key)) return NOT_FOUND;
   // 2. The cache, by the key's SHA-256.
   const digest = sha256Hex(request.key);
   let key = deps.keyCache.cached(digest);
   if (key === undefined) {
     // 3. The lookup by keyId and a constant-time hash compare (argon2 off the event loop).
+    const parsed = parseKey(request.key) as ParsedKey; // valid, as checked above
     key = await deps.keyCache.load(digest, async () => {
       const row = await deps.repos.keys.findForVerify(`key_${parsed.keyId}`);
       if (row === undefined || row.start !== parsed.start) return null;

@@ -1,7 +1,16 @@
 import { existsSync, readFileSync } from "node:fs";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BASE62_ALPHABET, encodeBase62, randomBase62 } from "../../src/keys/base62.js";
-import { checksumOf, generateKey, parseKey, SECRET_SCANNER_REGEX } from "../../src/keys/format.js";
+import { BASE62_ALPHABET, decodeBase62, encodeBase62, randomBase62 } from "../../src/keys/base62.js";
+import {
+  checksumOf,
+  generateKey,
+  isValidKey,
+  isValidRootKey,
+  KEY_PATTERN,
+  parseKey,
+  SECRET_SCANNER_REGEX,
+} from "../../src/keys/format.js";
 
 interface Vectors {
   valid: { prefix: string; keyId: string; secret: string; checksum: string; key: string }[];
@@ -34,6 +43,65 @@ describe("key format", () => {
 
   it.each(vectors.invalid)("rejects invalid vector ($why)", (vector) => {
     expect(parseKey(vector.key)).toBeNull();
+    expect(isValidKey(vector.key)).toBe(false);
+  });
+
+  /** What parseKey answers, by the contract's regex and checksum: the reference the scanner must equal. */
+  function byRegex(candidate: string) {
+    const match = KEY_PATTERN.exec(candidate);
+    if (match === null) return null;
+    const [, prefix = "", body = ""] = match;
+    if (checksumOf(candidate.slice(0, -6)) !== candidate.slice(-6)) return null;
+    const keyId = body.slice(0, 12);
+    return { prefix, keyId, start: `${prefix}_${keyId}`, last4: candidate.slice(-4) };
+  }
+
+  it("parses exactly what the contract's regex and checksum accept, for any string", () => {
+    const prefixChar = fc.constantFrom(..."az09_Z-".split(""));
+    const nearPrefix = fc.array(prefixChar, { minLength: 0, maxLength: 36 }).map((chars) => chars.join(""));
+    const bodyChar = fc.constantFrom(..."aZ09_-".split(""));
+    // Near misses of every kind: prefixes of every length and shape, bodies with a stray character,
+    // right and wrong checksums, and arbitrary strings.
+    const candidate = fc.oneof(
+      fc.tuple(nearPrefix, fc.boolean()).map(([prefix, fix]) => {
+        const head = `${prefix}_${randomBase62(44)}`;
+        return fix ? head + checksumOf(head) : `${head}${randomBase62(6)}`;
+      }),
+      fc
+        .tuple(nearPrefix, fc.array(bodyChar, { minLength: 1, maxLength: 3 }), fc.nat(49))
+        .map(([prefix, stray, at]) => {
+          const head = `${prefix}_${randomBase62(44)}`;
+          const key = head + checksumOf(head);
+          const cut = key.length - 50 + at;
+          return key.slice(0, cut) + stray.join("") + key.slice(cut + stray.length);
+        }),
+      fc.string({ maxLength: 90 }),
+    );
+    fc.assert(
+      fc.property(candidate, (text) => {
+        const expected = byRegex(text);
+        expect(parseKey(text)).toStrictEqual(expected);
+        expect(isValidKey(text)).toBe(expected !== null);
+        expect(isValidRootKey(text)).toBe(expected?.prefix === "km_root");
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it("accepts as root keys only well-formed km_root keys", () => {
+    expect(isValidRootKey(generateKey("km_root").key)).toBe(true);
+    expect(isValidRootKey(generateKey("km_roots").key)).toBe(false);
+    expect(isValidRootKey(generateKey("km").key)).toBe(false);
+    expect(isValidRootKey(generateKey("dm_live").key)).toBe(false);
+  });
+
+  it("decodes base62 as encodeBase62 encodes it, and refuses other characters", () => {
+    for (const value of [0, 61, 62, 123_456_789, 2 ** 32 - 1]) {
+      expect(decodeBase62(encodeBase62(value, 6), 0, 6)).toBe(value);
+    }
+    for (const text of ["00000:", "0000_0", "00000@", "0000 0", "00000[", "00000{"]) {
+      expect(decodeBase62(text, 0, 6)).toBeNaN();
+    }
   });
 
   it("generates keys that parse, with the prefix, a 12-char keyId and a valid checksum", () => {

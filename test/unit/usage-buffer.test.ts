@@ -256,23 +256,40 @@ describe("UsageBuffer", () => {
     expect(lastUsedAt()).toBe(T + 9);
   });
 
-  it("keeps a VALID call it was not asked to write for answers, and writes it once the key is idle a minute", async () => {
+  it("keeps a VALID call it was not asked to write for answers, and writes it once the key goes a whole minute unused", async () => {
     buffer.recordVerification(keyId, "VALID", T, true);
     await buffer.flush();
     buffer.recordVerification(keyId, "VALID", T + 5_000, false);
     buffer.recordVerification(keyId, "REVOKED", T + 6_000, false);
     expect(buffer.withKeyLastUse({ id: keyId, lastUsedAt: T }).lastUsedAt).toBe(T + 5_000);
     expect(buffer.withKeyLastWrite({ id: keyId, lastUsedAt: T }).lastUsedAt).toBe(T);
-    clock.set(new Date(T + 64_999).toISOString());
+    // Windows of a minute from the buffer's start: the call falls in the first…
+    clock.set(new Date(T + 60_000).toISOString());
     await buffer.flush();
     expect(lastUsedAt()).toBe(T);
-    clock.set(new Date(T + 65_000).toISOString());
+    expect(buffer.withKeyLastUse({ id: keyId, lastUsedAt: T }).lastUsedAt).toBe(T + 5_000);
+    clock.set(new Date(T + 119_999).toISOString());
+    await buffer.flush();
+    expect(lastUsedAt()).toBe(T);
+    // …and the key went unused for all of the second.
+    clock.set(new Date(T + 120_000).toISOString());
     await buffer.flush();
     expect(lastUsedAt()).toBe(T + 5_000);
     expect(buffer.pending).toBe(0);
   });
 
-  it("forgets an unwritten use once a write of its key is due, and writes every use on stop", async () => {
+  it("keeps the latest call of a key still in use for answers, without writing it", async () => {
+    buffer.recordVerification(keyId, "VALID", T + 1_000, false);
+    for (const minute of [1, 2, 3]) {
+      clock.set(new Date(T + minute * 60_000).toISOString());
+      buffer.recordVerification(keyId, "VALID", clock.now() - 1, false);
+      await buffer.flush();
+      expect(lastUsedAt()).toBeNull();
+      expect(buffer.withKeyLastUse({ id: keyId, lastUsedAt: null }).lastUsedAt).toBe(clock.now() - 1);
+    }
+  });
+
+  it("writes every key's latest call on stop, never moving lastUsedAt back", async () => {
     const other = (await keyWith(t)).id;
     buffer.recordVerification(keyId, "VALID", T + 1_000, false);
     buffer.recordVerification(keyId, "VALID", T + 2_000, true);
