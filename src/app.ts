@@ -24,7 +24,7 @@ export const API_VERSION = "1.0.0";
 
 /** Builds the whole HTTP app from its dependencies; only src/index.ts serves it. */
 export function createApp(deps: AppDeps) {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook(deps.clock) });
 
   app.use("*", observeRequests(deps));
   app.use("*", securityHeaders());

@@ -5,6 +5,7 @@ import type { RefillInterval } from "../keys/credits.js";
 import { generateKey } from "../keys/format.js";
 import { hashKey } from "../keys/hash.js";
 import { ApiError, notFound } from "../lib/errors.js";
+import { EXPIRES_AT_NOT_IN_FUTURE } from "../lib/validation.js";
 import type { KeyChanges, KeyStatus } from "../repo/keys.js";
 import { auditEvent } from "./audit.js";
 import type { ServiceContext } from "./request-context.js";
@@ -60,9 +61,7 @@ function ownerFor(caller: Caller, asked: string | null | undefined): string | nu
 function futureTime(iso: string, now: number): number {
   const at = Date.parse(iso);
   if (!(at > now)) {
-    throw new ApiError("VALIDATION_FAILED", "The request is not valid.", [
-      { path: "expiresAt", message: "must be in the future" },
-    ]);
+    throw new ApiError("VALIDATION_FAILED", "The request is not valid.", [EXPIRES_AT_NOT_IN_FUTURE]);
   }
   return at;
 }

@@ -32,6 +32,15 @@ describe("keys: create errors", () => {
     expectValidationErrors(await create({ expiresAt: "2026-11-27T04:00:00.000Z" }), ["expiresAt"]);
   });
 
+  it("names a past expiresAt beside the body's other bad fields, one entry each", async () => {
+    const response = await create({ name: "n".repeat(129), expiresAt: "2026-11-27T03:59:59.999Z" });
+    expectValidationErrors(response, ["name", "expiresAt"]);
+    const patched = await t.call("PATCH", `/v1/keys/${(await createKey(t, { keyspaceId })).id}`, {
+      body: { scopes: ["bad scope"], expiresAt: "2026-11-27T04:00:00.000Z" },
+    });
+    expectValidationErrors(patched, ["scopes.0", "expiresAt"]);
+  });
+
   it("answers 400 for an expiresAt that is not an ISO 8601 time", async () => {
     expectValidationErrors(await create({ expiresAt: "tomorrow" }), ["expiresAt"]);
   });
