@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { type BetterSQLite3Database, drizzle } from "drizzle-orm/better-sqlite3";
@@ -17,7 +17,12 @@ export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Data
  * RSS reading at 1M keys stored and 100k cached.
  */
 export function openDatabase(file: string): Db {
-  if (file !== ":memory:" && !file.startsWith("file:")) mkdirSync(dirname(file), { recursive: true });
+  if (file !== ":memory:" && !file.startsWith("file:")) {
+    mkdirSync(dirname(file), { recursive: true });
+    // It holds every key's hash: readable by its owner only. Created here (an existing file keeps its
+    // mode), because SQLite would create it 0644 less the umask; its -wal and -shm files take its mode.
+    closeSync(openSync(file, "a", 0o600));
+  }
   const sqlite = new Database(file);
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("synchronous = FULL");
