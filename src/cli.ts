@@ -1,8 +1,8 @@
 import { type Invocation, parseCommandLine, USAGE, UsageError } from "./cli/arguments.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { backupDatabase } from "./db/backup.js";
-import { type Db, openDatabase } from "./db/client.js";
-import { migrateDatabase } from "./db/migrate.js";
+import type { Db } from "./db/client.js";
+import { openConfiguredDatabase } from "./db/open-configured.js";
 import { type AppDeps, createDeps } from "./deps.js";
 import { ApiError } from "./lib/errors.js";
 import { toRootKeyJson, toWorkspaceJson } from "./lib/serialize.js";
@@ -24,9 +24,8 @@ async function run(argv: string[]): Promise<void> {
     return;
   }
   const config = loadConfig();
-  const db: Db = openDatabase(config.KEYMINT_DB);
+  const db = openConfiguredDatabase(config.KEYMINT_DB);
   try {
-    migrateDatabase(db);
     const deps = await createDeps({ db, config, logger: createLogger({ level: "silent" }) });
     await execute(invocation, deps, db);
   } finally {

@@ -88,6 +88,13 @@ describe("keymint CLI", () => {
     });
   });
 
+  it("names KEYMINT_DB when the database cannot be opened, and exits 1", async () => {
+    const run = await cli(["migrate", "--json"], { KEYMINT_DB: dir });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toContain(`KEYMINT_DB=${dir}: is a directory`);
+  });
+
   it("creates a workspace whose --json line has the shape of POST /v1/admin/workspaces, and whose root key works", async () => {
     const created = oneJsonLine(await cli(["workspace", "create", "acme", "--json"], env));
     expect(created.workspace.name).toBe("acme");
