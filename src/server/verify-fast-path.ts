@@ -34,6 +34,10 @@ const FIXED_HEADERS = [...SECURITY_HEADERS.flat(), "content-security-policy", DE
  */
 export function verifyFastPath(deps: AppDeps, fallback: NodeListener): NodeListener {
   const requestIdFor = requestIdPolicy(deps.config);
+  const requestIdOf = (request: IncomingMessage) => {
+    const given = request.headers["x-request-id"];
+    return requestIdFor(typeof given === "string" ? given : undefined);
+  };
   const answerError = errorAnswers(deps);
   const corsEnabled = deps.config.KEYMINT_CORS_ORIGINS.length > 0;
   const fixedHeaders = [...FIXED_HEADERS, ...corsHeadersWithoutOrigin(deps.config.KEYMINT_CORS_ORIGINS)];
@@ -61,8 +65,7 @@ export function verifyFastPath(deps: AppDeps, fallback: NodeListener): NodeListe
     body: VerifyRequest,
     started: number,
   ): Promise<void> {
-    const given = request.headers["x-request-id"];
-    const requestId = requestIdFor(typeof given === "string" ? given : undefined);
+    const requestId = requestIdOf(request);
     let status = 200;
     let contentType = "application/json";
     let payload: string;
@@ -99,9 +102,8 @@ export function verifyFastPath(deps: AppDeps, fallback: NodeListener): NodeListe
     request.on("error", () => {
       // The client went away mid-body: nothing to answer; recorded as the app records it (errors.ts).
       response.destroy();
-      const given = request.headers["x-request-id"];
       deps.requestLog.record({
-        requestId: requestIdFor(typeof given === "string" ? given : undefined),
+        requestId: requestIdOf(request),
         method: "POST",
         route: VERIFY_PATH,
         status: CLIENT_CLOSED_REQUEST,
