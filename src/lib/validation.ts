@@ -24,25 +24,25 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
   return [...byPath].map(([path, message]) => ({ path, message }));
 }
 
-/** The field error of an `expiresAt` not in the future (contract §3: `expiresAt` in the future). */
-export const EXPIRES_AT_NOT_IN_FUTURE: FieldError = { path: "expiresAt", message: "must be in the future" };
+const EXPIRES_AT_NOT_IN_FUTURE: FieldError = { path: "expiresAt", message: "must be in the future" };
 
 /**
  * The validation hook every route shares: a failed body, query or path becomes 400 VALIDATION_FAILED.
- * One rule needs the clock, which the schemas cannot see: a body's `expiresAt` must be in the future.
- * The services check it once the rest is valid; for a body that fails, it is named here beside the
- * other bad fields, so that every one of them is named at once (contract §6).
+ * One rule of contract §3 needs the clock, which the schemas cannot see: a body's `expiresAt` must be in
+ * the future. It is checked here, for every body, so that it is named beside the body's other bad
+ * fields (contract §6) and the services receive only a future time.
  */
 export function validationHook(clock: Clock): Hook<unknown, AppEnv, string, unknown> {
   return (result) => {
-    if (result.success) return;
-    const errors = fieldErrors(result.error as z.ZodError);
-    if (result.target === "json" && !errors.some((error) => error.path === EXPIRES_AT_NOT_IN_FUTURE.path)) {
-      // @hono/zod-validator hands the hook the input on a failure too, though the Hook type omits it.
-      const input = (result as { data?: { expiresAt?: unknown } | null }).data;
-      const expiresAt = input?.expiresAt;
-      if (typeof expiresAt === "string" && Date.parse(expiresAt) <= clock.now())
-        errors.push(EXPIRES_AT_NOT_IN_FUTURE);
+    // The parsed body, or on a failure the input, which @hono/zod-validator hands over though the Hook
+    // type omits it.
+    const body = result.target === "json" ? (result as { data?: { expiresAt?: unknown } | null }).data : null;
+    const expiresAt = body?.expiresAt;
+    const past = typeof expiresAt === "string" && Date.parse(expiresAt) <= clock.now();
+    if (result.success && !past) return;
+    const errors = result.success ? [] : fieldErrors(result.error as z.ZodError);
+    if (past && !errors.some((error) => error.path === EXPIRES_AT_NOT_IN_FUTURE.path)) {
+      errors.push(EXPIRES_AT_NOT_IN_FUTURE);
     }
     throw new ApiError("VALIDATION_FAILED", "The request is not valid.", errors);
   };

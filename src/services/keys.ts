@@ -5,7 +5,6 @@ import type { RefillInterval } from "../keys/credits.js";
 import { generateKey } from "../keys/format.js";
 import { hashKey } from "../keys/hash.js";
 import { ApiError, notFound } from "../lib/errors.js";
-import { EXPIRES_AT_NOT_IN_FUTURE } from "../lib/validation.js";
 import type { KeyChanges, KeyStatus } from "../repo/keys.js";
 import { auditEvent } from "./audit.js";
 import type { ServiceContext } from "./request-context.js";
@@ -58,14 +57,6 @@ function ownerFor(caller: Caller, asked: string | null | undefined): string | nu
   return asked;
 }
 
-function futureTime(iso: string, now: number): number {
-  const at = Date.parse(iso);
-  if (!(at > now)) {
-    throw new ApiError("VALIDATION_FAILED", "The request is not valid.", [EXPIRES_AT_NOT_IN_FUTURE]);
-  }
-  return at;
-}
-
 export async function createKey(deps: AppDeps, ctx: ServiceContext, input: CreateKeyInput) {
   const { caller } = ctx;
   const keyspace = await deps.repos.keyspaces.findById(input.keyspaceId);
@@ -80,7 +71,7 @@ export async function createKey(deps: AppDeps, ctx: ServiceContext, input: Creat
   const defaults = keyspace.defaults;
   let expiresAt: number | null = null;
   if (input.expiresAt !== undefined)
-    expiresAt = input.expiresAt === null ? null : futureTime(input.expiresAt, now);
+    expiresAt = input.expiresAt === null ? null : Date.parse(input.expiresAt);
   else if (defaults.expiresInSeconds !== undefined) expiresAt = now + defaults.expiresInSeconds * 1000;
   const refill = input.refill !== undefined ? input.refill : (defaults.refill ?? null);
   // A key created with a refill and no balance starts full.
@@ -161,7 +152,7 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   if (input.scopes !== undefined) changes.scopes = input.scopes;
   if (input.enabled !== undefined) changes.enabled = input.enabled;
   if (input.expiresAt !== undefined) {
-    changes.expiresAt = input.expiresAt === null ? null : futureTime(input.expiresAt, now);
+    changes.expiresAt = input.expiresAt === null ? null : Date.parse(input.expiresAt);
     // A rotation never extends a key's life: a replaced key's expiry can only be brought forward.
     const extendsLife =
       changes.expiresAt === null || (current.expiresAt !== null && changes.expiresAt > current.expiresAt);
