@@ -1,8 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../context.js";
-import { registeredRoutes } from "../lib/openapi.js";
+import { matchedRoute, registeredRoutes, routeKey } from "../lib/openapi.js";
 import { requirePermission } from "./caller.js";
 import { PERMISSIONS, type Permission } from "./permissions.js";
 
@@ -16,8 +15,8 @@ export function routePermissions(app: Pick<OpenAPIHono, "openAPIRegistry">): Mid
   let needed: Map<string, Permission> | undefined;
   return async (c, next) => {
     needed ??= declaredPermissions(app);
-    const route = matchedRoutes(c).at(-1);
-    const permission = route && needed.get(`${route.method} ${route.path}`);
+    const route = matchedRoute(c);
+    const permission = route && needed.get(routeKey(route));
     if (permission !== undefined) requirePermission(c.get("caller"), permission);
     return next();
   };

@@ -1,5 +1,6 @@
 import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
 import type { Permission } from "../auth/permissions.js";
 import { Problem } from "../routes/schemas.js";
 
@@ -39,13 +40,24 @@ export function rootKeyNeeds(permission: Permission) {
   return [{ rootKey: [permission] }];
 }
 
+/**
+ * The route a request matched (method and template, "/v1/keys/:id"), also while a middleware runs
+ * before it; undefined when none did. Middleware entries are method "ALL".
+ */
+export function matchedRoute(c: Context): { method: string; path: string } | undefined {
+  return matchedRoutes(c).findLast((entry) => entry.method !== "ALL");
+}
+
+/** How registeredRoutes keys a route: "GET /v1/keys/:id". */
+export const routeKey = (route: { method: string; path: string }) => `${route.method} ${route.path}`;
+
 /** Every route in the OpenAPI registry, keyed as Hono matches it: "GET /v1/keys/:id". */
 export function registeredRoutes(app: Pick<OpenAPIHono, "openAPIRegistry">): Map<string, RouteConfig> {
   const routes = new Map<string, RouteConfig>();
   for (const definition of app.openAPIRegistry.definitions) {
     if (definition.type !== "route") continue;
     const path = definition.route.path.replace(/\{(\w+)\}/g, ":$1");
-    routes.set(`${definition.route.method.toUpperCase()} ${path}`, definition.route);
+    routes.set(routeKey({ method: definition.route.method.toUpperCase(), path }), definition.route);
   }
   return routes;
 }

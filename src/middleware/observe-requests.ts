@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { matchedRoutes } from "hono/route";
 import type { AppEnv } from "../context.js";
 import type { AppDeps } from "../deps.js";
+import { matchedRoute } from "../lib/openapi.js";
 import { requestIdPolicy } from "../observability/request-id.js";
 
 /**
@@ -25,7 +25,8 @@ export function observeRequests(deps: AppDeps): MiddlewareHandler<AppEnv> {
     deps.requestLog.record({
       requestId,
       method: c.req.method,
-      route: routeTemplate(c),
+      // The route template ("/v1/keys/:id"), also for an answer a middleware gave before the route ran.
+      route: matchedRoute(c)?.path ?? "unmatched",
       status: c.res.status,
       durationMs: performance.now() - started,
     });
@@ -38,13 +39,4 @@ function clientIp(c: Context<AppEnv>, trustProxy: boolean): string | null {
     if (forwarded) return forwarded;
   }
   return c.env?.incoming?.socket.remoteAddress ?? null;
-}
-
-/**
- * The template of the route the request matched ("/v1/keys/:id"), also when a middleware answered
- * before it ran (a 401, a 413); "unmatched" when no route matched. Middleware entries are "ALL".
- */
-function routeTemplate(c: Context<AppEnv>): string {
-  const route = matchedRoutes(c).findLast((entry) => entry.method !== "ALL");
-  return route?.path ?? "unmatched";
 }

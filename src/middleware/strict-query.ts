@@ -1,8 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { matchedRoutes } from "hono/route";
 import { ApiError } from "../lib/errors.js";
-import { registeredRoutes } from "../lib/openapi.js";
+import { matchedRoute, registeredRoutes, routeKey } from "../lib/openapi.js";
 
 /**
  * Query parameters are held to the same rule as body fields: an unknown one is 400
@@ -15,9 +14,9 @@ export function strictQuery(app: Pick<OpenAPIHono, "openAPIRegistry">): Middlewa
   return async (c, next) => {
     if (!c.req.url.includes("?")) return next();
     routesWithQuery ??= declaredQueries(app);
-    const route = matchedRoutes(c).at(-1);
-    if (route === undefined || route.method === "ALL") return next(); // No such route: 404 follows.
-    if (routesWithQuery.has(`${route.method} ${route.path}`)) return next();
+    const route = matchedRoute(c);
+    if (route === undefined) return next(); // No such route: 404 follows.
+    if (routesWithQuery.has(routeKey(route))) return next();
     const names = [...new Set(new URL(c.req.url).searchParams.keys())];
     if (names.length === 0) return next();
     throw new ApiError(
