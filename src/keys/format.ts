@@ -8,7 +8,7 @@ const BODY_LENGTH = KEY_ID_LENGTH + SECRET_LENGTH + CHECKSUM_LENGTH;
 
 export const PREFIX_PATTERN = /^[a-z][a-z0-9]{0,15}(_[a-z0-9]{1,16})?$/;
 export const ROOT_KEY_PREFIX = "km_root";
-/** The key format as a regex (contract §1); separatorOf checks the same by hand, faster. */
+/** The key format as a regex (contract §1); scan() checks the same by hand, faster, and tests hold it to this. */
 export const KEY_PATTERN = /^([a-z][a-z0-9]{0,15}(?:_[a-z0-9]{1,16})?)_([0-9A-Za-z]{50})$/;
 /** The longest a well-formed key can be: prefix (≤ 33) + "_" + body (50). */
 export const MAX_KEY_LENGTH = 33 + 1 + BODY_LENGTH;
