@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { isIPv6 } from "node:net";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { openConfiguredDatabase } from "./db/open-configured.js";
@@ -23,8 +22,7 @@ async function main(): Promise<void> {
 
   deps.usage.start(USAGE_FLUSH_INTERVAL_MS, (error) => logger.error({ err: error }, "usage flush failed"));
   const app = createApp(deps);
-  // The host of a request that sends no Host header (HTTP/1.0) goes into a URL: an IPv6 one in brackets.
-  const server = createHttpServer(app, deps, isIPv6(config.HOST) ? `[${config.HOST}]` : config.HOST);
+  const server = createHttpServer(app, deps, config.HOST);
 
   // Responses under way when a shutdown starts, so they can be told to close their connection.
   const unanswered = new Set<ServerResponse>();

@@ -5,9 +5,18 @@ import type { App } from "../app.js";
 import type { AppDeps } from "../deps.js";
 import { verifyFastPath } from "./verify-fast-path.js";
 
-/** The Node HTTP server KeyMint runs: verify's fast path in front of the Hono app. Not yet listening. */
-export function createHttpServer(app: App, deps: AppDeps, hostname?: string): Server {
+/**
+ * The Node HTTP server KeyMint runs: verify's fast path in front of the Hono app. Not yet listening.
+ * `host` (HOST) makes the URL of a request that sends no Host header (HTTP/1.0).
+ */
+export function createHttpServer(app: App, deps: AppDeps, host?: string): Server {
+  const hostname = host === undefined ? undefined : inUrl(host);
   return createServer(verifyFastPath(deps, getRequestListener(app.fetch, { hostname })));
+}
+
+/** A host as it stands in a URL or an address: an IPv6 one in brackets. */
+function inUrl(host: string): string {
+  return isIPv6(host) ? `[${host}]` : host;
 }
 
 const LISTEN_FAILURES: Record<string, string> = {
@@ -26,7 +35,7 @@ export function listen(server: Server, port: number, host: string): Promise<void
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       server.off("listening", onListening);
-      const address = isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+      const address = `${inUrl(host)}:${port}`;
       reject(new Error(`cannot listen on ${address} (${listenFailure(error, port)}); set PORT or HOST`));
     };
     const onListening = () => {
