@@ -98,8 +98,8 @@ export class UsageBuffer {
   }
 
   /**
-   * Writes what is buffered: counts, lastUsedAt times due, and the latest use of every key idle for
-   * LAST_USED_WRITE_INTERVAL_MS. Flushes run one after another, never twice at once. A failed write
+   * Writes what is buffered: counts, lastUsedAt times due, and the latest use of every key unused for a
+   * whole window of LAST_USED_WRITE_INTERVAL_MS. Flushes run one after another, never twice at once. A failed write
    * rejects this flush only: its batch is kept and written by the next one.
    */
   flush(): Promise<void> {
