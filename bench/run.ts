@@ -13,6 +13,8 @@ import {
 } from "./lib/load.js";
 import { delta, readCounters } from "./lib/metrics.js";
 import { killAll, REPO_ROOT, type RunningServer, startBaseline, startKeyMint } from "./lib/processes.js";
+import { monotonicUs } from "./lib/profile.js";
+import { compareProfiles, type ProfiledScenario, renderProfileComparison } from "./lib/profile-comparison.js";
 import {
   type Comparison,
   formatStored,
@@ -76,15 +78,19 @@ const settings = {
 const only = flags.only ? new Set(flags.only.split(",")) : null;
 const wants = (part: string) => only === null || only.has(part);
 const loader: Loader = (flags.loader as Loader | undefined) ?? (wrkAvailable() ? "wrk" : "autocannon");
-const nodeFlags = flags.profile
-  ? ["--cpu-prof", `--cpu-prof-dir=${join(REPO_ROOT, "bench/results/profiles")}`]
-  : [];
+/** With --profile, both servers write their CPU profiles here, one directory per run. */
+const profileDir = flags.profile
+  ? join(REPO_ROOT, "bench/results/profiles", new Date().toISOString().replace(/[:.]/g, "-"))
+  : undefined;
+const nodeFlags = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
 
 const VERIFY_PATH = "/v1/keys/verify";
 const comparisons: Comparison[] = [];
 const singles: Single[] = [];
 const seeding: { count: number; seconds: number }[] = [];
 const extra: Record<string, unknown> = {};
+/** With --profile: each scenario's measured rounds, to read both servers' profiles over. */
+const profiled: ProfiledScenario[] = [];
 
 let workdir: string | undefined;
 
@@ -183,7 +189,7 @@ async function main(): Promise<void> {
     await first.server.stop();
     subject = undefined;
 
-    baseline = await startBaseline(validResponse);
+    baseline = await startBaseline(validResponse, nodeFlags);
     const base = baseline;
     const spec = (url: string, bodies: string[], connections = settings.connections): LoadSpec => ({
       url,
@@ -210,10 +216,22 @@ async function main(): Promise<void> {
       if (group !== "miss") await sendAll(server.url, VERIFY_PATH, headers, bodies, 8);
       await runLoad(loader, { ...spec(server.url, bodies), durationS: settings.warmupSeconds });
       const rounds: Round[] = [];
+      const inRounds: ProfiledScenario = {
+        name,
+        stored: formatStored(stored),
+        bare: { pid: base.pid, windows: [], requests: 0 },
+        keymint: { pid: server.pid, windows: [], requests: 0 },
+      };
       for (let round = 0; round < settings.rounds; round++) {
+        const bareFrom = monotonicUs();
         const bare = await measure(base, spec(base.url, bodies));
+        inRounds.bare.windows.push({ fromUs: bareFrom, toUs: monotonicUs() });
+        inRounds.bare.requests += bare.requests;
         const before = await readCounters(server.url);
+        const oursFrom = monotonicUs();
         const ours = await measure(server, spec(server.url, bodies));
+        inRounds.keymint.windows.push({ fromUs: oursFrom, toUs: monotonicUs() });
+        inRounds.keymint.requests += ours.requests;
         const seen = delta(await readCounters(server.url), before);
         const lookups = seen.cacheHits + seen.cacheMisses;
         rounds.push({
@@ -255,6 +273,7 @@ async function main(): Promise<void> {
         throw new Error(`${name}: only ${(comparison.median.validRate * 100).toFixed(1)}% VALID`);
       }
       comparisons.push(comparison);
+      if (profileDir) profiled.push(inRounds);
       return comparison;
     };
 
@@ -442,6 +461,15 @@ async function main(): Promise<void> {
     killAll();
     rmSync(workdir, { recursive: true, force: true });
   }
+  // The servers have stopped, and so have written their profiles.
+  if (profileDir) reportProfiles(profileDir);
+}
+
+function reportProfiles(directory: string): void {
+  const compared = profiled.map((scenario) => compareProfiles(directory, scenario));
+  writeFileSync(join(directory, "comparison.json"), `${JSON.stringify(compared, null, 2)}\n`);
+  for (const comparison of compared) process.stdout.write(`\n${renderProfileComparison(comparison)}\n`);
+  process.stdout.write(`\nprofiles and comparison.json in ${directory}\n`);
 }
 
 /** One load run, with the server's CPU time per request alongside. */

@@ -100,8 +100,8 @@ export async function startKeyMint(
 }
 
 /** The bare Hono route the subject is compared with (bench/baseline-server.ts). */
-export function startBaseline(responseBody: string): Promise<RunningServer> {
-  return startScript("baseline", "bench/baseline-server.ts", { BASELINE_RESPONSE: responseBody });
+export function startBaseline(responseBody: string, nodeFlags: string[] = []): Promise<RunningServer> {
+  return startScript("baseline", "bench/baseline-server.ts", { BASELINE_RESPONSE: responseBody }, nodeFlags);
 }
 
 /** A TypeScript server under bench/ (answering GET /healthz), on a free loopback port. */
@@ -109,10 +109,11 @@ export async function startScript(
   name: string,
   script: string,
   extraEnv: Record<string, string>,
+  nodeFlags: string[] = [],
 ): Promise<RunningServer> {
   const port = await freePort();
   const env = { ...baseEnv(), ...extraEnv, PORT: String(port), HOST };
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+  const child = spawn(process.execPath, [...nodeFlags, "--import", "tsx", script], {
     cwd: REPO_ROOT,
     env,
     stdio: ["ignore", "ignore", "pipe"],
