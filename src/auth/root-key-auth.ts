@@ -33,12 +33,11 @@ export function rootKeyAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
 }
 
 async function authenticate(deps: AppDeps, token: string): Promise<Caller | null> {
-  // Format and checksum before any cache or database access (contract §1).
-  if (!isValidRootKey(token)) return null;
-  const digest = sha256Hex(token);
-  const cached = deps.rootKeyCache.cached(digest);
+  const cached = cachedCaller(deps, token);
   if (cached !== undefined) return cached;
-  const parsed = parseKey(token) as ParsedKey; // valid, as checked above
+  // A well-formed root key the cache does not hold yet (its SHA-256 is computed again: a miss is rare).
+  const digest = sha256Hex(token);
+  const parsed = parseKey(token) as ParsedKey; // valid, as cachedCaller checked
   return deps.rootKeyCache.load(digest, async () => {
     const row = await deps.repos.rootKeys.findById(`rk_${parsed.keyId}`);
     if (!row || row.revokedAt !== null || !sha256Equals(digest, row.hash)) return null;
@@ -56,5 +55,6 @@ async function authenticate(deps: AppDeps, token: string): Promise<Caller | null
  * it would have to be loaded, null when it is known not to be a valid root key.
  */
 export function cachedCaller(deps: Pick<AppDeps, "rootKeyCache">, token: string): Caller | null | undefined {
+  // Format and checksum before any cache or database access (contract §1).
   return isValidRootKey(token) ? deps.rootKeyCache.cached(sha256Hex(token)) : null;
 }
