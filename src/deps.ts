@@ -72,7 +72,7 @@ export async function createDeps(options: DepsOptions): Promise<AppDeps> {
     rootKeyCache: new RecordCache({ ...cacheOptions, max: Math.min(cacheOptions.max, ROOT_KEY_CACHE_MAX) }),
     // lru-cache allocates its index up front, so every bound is sized from the setting, not a large constant:
     // a rate window is tracked for as many keys as the verify cache holds.
-    rateLimiter: new RateLimiter(config.KEYMINT_CACHE_MAX),
+    rateLimiter: new RateLimiter(),
     authThrottle: new FailureThrottle(),
     usage: new UsageBuffer(repos, clock),
     cursors: new CursorCodec(cursorSecret),

@@ -1,5 +1,3 @@
-import { LRUCache } from "lru-cache";
-
 export interface RateLimit {
   limit: number;
   durationMs: number;
@@ -15,36 +13,45 @@ export interface RateLimitState {
 interface Window {
   startedAt: number;
   count: number;
+  /** When the window ends by the rule of its last counted call: past this, a sweep may drop it. */
+  endsAt: number;
 }
+
+/** The fewest windows held before a sweep for ended ones runs. */
+const FIRST_SWEEP_AT = 10_000;
 
 /**
  * Per-key rate windows, in this node's memory. A window opens at the first counted call and lasts
- * `durationMs`; within it at most `limit` calls are counted. Memory is bounded: the least recently
- * used windows are dropped first, and an idle key's window has expired by then anyway.
+ * `durationMs`; within it at most `limit` calls are counted.
+ *
+ * A window is never dropped while it runs: dropping one (as a bounded LRU would, once more keys are in
+ * a window than it holds) would give its key a fresh `limit` before `resetAt`. So memory follows the
+ * rate-limited keys called within their window, one small entry each; ended windows are swept out
+ * whenever the count of windows held has doubled since the last sweep, which keeps the sweeps'
+ * cost per call constant.
  */
 export class RateLimiter {
-  private readonly windows: LRUCache<string, Window>;
-
-  constructor(maxTrackedKeys = 500_000) {
-    this.windows = new LRUCache<string, Window>({ max: maxTrackedKeys });
-  }
+  private readonly windows = new Map<string, Window>();
+  private sweepAt = FIRST_SWEEP_AT;
 
   /** Counts a call when the window has room; `allowed` is false (and nothing is counted) otherwise. */
   take(keyId: string, rule: RateLimit, now: number): RateLimitState & { allowed: boolean } {
     let window = this.windows.get(keyId);
     if (window === undefined || now >= window.startedAt + rule.durationMs) {
-      window = { startedAt: now, count: 0 };
+      window = { startedAt: now, count: 0, endsAt: now + rule.durationMs };
       this.windows.set(keyId, window);
+      if (this.windows.size >= this.sweepAt) this.sweep(now);
     }
     const resetAt = window.startedAt + rule.durationMs;
     if (window.count >= rule.limit) return { allowed: false, limit: rule.limit, remaining: 0, resetAt };
     window.count++;
+    window.endsAt = resetAt;
     return { allowed: true, limit: rule.limit, remaining: rule.limit - window.count, resetAt };
   }
 
   /** The state a call would see, without counting it. */
   peek(keyId: string, rule: RateLimit, now: number): RateLimitState {
-    const window = this.windows.peek(keyId);
+    const window = this.windows.get(keyId);
     if (window === undefined || now >= window.startedAt + rule.durationMs) {
       return { limit: rule.limit, remaining: rule.limit, resetAt: now + rule.durationMs };
     }
@@ -61,5 +68,10 @@ export class RateLimiter {
 
   get size(): number {
     return this.windows.size;
+  }
+
+  private sweep(now: number): void {
+    for (const [keyId, window] of this.windows) if (now >= window.endsAt) this.windows.delete(keyId);
+    this.sweepAt = Math.max(FIRST_SWEEP_AT, 2 * this.windows.size);
   }
 }

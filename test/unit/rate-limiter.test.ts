@@ -94,15 +94,29 @@ describe("RateLimiter", () => {
     expect(limiter.take("key_a", rule, T + 1).allowed).toBe(true);
   });
 
-  it("tracks at most maxTrackedKeys keys, dropping the least recently used", () => {
-    const limiter = new RateLimiter(2);
-    const one = { limit: 1, durationMs: 60_000 };
-    limiter.take("key_a", one, T);
-    limiter.take("key_b", one, T);
-    limiter.take("key_a", one, T);
-    limiter.take("key_c", one, T);
-    expect(limiter.size).toBe(2);
-    expect(limiter.take("key_a", one, T).allowed).toBe(false);
-    expect(limiter.take("key_b", one, T).allowed).toBe(true);
+  it("never drops a window that is still running, however many keys are in one", () => {
+    const limiter = new RateLimiter();
+    const oncePerDay = { limit: 1, durationMs: 86_400_000 };
+    expect(limiter.take("key_a", oncePerDay, T).allowed).toBe(true);
+    for (let i = 0; i < 50_000; i++) limiter.take(`key_${i}`, oncePerDay, T + 1);
+    expect(limiter.take("key_a", oncePerDay, T + 2)).toStrictEqual({
+      allowed: false,
+      limit: 1,
+      remaining: 0,
+      resetAt: T + 86_400_000,
+    });
+    expect(limiter.size).toBe(50_001);
+  });
+
+  it("sweeps ended windows out as new ones open", () => {
+    const limiter = new RateLimiter();
+    const perSecond = { limit: 1, durationMs: 1_000 };
+    for (let i = 0; i < 9_999; i++) limiter.take(`key_${i}`, perSecond, T);
+    expect(limiter.size).toBe(9_999);
+    // The 10,000th window, a second later: the others have ended and go.
+    limiter.take("key_late", perSecond, T + 1_000);
+    expect(limiter.size).toBe(1);
+    expect(limiter.take("key_late", perSecond, T + 1_001).allowed).toBe(false);
+    expect(limiter.take("key_0", perSecond, T + 1_001).allowed).toBe(true);
   });
 });
