@@ -9,7 +9,7 @@ interface PendingWrite {
 type Outcome = { value: unknown } | { error: unknown };
 
 /**
- * Group commit for writes on the request path. With synchronous=FULL every commit is an fsync, and
+ * Group commit for the writes of the API. With synchronous=FULL every commit is an fsync, and
  * better-sqlite3 runs it on the event loop: a write per request makes each one wait for the disk and
  * holds up every other request meanwhile. Writes handed to `run` in the same turn of the event loop
  * instead run together in one transaction, each in a savepoint of its own, and each resolves once
@@ -21,6 +21,11 @@ type Outcome = { value: unknown } | { error: unknown };
  * - A commit that fails, or an error after which SQLite rolled back the whole transaction, rejects
  *   every write of the group: none of them was written.
  * - Nothing resolves before its commit, so an answer built on a write never outlives a crash.
+ * - Writes commit in the order they were handed over. Every write that adds a listed row or an audit
+ *   event goes through the one GroupCommit of the repos (src/repo/index.ts), so the sequence that
+ *   lists sort by follows the order of the clock readings they were made with: a key created just
+ *   before a rotation is never listed after it, as it was when the rotation wrote at once while the
+ *   create waited for its group.
  */
 export class GroupCommit {
   private pending: PendingWrite[] = [];

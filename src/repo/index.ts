@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/client.js";
+import { GroupCommit } from "../db/group-commit.js";
 import { shippedMigrationCount } from "../db/migrate.js";
 import { createAuditEventRepo } from "./audit-events.js";
 import { createKeyRepo } from "./keys.js";
@@ -11,11 +12,14 @@ import { createWorkspaceRepo } from "./workspaces.js";
 /** Every query KeyMint makes, behind async functions, so another database can stand in. */
 export function createRepos(db: Db) {
   const migrationsShipped = shippedMigrationCount();
+  // One queue for every write that adds a listed row or an audit event: they commit in the order they
+  // were handed over, so the sequence lists sort by follows the clock readings they were made with.
+  const commits = new GroupCommit(db.$client);
   return {
-    workspaces: createWorkspaceRepo(db),
-    keyspaces: createKeyspaceRepo(db),
-    keys: createKeyRepo(db),
-    rootKeys: createRootKeyRepo(db),
+    workspaces: createWorkspaceRepo(db, commits),
+    keyspaces: createKeyspaceRepo(db, commits),
+    keys: createKeyRepo(db, commits),
+    rootKeys: createRootKeyRepo(db, commits),
     auditEvents: createAuditEventRepo(db),
     settings: createSettingsRepo(db),
     /** True when the database answers and every migration this build ships is applied. */

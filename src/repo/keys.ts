@@ -15,7 +15,7 @@ import {
   sql,
 } from "drizzle-orm";
 import type { Db } from "../db/client.js";
-import { GroupCommit } from "../db/group-commit.js";
+import type { GroupCommit } from "../db/group-commit.js";
 import { type KeyRow, keys, keyUsage, type NewAuditEvent } from "../db/schema.js";
 import { effectiveRemaining } from "../keys/credits.js";
 import { insertAuditEvents } from "./audit-events.js";
@@ -123,8 +123,7 @@ function statusCondition(status: KeyStatus, now: Placeholder): SQL | undefined {
   }
 }
 
-export function createKeyRepo(db: Db) {
-  const commits = new GroupCommit(db.$client);
+export function createKeyRepo(db: Db, commits: GroupCommit) {
   const byId = db
     .select()
     .from(keys)
@@ -283,16 +282,18 @@ export function createKeyRepo(db: Db) {
       audit: NewAuditEvent[],
       carryOverCreditsAt?: number,
     ): Promise<KeyRow | undefined> {
-      const row = db.transaction((tx) => {
-        let set = changes;
-        if (carryOverCreditsAt !== undefined) {
-          const current = tx.select().from(keys).where(eq(keys.id, id)).get();
-          if (current) set = { ...changes, remaining: effectiveRemaining(current, carryOverCreditsAt) };
-        }
-        const updated = tx.update(keys).set(set).where(eq(keys.id, id)).returning().get();
-        if (updated) insertAuditEvents(tx, audit);
-        return updated;
-      });
+      const row = await commits.run(() =>
+        db.transaction((tx) => {
+          let set = changes;
+          if (carryOverCreditsAt !== undefined) {
+            const current = tx.select().from(keys).where(eq(keys.id, id)).get();
+            if (current) set = { ...changes, remaining: effectiveRemaining(current, carryOverCreditsAt) };
+          }
+          const updated = tx.update(keys).set(set).where(eq(keys.id, id)).returning().get();
+          if (updated) insertAuditEvents(tx, audit);
+          return updated;
+        }),
+      );
       return row ? withSharedCredits([row])[0] : undefined;
     },
 
@@ -303,27 +304,31 @@ export function createKeyRepo(db: Db) {
       reason: string | null,
       audit: NewAuditEvent[],
     ): Promise<KeyRow | null> {
-      return db.transaction((tx) => {
-        const updated = tx
-          .update(keys)
-          .set({ revokedAt: at, revokedReason: reason, updatedAt: at })
-          .where(and(eq(keys.id, id), isNull(keys.revokedAt)))
-          .returning()
-          .get();
-        if (!updated) return null;
-        insertAuditEvents(tx, audit);
-        return updated;
-      });
+      return commits.run(() =>
+        db.transaction((tx) => {
+          const updated = tx
+            .update(keys)
+            .set({ revokedAt: at, revokedReason: reason, updatedAt: at })
+            .where(and(eq(keys.id, id), isNull(keys.revokedAt)))
+            .returning()
+            .get();
+          if (!updated) return null;
+          insertAuditEvents(tx, audit);
+          return updated;
+        }),
+      );
     },
 
     async delete(id: string, audit: NewAuditEvent[]): Promise<boolean> {
-      return db.transaction((tx) => {
-        const deleted = tx.delete(keys).where(eq(keys.id, id)).returning({ id: keys.id }).get();
-        if (!deleted) return false;
-        tx.delete(keyUsage).where(eq(keyUsage.keyId, id)).run();
-        insertAuditEvents(tx, audit);
-        return true;
-      });
+      return commits.run(() =>
+        db.transaction((tx) => {
+          const deleted = tx.delete(keys).where(eq(keys.id, id)).returning({ id: keys.id }).get();
+          if (!deleted) return false;
+          tx.delete(keyUsage).where(eq(keyUsage.keyId, id)).run();
+          insertAuditEvents(tx, audit);
+          return true;
+        }),
+      );
     },
 
     /**
@@ -339,30 +344,32 @@ export function createKeyRepo(db: Db) {
       now: number,
       audit: NewAuditEvent[],
     ): Promise<Omit<KeyRow, "seq">> {
-      return db.transaction((tx) => {
-        const ended = tx
-          .update(keys)
-          .set({
-            replacedById: successor.id,
-            expiresAt: oldExpiresAt,
-            updatedAt: now,
-            creditsKeyId: successor.id,
-          })
-          .where(and(eq(keys.id, oldId), isNull(keys.replacedById), isNull(keys.revokedAt)))
-          .returning()
-          .get();
-        if (!ended) throw new RotationConflict(oldId);
-        const remaining = effectiveRemaining(ended, now);
-        const row: Omit<KeyRow, "seq"> = {
-          ...successor,
-          remaining,
-          refilledAt: remaining === null ? null : now,
-        };
-        tx.insert(keys).values(row).run();
-        tx.update(keys).set({ creditsKeyId: successor.id }).where(eq(keys.creditsKeyId, oldId)).run();
-        insertAuditEvents(tx, audit);
-        return row;
-      });
+      return commits.run(() =>
+        db.transaction((tx) => {
+          const ended = tx
+            .update(keys)
+            .set({
+              replacedById: successor.id,
+              expiresAt: oldExpiresAt,
+              updatedAt: now,
+              creditsKeyId: successor.id,
+            })
+            .where(and(eq(keys.id, oldId), isNull(keys.replacedById), isNull(keys.revokedAt)))
+            .returning()
+            .get();
+          if (!ended) throw new RotationConflict(oldId);
+          const remaining = effectiveRemaining(ended, now);
+          const row: Omit<KeyRow, "seq"> = {
+            ...successor,
+            remaining,
+            refilledAt: remaining === null ? null : now,
+          };
+          tx.insert(keys).values(row).run();
+          tx.update(keys).set({ creditsKeyId: successor.id }).where(eq(keys.creditsKeyId, oldId)).run();
+          insertAuditEvents(tx, audit);
+          return row;
+        }),
+      );
     },
 
     /** Ids of the keys that spend `id`'s credits (rotated-away predecessors still in their grace period). */

@@ -1,15 +1,18 @@
 import { and, desc, eq } from "drizzle-orm";
 import type { Db } from "../db/client.js";
+import type { GroupCommit } from "../db/group-commit.js";
 import { type KeyspaceRow, keyspaces, type NewAuditEvent } from "../db/schema.js";
 import { insertAuditEvents } from "./audit-events.js";
 
-export function createKeyspaceRepo(db: Db) {
+export function createKeyspaceRepo(db: Db, commits: GroupCommit) {
   return {
     async insert(row: Omit<KeyspaceRow, "seq">, audit: NewAuditEvent[]): Promise<void> {
-      db.transaction((tx) => {
-        tx.insert(keyspaces).values(row).run();
-        insertAuditEvents(tx, audit);
-      });
+      await commits.run(() =>
+        db.transaction((tx) => {
+          tx.insert(keyspaces).values(row).run();
+          insertAuditEvents(tx, audit);
+        }),
+      );
     },
 
     async findById(id: string): Promise<KeyspaceRow | undefined> {
@@ -35,16 +38,18 @@ export function createKeyspaceRepo(db: Db) {
       changes: Partial<Pick<KeyspaceRow, "name" | "defaults" | "updatedAt">>,
       audit: NewAuditEvent[],
     ): Promise<KeyspaceRow | undefined> {
-      return db.transaction((tx) => {
-        const row = tx
-          .update(keyspaces)
-          .set(changes)
-          .where(and(eq(keyspaces.id, id), eq(keyspaces.workspaceId, workspaceId)))
-          .returning()
-          .get();
-        if (row) insertAuditEvents(tx, audit);
-        return row;
-      });
+      return commits.run(() =>
+        db.transaction((tx) => {
+          const row = tx
+            .update(keyspaces)
+            .set(changes)
+            .where(and(eq(keyspaces.id, id), eq(keyspaces.workspaceId, workspaceId)))
+            .returning()
+            .get();
+          if (row) insertAuditEvents(tx, audit);
+          return row;
+        }),
+      );
     },
   };
 }

@@ -1,9 +1,10 @@
 import { and, desc, eq, isNull, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.js";
+import type { GroupCommit } from "../db/group-commit.js";
 import { type NewAuditEvent, type RootKeyRow, rootKeys } from "../db/schema.js";
 import { insertAuditEvents } from "./audit-events.js";
 
-export function createRootKeyRepo(db: Db) {
+export function createRootKeyRepo(db: Db, commits: GroupCommit) {
   const byId = db
     .select()
     .from(rootKeys)
@@ -12,10 +13,12 @@ export function createRootKeyRepo(db: Db) {
 
   return {
     async insert(row: Omit<RootKeyRow, "seq">, audit: NewAuditEvent[]): Promise<void> {
-      db.transaction((tx) => {
-        tx.insert(rootKeys).values(row).run();
-        insertAuditEvents(tx, audit);
-      });
+      await commits.run(() =>
+        db.transaction((tx) => {
+          tx.insert(rootKeys).values(row).run();
+          insertAuditEvents(tx, audit);
+        }),
+      );
     },
 
     async findById(id: string): Promise<RootKeyRow | undefined> {
@@ -35,17 +38,19 @@ export function createRootKeyRepo(db: Db) {
 
     /** Revokes once: returns null when it was already revoked. */
     async revoke(id: string, at: number, audit: NewAuditEvent[]): Promise<RootKeyRow | null> {
-      return db.transaction((tx) => {
-        const row = tx
-          .update(rootKeys)
-          .set({ revokedAt: at })
-          .where(and(eq(rootKeys.id, id), isNull(rootKeys.revokedAt)))
-          .returning()
-          .get();
-        if (!row) return null;
-        insertAuditEvents(tx, audit);
-        return row;
-      });
+      return commits.run(() =>
+        db.transaction((tx) => {
+          const row = tx
+            .update(rootKeys)
+            .set({ revokedAt: at })
+            .where(and(eq(rootKeys.id, id), isNull(rootKeys.revokedAt)))
+            .returning()
+            .get();
+          if (!row) return null;
+          insertAuditEvents(tx, audit);
+          return row;
+        }),
+      );
     },
 
     async recordLastUsed(lastUsed: Map<string, number>): Promise<void> {

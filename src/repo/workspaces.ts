@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/client.js";
+import type { GroupCommit } from "../db/group-commit.js";
 import {
   type NewAuditEvent,
   type RootKeyRow,
@@ -9,7 +10,7 @@ import {
 } from "../db/schema.js";
 import { insertAuditEvents } from "./audit-events.js";
 
-export function createWorkspaceRepo(db: Db) {
+export function createWorkspaceRepo(db: Db, commits: GroupCommit) {
   return {
     /** Creates a workspace with its first root key and their audit events in one transaction. */
     async insertWithRootKey(
@@ -17,11 +18,13 @@ export function createWorkspaceRepo(db: Db) {
       rootKey: Omit<RootKeyRow, "seq">,
       audit: NewAuditEvent[],
     ): Promise<void> {
-      db.transaction((tx) => {
-        tx.insert(workspaces).values(workspace).run();
-        tx.insert(rootKeys).values(rootKey).run();
-        insertAuditEvents(tx, audit);
-      });
+      await commits.run(() =>
+        db.transaction((tx) => {
+          tx.insert(workspaces).values(workspace).run();
+          tx.insert(rootKeys).values(rootKey).run();
+          insertAuditEvents(tx, audit);
+        }),
+      );
     },
 
     async findById(id: string): Promise<WorkspaceRow | undefined> {

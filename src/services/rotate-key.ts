@@ -19,8 +19,10 @@ export async function rotateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   const old = await findVisibleKey(deps, ctx.caller, id);
   const keyspace = await deps.repos.keyspaces.findById(old.keyspaceId);
   if (!keyspace) throw notFound("Keyspace");
+  const spenders = await deps.repos.keys.idsSpendingCreditsOf(old.id);
   const generated = generateKey(keyspace.prefix);
-  // Hashed before the clock is read, as in createKey: createdAt follows the order keys are stored in.
+  // Hashed before the clock is read, as in createKey: createdAt follows the order keys are stored in,
+  // so nothing is awaited between reading the clock and handing the rotation over to be written.
   const hash = await hashKey(generated.key, keyspace.hashAlgorithm);
   const now = deps.clock.now();
   const expired = old.expiresAt !== null && now >= old.expiresAt;
@@ -43,7 +45,6 @@ export async function rotateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   };
   const graceEndsAt = now + gracePeriodSeconds * 1000;
   const oldExpiresAt = old.expiresAt === null ? graceEndsAt : Math.min(old.expiresAt, graceEndsAt);
-  const spenders = await deps.repos.keys.idsSpendingCreditsOf(old.id);
   let created: Omit<KeyRow, "seq">;
   try {
     created = await deps.repos.keys.rotate(old.id, successor, oldExpiresAt, now, [

@@ -267,6 +267,29 @@ describe("keys: list", () => {
     expect(Date.parse(events[0].time)).toBeGreaterThan(Date.parse(events[1].time));
   });
 
+  it("keeps createdAt in list order when a rotation is written while an earlier create waits for its commit", async () => {
+    let ms = Date.parse(NOW);
+    const ticking = await createTestApp({ clock: { now: () => ms++ } });
+    const keyspace = await createKeyspace(ticking);
+    const old = await createKey(ticking, { keyspaceId: keyspace.id });
+    // The create reads the clock first (the rotation has more to look up before it does).
+    const [created, rotated] = await Promise.all([
+      createKey(ticking, { keyspaceId: keyspace.id }),
+      ticking.call("POST", `/v1/keys/${old.id}/rotate`, { body: { gracePeriodSeconds: 60 } }),
+    ]);
+    expectStatus(rotated, 201);
+    expect(Date.parse(rotated.body.createdAt)).toBeGreaterThan(Date.parse(created.createdAt));
+    const listed = (await ticking.call("GET", "/v1/keys?status=all")).body.data;
+    expect(listed.map((key: { id: string }) => key.id)).toEqual([rotated.body.id, created.id, old.id]);
+    const events = (await ticking.call("GET", "/v1/audit-events")).body.data;
+    const times = events.map((event: { time: string }) => Date.parse(event.time));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    expect(events.slice(0, 2).map((event: { action: string }) => event.action)).toEqual([
+      "key.rotate",
+      "key.create",
+    ]);
+  });
+
   it("answers a null nextCursor when the last page is exactly full", async () => {
     for (let i = 0; i < 4; i++) await createKey(t, { keyspaceId });
     const first = await t.call("GET", "/v1/keys?limit=2");
