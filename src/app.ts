@@ -11,7 +11,7 @@ import { handleErrors, handleNotFound } from "./middleware/errors.js";
 import { jsonBodyGuard } from "./middleware/json-body.js";
 import { observeRequests } from "./middleware/observe-requests.js";
 import { securityHeaders } from "./middleware/security-headers.js";
-import { strictQuery } from "./middleware/strict-query.js";
+import { strictBody, strictQuery } from "./middleware/strict-input.js";
 import { adminRouter } from "./routes/admin/admin.index.js";
 import { auditEventsRouter } from "./routes/audit-events/audit-events.index.js";
 import { keysRouter } from "./routes/keys/keys.index.js";
@@ -38,6 +38,7 @@ export function createApp(deps: AppDeps) {
   );
   app.use("/v1/*", routePermissions(app));
   app.use("/v1/*", strictQuery(app));
+  app.use("/v1/*", strictBody(app));
   app.use("/v1/*", jsonBodyGuard());
 
   app.route("/", systemRouter(deps));

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { beforeEach, describe, expect, it } from "vitest";
 import { MAX_JSON_DEPTH } from "../../src/middleware/json-body.js";
+import { createKey } from "../helpers.js";
 import { expectProblem, expectValidationErrors } from "../support/api.js";
 import {
   API_ROUTES,
@@ -423,6 +424,56 @@ describe("query parameters are validated as strictly as bodies", () => {
     const response = await f.t.call("GET", "/v1/keys?status=all&limit=1");
     expect(response.status).toBe(200);
     expect(response.body.data).toHaveLength(1);
+  });
+});
+
+describe("bodies are refused on routes that take none", () => {
+  const bodiless = API_ROUTES.filter((route) => !route.body && route.method !== "GET");
+
+  it("covers the routes that change something without a body", () => {
+    expect(bodiless.map((route) => `${route.method} ${route.path}`)).toEqual(
+      expect.arrayContaining(["DELETE /v1/keys/{keyId}", "POST /v1/root-keys/{rootKeyId}/revoke"]),
+    );
+  });
+
+  for (const route of bodiless) {
+    it(`answers 400 VALIDATION_FAILED naming each field of a body sent to ${route.method} ${route.path}, and changes nothing`, async () => {
+      const before = await snapshot(f);
+      const response = await send(f, {
+        method: route.method,
+        path: pathOf(route, f),
+        headers: JSON_TYPE,
+        body: JSON.stringify({ confirm: false, reason: "typo" }),
+        auth: route.auth,
+      });
+      expect(response.body, response.text).toMatchObject({
+        code: "VALIDATION_FAILED",
+        errors: [
+          { path: "confirm", message: "unknown field" },
+          { path: "reason", message: "unknown field" },
+        ],
+      });
+      expectRefusedCleanly(response, before, await snapshot(f), `${route.method} ${route.path} with a body`);
+    });
+
+    it(`answers 400 BAD_REQUEST to a body that is not a JSON object on ${route.method} ${route.path}`, async () => {
+      const before = await snapshot(f);
+      const response = await send(f, {
+        method: route.method,
+        path: pathOf(route, f),
+        headers: { "content-type": "text/plain" },
+        body: "please",
+        auth: route.auth,
+      });
+      expect(response.body, response.text).toMatchObject({ code: "BAD_REQUEST" });
+      expectRefusedCleanly(response, before, await snapshot(f), `${route.method} ${route.path} with text`);
+    });
+  }
+
+  it("takes an empty object as no body", async () => {
+    const key = await createKey(f.t, { keyspaceId: f.keyspaceId });
+    const response = await f.t.call("DELETE", `/v1/keys/${key.id}`, { body: {} });
+    expect(response.status).toBe(204);
   });
 });
 

@@ -278,7 +278,7 @@ describe("keys: list", () => {
       ticking.call("POST", `/v1/keys/${old.id}/rotate`, { body: { gracePeriodSeconds: 60 } }),
     ]);
     expectStatus(rotated, 201);
-    expect(Date.parse(rotated.body.createdAt)).toBeGreaterThan(Date.parse(created.createdAt));
+    expect(Date.parse(rotated.body.createdAt)).toBeGreaterThan(Date.parse(String(created.createdAt)));
     const listed = (await ticking.call("GET", "/v1/keys?status=all")).body.data;
     expect(listed.map((key: { id: string }) => key.id)).toEqual([rotated.body.id, created.id, old.id]);
     const events = (await ticking.call("GET", "/v1/audit-events")).body.data;

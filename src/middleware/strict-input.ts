@@ -1,0 +1,72 @@
+import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "../lib/errors.js";
+import { matchedRoute, registeredRoutes, routeKey } from "../lib/openapi.js";
+
+/*
+ * Input a route does not declare is refused, never ignored, so a typo never passes silently
+ * (contract §3). Routes that declare a query or a body validate it with a strict schema themselves;
+ * these refuse any query, or any body with something in it, on the routes that declare none. The
+ * routes come from the OpenAPI registry, the one list of them.
+ */
+
+type Registry = Pick<OpenAPIHono, "openAPIRegistry">;
+
+/** An unknown query parameter is 400 VALIDATION_FAILED naming it (`?stauts=revoked`). */
+export function strictQuery(app: Registry): MiddlewareHandler {
+  let routesWithQuery: Set<string> | undefined;
+  return async (c, next) => {
+    if (!c.req.url.includes("?")) return next();
+    routesWithQuery ??= routesDeclaring(app, (config) => config.request?.query !== undefined);
+    const route = matchedRoute(c);
+    if (route === undefined) return next(); // No such route: 404 follows.
+    if (routesWithQuery.has(routeKey(route))) return next();
+    const names = [...new Set(new URL(c.req.url).searchParams.keys())];
+    if (names.length === 0) return next();
+    throw unknownFields(names);
+  };
+}
+
+/**
+ * A body on a route that takes none (DELETE /v1/keys/:id, POST /v1/root-keys/:id/revoke): fields are
+ * 400 VALIDATION_FAILED naming each, anything else but nothing, `{}` or `null` is 400 BAD_REQUEST.
+ * Otherwise `DELETE … {"confirm": false}` would delete.
+ */
+export function strictBody(app: Registry): MiddlewareHandler {
+  let routesWithBody: Set<string> | undefined;
+  return async (c, next) => {
+    const method = c.req.method;
+    if (method === "GET" || method === "HEAD" || method === "OPTIONS" || c.req.raw.body === null)
+      return next();
+    routesWithBody ??= routesDeclaring(app, (config) => config.request?.body !== undefined);
+    const route = matchedRoute(c);
+    if (route === undefined || routesWithBody.has(routeKey(route))) return next();
+    const text = (await c.req.text()).trim();
+    if (text === "" || text === "null" || text === "{}") return next();
+    let fields: string[] | undefined;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed))
+        fields = Object.keys(parsed);
+    } catch {
+      // Not JSON: refused below like any other body.
+    }
+    if (fields !== undefined && fields.length > 0) throw unknownFields(fields);
+    throw new ApiError("BAD_REQUEST", "This route takes no request body.");
+  };
+}
+
+function unknownFields(names: string[]): ApiError {
+  return new ApiError(
+    "VALIDATION_FAILED",
+    "The request is not valid.",
+    names.map((name) => ({ path: name, message: "unknown field" })),
+  );
+}
+
+/** "GET /v1/keys"-style entries for every route whose definition passes `declares`. */
+function routesDeclaring(app: Registry, declares: (config: RouteConfig) => boolean): Set<string> {
+  const routes = new Set<string>();
+  for (const [route, config] of registeredRoutes(app)) if (declares(config)) routes.add(route);
+  return routes;
+}
