@@ -172,16 +172,27 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
     changes.ratelimitLimit = input.ratelimit?.limit ?? null;
     changes.ratelimitDurationMs = input.ratelimit?.durationMs ?? null;
   }
+  const keepsRefill = input.refill === undefined ? current.refillAmount !== null : input.refill !== null;
+  if (input.remaining === null && input.refill === undefined && keepsRefill) {
+    // A balance of null (unlimited) would never be refilled: the key's refill would silently do nothing.
+    throw new ApiError("VALIDATION_FAILED", "The request is not valid.", [
+      {
+        path: "remaining",
+        message: "a key with a refill keeps a balance: send refill: null too to make it unlimited",
+      },
+    ]);
+  }
   if (input.refill !== undefined) {
     changes.refillAmount = input.refill?.amount ?? null;
     changes.refillInterval = input.refill?.interval ?? null;
     changes.refilledAt = now;
-    // Adding a refill to a key without a balance starts it full, as on creation.
-    if (input.refill !== null && input.remaining === undefined && current.remaining === null) {
+    // Adding a refill to a key without a balance (or with remaining: null) starts it full, as on creation.
+    const remainingAfter = input.remaining !== undefined ? input.remaining : current.remaining;
+    if (input.refill !== null && remainingAfter === null) {
       changes.remaining = input.refill.amount;
     }
   }
-  if (input.remaining !== undefined) {
+  if (input.remaining !== undefined && !(input.remaining === null && keepsRefill)) {
     changes.remaining = input.remaining;
     changes.refilledAt = now;
   }

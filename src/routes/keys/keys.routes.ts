@@ -43,7 +43,8 @@ const keyFields = {
 
 export const CreateKeyBody = z
   .strictObject({
-    keyspaceId: z.string().min(1).max(64).openapi({ example: "ksp_3kPq9ZxL2mN8bV4c" }),
+    // Any length: an id that names no keyspace is 404 (contract), however long.
+    keyspaceId: z.string().min(1).openapi({ example: "ksp_3kPq9ZxL2mN8bV4c" }),
     ...keyFields,
   })
   .openapi("CreateKeyRequest");

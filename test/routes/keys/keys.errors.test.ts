@@ -224,6 +224,21 @@ describe("keys: errors on one key", () => {
     expectValidationErrors(response, ["keyspaceId", "nmae", "remaining", "expiresAt"]);
   });
 
+  it("answers 400 to remaining: null on a key that keeps a refill (never refilled), and changes nothing", async () => {
+    const key = await createKey(t, { keyspaceId, remaining: 3, refill: { amount: 5, interval: "daily" } });
+    const response = await t.call("PATCH", `/v1/keys/${key.id}`, { body: { remaining: null } });
+    expectValidationErrors(response, ["remaining"]);
+    expect((await t.call("GET", `/v1/keys/${key.id}`)).body).toMatchObject({
+      remaining: 3,
+      refill: { amount: 5, interval: "daily" },
+    });
+  });
+
+  it("answers 404, not 400, to a create naming a keyspace id of any length that does not exist", async () => {
+    const response = await t.call("POST", "/v1/keys", { body: { keyspaceId: `ksp_${"x".repeat(200)}` } });
+    expectProblem(response, 404, "NOT_FOUND");
+  });
+
   it("answers 400 for a patch that sets expiresAt in the past, and changes nothing", async () => {
     const key = await createKey(t, { keyspaceId, name: "before" });
     const response = await t.call("PATCH", `/v1/keys/${key.id}`, {

@@ -107,6 +107,23 @@ describe("keys: create", () => {
     expect(key.remaining).toBe(25);
   });
 
+  it("makes a key unlimited when a patch clears both remaining and refill, and starts a new refill full over remaining: null", async () => {
+    const keyspace = await createKeyspace(t);
+    const key = await createKey(t, {
+      keyspaceId: keyspace.id,
+      remaining: 3,
+      refill: { amount: 5, interval: "daily" },
+    });
+    const cleared = await t.call("PATCH", `/v1/keys/${key.id}`, { body: { remaining: null, refill: null } });
+    expectStatus(cleared, 200);
+    expect(cleared.body).toMatchObject({ remaining: null, refill: null });
+    const refilled = await t.call("PATCH", `/v1/keys/${key.id}`, {
+      body: { remaining: null, refill: { amount: 8, interval: "monthly" } },
+    });
+    expectStatus(refilled, 200);
+    expect(refilled.body).toMatchObject({ remaining: 8, refill: { amount: 8, interval: "monthly" } });
+  });
+
   it("starts a key at the default refill's amount when neither it nor its keyspace sets remaining", async () => {
     const keyspace = await createKeyspace(t, { defaults: { refill: { amount: 40, interval: "monthly" } } });
     const key = await createKey(t, { keyspaceId: keyspace.id });
