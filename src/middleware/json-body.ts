@@ -2,8 +2,12 @@ import { isUtf8 } from "node:buffer";
 import type { MiddlewareHandler } from "hono";
 import { ApiError, type FieldError } from "../lib/errors.js";
 
-/** How deep a JSON body may nest; far beyond any request of the contract (meta included). */
-export const MAX_JSON_DEPTH = 32;
+/**
+ * How deep a JSON body may nest: as deep as the deepest valid request, a `meta` of 4 KiB (the
+ * contract's limit) nested all the way, `{"meta":{"":[[…]]}}` with 2,045 arrays. Deeper bodies can only
+ * be refused, and refusing them here keeps them from JSON.stringify's stack.
+ */
+export const MAX_JSON_DEPTH = 2_047;
 
 // The media types @hono/zod-openapi's validator reads as JSON; anything else is its 415.
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;

@@ -489,15 +489,21 @@ describe("JSON bodies the parser would accept but the service must not", () => {
     return { ...response, body: response.body as Record<string, unknown> };
   }
 
-  it(`accepts meta nested to the limit (${MAX_JSON_DEPTH} levels in all)`, async () => {
+  it(`accepts the deepest meta its 4 KiB can hold (${MAX_JSON_DEPTH} levels in all), and answers it back`, async () => {
     const inner = MAX_JSON_DEPTH - 2;
-    const raw = `{"keyspaceId":"${f.keyspaceId}","meta":{"a":${"[".repeat(inner)}${"]".repeat(inner)}}}`;
-    expect((await createWithRaw(raw)).status).toBe(201);
+    const meta = `{"":${"[".repeat(inner)}${"]".repeat(inner)}}`;
+    expect(meta.length).toBe(4095); // one level more would pass 4 KiB
+    const created = await createWithRaw(`{"keyspaceId":"${f.keyspaceId}","meta":${meta}}`);
+    expect(created.status).toBe(201);
+    expect(JSON.stringify(created.body.meta)).toBe(meta);
+    const verified = await f.t.call("POST", "/v1/keys/verify", { body: { key: created.body.key } });
+    expect(verified.body).toMatchObject({ code: "VALID" });
+    expect(JSON.stringify(verified.body.meta)).toBe(meta);
   });
 
   it("answers 400 BAD_REQUEST, not a 500, for meta nested one level deeper", async () => {
     const inner = MAX_JSON_DEPTH - 1;
-    const raw = `{"keyspaceId":"${f.keyspaceId}","meta":{"a":${"[".repeat(inner)}${"]".repeat(inner)}}}`;
+    const raw = `{"keyspaceId":"${f.keyspaceId}","meta":{"":${"[".repeat(inner)}${"]".repeat(inner)}}}`;
     const response = await createWithRaw(raw);
     expect(response.status).toBe(400);
     expect(response.body).toMatchObject({
