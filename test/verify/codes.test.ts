@@ -230,6 +230,21 @@ describe("POST /v1/keys/verify: the codes", () => {
       });
     });
 
+    it("keeps answering RATE_LIMITED until the window ends, however many other keys are in a window", async () => {
+      // A cache of 2 keys: the rate windows once shared its bound and dropped the least recently used.
+      const small = await createTestApp({ clock, config: { KEYMINT_CACHE_MAX: 2 } });
+      const oncePerDay = { ratelimit: { limit: 1, durationMs: 86_400_000 } };
+      const limited = await keyWith(small, oncePerDay);
+      expect((await verify(small, { key: limited.key })).code).toBe("VALID");
+      for (let i = 0; i < 3; i++) {
+        expect((await verify(small, { key: (await keyWith(small, oncePerDay)).key })).code).toBe("VALID");
+      }
+      expect(await verify(small, { key: limited.key })).toMatchObject({
+        code: "RATE_LIMITED",
+        ratelimit: { limit: 1, remaining: 0, resetAt: iso(T0 + 86_400_000) },
+      });
+    });
+
     it("answers RATE_LIMITED over the limit, with the window's reset time", async () => {
       const created = await keyWith(t, { ratelimit: { limit: 1, durationMs: 10_000 } });
       expect((await verify(t, { key: created.key })).code).toBe("VALID");
