@@ -1,6 +1,9 @@
 import { isUtf8 } from "node:buffer";
-import type { MiddlewareHandler } from "hono";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
 import { ApiError, type FieldError } from "../lib/errors.js";
+import { matchedRoute, registeredRoutes, routeKey } from "../lib/openapi.js";
+import { fieldErrors } from "../lib/validation.js";
 
 /**
  * How deep a JSON body may nest: as deep as the deepest valid request, a `meta` of 4 KiB (the
@@ -29,7 +32,11 @@ const UNICODE_ESCAPE = Buffer.from("\\u");
  * VALIDATION_FAILED naming the object: zod's copy of an object would turn one into a prototype and
  * drop it silently, and nested ones would be stored as given). Runs after authentication, so anonymous callers never get their bodies read.
  */
-export function jsonBodyGuard(maxDepth = MAX_JSON_DEPTH): MiddlewareHandler {
+export function jsonBodyGuard(
+  app: Pick<OpenAPIHono, "openAPIRegistry">,
+  maxDepth = MAX_JSON_DEPTH,
+): MiddlewareHandler {
+  let bodySchemas: Map<string, BodySchema> | undefined;
   return async (c, next) => {
     const method = c.req.method;
     if (method === "GET" || method === "HEAD") return next();
@@ -39,13 +46,54 @@ export function jsonBodyGuard(maxDepth = MAX_JSON_DEPTH): MiddlewareHandler {
     // Hono caches the bytes: the route's validator parses these, the body is read once.
     const bytes = Buffer.from(await c.req.arrayBuffer());
     const refusal = jsonBodyRefusal(bytes, maxDepth);
-    if (refusal !== undefined) throw refusal;
+    if (refusal !== undefined) {
+      bodySchemas ??= declaredBodySchemas(app);
+      throw withTheOtherFieldErrors(refusal, bytes, bodySchemaOf(c, bodySchemas));
+    }
     // Hono would rebuild the validator's text from the cached bytes through a web Response (streams
     // and all: the costliest step of a verify); it finds the text decoded here instead, as Response
     // decodes it (a byte order mark dropped). Hono keeps promises in bodyCache, whatever its type says.
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(UTF8.decode(bytes));
     return next();
   };
+}
+
+interface BodySchema {
+  safeParse(value: unknown): { success: true } | { success: false; error: unknown };
+}
+
+/** The JSON body schema of every route that declares one, keyed as routeKey() keys a route. */
+function declaredBodySchemas(app: Pick<OpenAPIHono, "openAPIRegistry">): Map<string, BodySchema> {
+  const schemas = new Map<string, BodySchema>();
+  for (const [route, config] of registeredRoutes(app)) {
+    const media: unknown = config.request?.body?.content?.["application/json"];
+    const schema = (media as { schema?: unknown } | undefined)?.schema;
+    if (typeof (schema as Partial<BodySchema> | undefined)?.safeParse === "function") {
+      schemas.set(route, schema as BodySchema);
+    }
+  }
+  return schemas;
+}
+
+function bodySchemaOf(c: Context, schemas: Map<string, BodySchema>): BodySchema | undefined {
+  const route = matchedRoute(c);
+  return route === undefined ? undefined : schemas.get(routeKey(route));
+}
+
+/**
+ * A body refused for its `__proto__` fields, with the errors the route's own schema finds in the rest
+ * of it beside them: one entry per bad field (contract §6), as if the fields had reached validation.
+ */
+function withTheOtherFieldErrors(refusal: ApiError, bytes: Buffer, schema: BodySchema | undefined): ApiError {
+  if (refusal.code !== "VALIDATION_FAILED" || schema === undefined) return refusal;
+  const result = schema.safeParse(JSON.parse(bytes.toString("utf8")));
+  if (result.success) return refusal;
+  const errors = [...(refusal.errors ?? [])];
+  const named = new Set(errors.map((error) => error.path));
+  for (const error of fieldErrors(result.error as Parameters<typeof fieldErrors>[0])) {
+    if (!named.has(error.path) && !error.path.split(".").includes("__proto__")) errors.push(error);
+  }
+  return new ApiError("VALIDATION_FAILED", refusal.detail, errors);
 }
 
 /** Whether a content-type header names JSON, as @hono/zod-openapi's validator reads it. */

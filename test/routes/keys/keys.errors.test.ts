@@ -94,6 +94,17 @@ describe("keys: create errors", () => {
     ]);
   });
 
+  it.each([
+    ["in meta", `"name":"${"n".repeat(129)}","meta":{"__proto__":{"a":1}}`, ["meta", "name"]],
+    ["at the top", `"__proto__":{},"bogus":1`, ["(root)", "bogus"]],
+  ])("names the body's other bad fields beside a __proto__ key %s", async (_, fields, paths) => {
+    const response = await t.call("POST", "/v1/keys", {
+      raw: `{"keyspaceId":"${keyspaceId}",${fields}}`,
+      headers: { "content-type": "application/json" },
+    });
+    expectValidationErrors(response, paths);
+  });
+
   it("rejects unknown body fields, each under its own name, so a typo never passes silently", async () => {
     expectValidationErrors(await create({ expiresIn: 60, scope: ["a"] }), ["expiresIn", "scope"]);
   });
