@@ -36,11 +36,13 @@ export function strictBody(app: Registry): MiddlewareHandler {
   let routesWithBody: Set<string> | undefined;
   return async (c, next) => {
     const method = c.req.method;
-    if (method === "GET" || method === "HEAD" || method === "OPTIONS" || c.req.raw.body === null)
-      return next();
+    if (method === "GET" || method === "HEAD" || method === "OPTIONS") return next();
     routesWithBody ??= routesDeclaring(app, (config) => config.request?.body !== undefined);
     const route = matchedRoute(c);
     if (route === undefined || routesWithBody.has(routeKey(route))) return next();
+    // Only now, on the few routes without a body: on Node, c.req.raw builds the whole web Request (a
+    // stream over the socket and all), which the JSON guard spares the other routes by reading bytes.
+    if (c.req.raw.body === null) return next();
     const text = (await c.req.text()).trim();
     if (text === "" || text === "null" || text === "{}") return next();
     let fields: string[] | undefined;
