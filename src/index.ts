@@ -38,9 +38,8 @@ async function main(): Promise<void> {
   });
 
   // Listen before the bootstrap: a start that cannot listen would otherwise create and print the one
-  // root key and die, and the next start, on a database no longer empty, would show none. A request
-  // accepted while the bootstrap's write waits for its commit (one turn of the event loop) finds no
-  // root key yet, and nobody holds one before it is printed: it is answered 401.
+  // root key and die, and the next start, on a database no longer empty, would show none. The bootstrap's
+  // SQLite calls are synchronous, so it is done before the event loop accepts the first connection.
   await listen(server, config.PORT, config.HOST);
   const bootstrap = await bootstrapIfEmpty(deps);
   if (bootstrap) {

@@ -21,11 +21,10 @@ type Outcome = { value: unknown } | { error: unknown };
  * - A commit that fails, or an error after which SQLite rolled back the whole transaction, rejects
  *   every write of the group: none of them was written.
  * - Nothing resolves before its commit, so an answer built on a write never outlives a crash.
- * - Writes commit in the order they were handed over. Every write that adds a listed row or an audit
- *   event goes through the one GroupCommit of the repos (src/repo/index.ts), so the sequence that
- *   lists sort by follows the order of the clock readings they were made with: a key created just
- *   before a rotation is never listed after it, as it was when the rotation wrote at once while the
- *   create waited for its group.
+ * - Writes commit in the order they were handed over, including those that must not wait (`runNow`).
+ *   Every write that adds a listed row or an audit event goes through the one GroupCommit of the repos
+ *   (src/repo/index.ts), so the sequence that lists sort by follows the order of the clock readings
+ *   they were made with: a key created just before a rotation is never listed after it.
  */
 export class GroupCommit {
   private pending: PendingWrite[] = [];
@@ -59,8 +58,20 @@ export class GroupCommit {
     });
   }
 
+  /**
+   * Runs `write` at once, after committing the writes waiting for their group (so it still commits after
+   * them). For a change whose service checked the row it changes: it writes in the same turn of the event
+   * loop as that check, where a write waiting for the group would let another request's change land in
+   * between (a PATCH that extends a key's life committing after the rotation that ended it).
+   */
+  runNow<T>(write: () => T): T {
+    if (this.pending.length > 0) this.commit();
+    return write();
+  }
+
   private commit(): void {
     const group = this.pending;
+    if (group.length === 0) return; // committed early by runNow
     this.pending = [];
     const outcomes: Outcome[] = [];
     try {

@@ -13,7 +13,8 @@ import { createWorkspaceRepo } from "./workspaces.js";
 export function createRepos(db: Db) {
   const migrationsShipped = shippedMigrationCount();
   // One queue for every write that adds a listed row or an audit event: they commit in the order they
-  // were handed over, so the sequence lists sort by follows the clock readings they were made with.
+  // were handed over (runNow commits the waiting ones first), so the sequence lists sort by follows the
+  // clock readings they were made with.
   const commits = new GroupCommit(db.$client);
   return {
     workspaces: createWorkspaceRepo(db, commits),

@@ -282,7 +282,7 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
       audit: NewAuditEvent[],
       carryOverCreditsAt?: number,
     ): Promise<KeyRow | undefined> {
-      const row = await commits.run(() =>
+      const row = await commits.runNow(() =>
         db.transaction((tx) => {
           let set = changes;
           if (carryOverCreditsAt !== undefined) {
@@ -304,7 +304,7 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
       reason: string | null,
       audit: NewAuditEvent[],
     ): Promise<KeyRow | null> {
-      return commits.run(() =>
+      return commits.runNow(() =>
         db.transaction((tx) => {
           const updated = tx
             .update(keys)
@@ -320,7 +320,7 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
     },
 
     async delete(id: string, audit: NewAuditEvent[]): Promise<boolean> {
-      return commits.run(() =>
+      return commits.runNow(() =>
         db.transaction((tx) => {
           const deleted = tx.delete(keys).where(eq(keys.id, id)).returning({ id: keys.id }).get();
           if (!deleted) return false;
@@ -344,7 +344,7 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
       now: number,
       audit: NewAuditEvent[],
     ): Promise<Omit<KeyRow, "seq">> {
-      return commits.run(() =>
+      return commits.runNow(() =>
         db.transaction((tx) => {
           const ended = tx
             .update(keys)

@@ -7,7 +7,7 @@ import { insertAuditEvents } from "./audit-events.js";
 export function createKeyspaceRepo(db: Db, commits: GroupCommit) {
   return {
     async insert(row: Omit<KeyspaceRow, "seq">, audit: NewAuditEvent[]): Promise<void> {
-      await commits.run(() =>
+      await commits.runNow(() =>
         db.transaction((tx) => {
           tx.insert(keyspaces).values(row).run();
           insertAuditEvents(tx, audit);
@@ -38,7 +38,7 @@ export function createKeyspaceRepo(db: Db, commits: GroupCommit) {
       changes: Partial<Pick<KeyspaceRow, "name" | "defaults" | "updatedAt">>,
       audit: NewAuditEvent[],
     ): Promise<KeyspaceRow | undefined> {
-      return commits.run(() =>
+      return commits.runNow(() =>
         db.transaction((tx) => {
           const row = tx
             .update(keyspaces)

@@ -13,7 +13,7 @@ export function createRootKeyRepo(db: Db, commits: GroupCommit) {
 
   return {
     async insert(row: Omit<RootKeyRow, "seq">, audit: NewAuditEvent[]): Promise<void> {
-      await commits.run(() =>
+      await commits.runNow(() =>
         db.transaction((tx) => {
           tx.insert(rootKeys).values(row).run();
           insertAuditEvents(tx, audit);
@@ -38,7 +38,7 @@ export function createRootKeyRepo(db: Db, commits: GroupCommit) {
 
     /** Revokes once: returns null when it was already revoked. */
     async revoke(id: string, at: number, audit: NewAuditEvent[]): Promise<RootKeyRow | null> {
-      return commits.run(() =>
+      return commits.runNow(() =>
         db.transaction((tx) => {
           const row = tx
             .update(rootKeys)

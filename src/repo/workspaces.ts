@@ -18,7 +18,7 @@ export function createWorkspaceRepo(db: Db, commits: GroupCommit) {
       rootKey: Omit<RootKeyRow, "seq">,
       audit: NewAuditEvent[],
     ): Promise<void> {
-      await commits.run(() =>
+      await commits.runNow(() =>
         db.transaction((tx) => {
           tx.insert(workspaces).values(workspace).run();
           tx.insert(rootKeys).values(rootKey).run();

@@ -2,7 +2,7 @@ import type { Server } from "node:http";
 import { type AddressInfo, connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createHttpServer } from "../../src/server/http-server.js";
-import { createTestApp, requestLinesWritten, type TestApp } from "../helpers.js";
+import { createKey, createKeyspace, createTestApp, requestLinesWritten, type TestApp } from "../helpers.js";
 
 // On Node the secure headers and x-request-id take another path (straight onto the ServerResponse)
 // than under app.request(): the same promises, checked over a real loopback socket, on the server
@@ -133,5 +133,40 @@ describe("HTTP over a real Node server", () => {
       headers: { ...auth(), origin: "https://evil.example.com" },
     });
     expect(other.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("never lets a PATCH that arrives with a rotation extend the rotated-away key's life", async () => {
+    const port = (server.address() as AddressInfo).port;
+    /** A connection of its own, open; `answered` resolves once the server has answered and closed it. */
+    const connection = () =>
+      new Promise<{ send: (method: string, path: string, body: unknown) => void; answered: Promise<void> }>(
+        (resolve, reject) => {
+          const socket = connect(port, "127.0.0.1");
+          const answered = new Promise<void>((done) => socket.on("close", () => done()));
+          socket.on("data", () => undefined);
+          socket.on("error", reject);
+          const send = (method: string, path: string, body: unknown) => {
+            const text = JSON.stringify(body);
+            socket.write(
+              `${method} ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\n` +
+                `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n` +
+                `connection: close\r\n\r\n${text}`,
+            );
+          };
+          socket.once("connect", () => resolve({ send, answered }));
+        },
+      );
+    const keyspace = await createKeyspace(t);
+    for (let i = 0; i < 20; i++) {
+      const key = await createKey(t, { keyspaceId: keyspace.id });
+      // Both bodies reach the server in one turn of its event loop: the check of the PATCH and its write
+      // must not be split by the rotation's.
+      const [rotation, patch] = [await connection(), await connection()];
+      rotation.send("POST", `/v1/keys/${key.id}/rotate`, { gracePeriodSeconds: 0 });
+      patch.send("PATCH", `/v1/keys/${key.id}`, { expiresAt: null });
+      await Promise.all([rotation.answered, patch.answered]);
+      const old = (await t.call("GET", `/v1/keys/${key.id}`)).body;
+      if (old.replacedById !== null) expect(old.expiresAt, `run ${i}`).not.toBeNull();
+    }
   });
 });
