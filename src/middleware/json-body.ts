@@ -157,19 +157,28 @@ function protoFieldErrors(bytes: Buffer): FieldError[] {
     return []; // Malformed: the route's validator answers 400 for it.
   }
   const errors: FieldError[] = [];
-  const walk = (node: unknown, path: string[]) => {
+  // One path, pushed and popped on the way: copying it at every node cost depth × nodes, 100 ms for a
+  // 64 KiB body nested 2,000 deep.
+  const path: string[] = [];
+  const walk = (node: unknown) => {
     if (Array.isArray(node)) {
-      for (const [index, item] of node.entries()) walk(item, [...path, String(index)]);
+      for (const [index, item] of node.entries()) {
+        path.push(String(index));
+        walk(item);
+        path.pop();
+      }
     } else if (node !== null && typeof node === "object") {
       for (const [name, child] of Object.entries(node)) {
         if (name === "__proto__") {
           errors.push({ path: path.join(".") || "(root)", message: "must not have a __proto__ key" });
-        } else {
-          walk(child, [...path, name]);
+          continue;
         }
+        path.push(name);
+        walk(child);
+        path.pop();
       }
     }
   };
-  walk(value, []);
+  walk(value);
   return errors;
 }

@@ -44,19 +44,23 @@ export function strictBody(app: Registry): MiddlewareHandler {
     // stream over the socket and all), which the JSON guard spares the other routes by reading bytes.
     if (c.req.raw.body === null) return next();
     const text = (await c.req.text()).trim();
-    if (text === "" || text === "null" || text === "{}") return next();
-    let fields: string[] | undefined;
+    if (text === "") return next();
+    let parsed: unknown;
     try {
-      const parsed: unknown = JSON.parse(text);
-      if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed))
-        fields = Object.keys(parsed);
+      parsed = JSON.parse(text);
     } catch {
-      // Not JSON: refused below like any other body.
+      throw takesNoBody();
     }
-    if (fields !== undefined && fields.length > 0) throw unknownFields(fields);
-    throw new ApiError("BAD_REQUEST", "This route takes no request body.");
+    // Nothing said: null, or an object without fields however it is spaced.
+    if (parsed === null) return next();
+    if (typeof parsed !== "object" || Array.isArray(parsed)) throw takesNoBody();
+    const fields = Object.keys(parsed);
+    if (fields.length > 0) throw unknownFields(fields);
+    return next();
   };
 }
+
+const takesNoBody = () => new ApiError("BAD_REQUEST", "This route takes no request body.");
 
 function unknownFields(names: string[]): ApiError {
   return new ApiError(

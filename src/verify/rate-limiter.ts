@@ -13,7 +13,7 @@ export interface RateLimitState {
 interface Window {
   startedAt: number;
   count: number;
-  /** When the window ends by the rule of its last counted call: past this, a sweep may drop it. */
+  /** When the window ends by the rule of its last call: past this, a sweep may drop it. */
   endsAt: number;
 }
 
@@ -43,9 +43,10 @@ export class RateLimiter {
       if (this.windows.size >= this.sweepAt) this.sweep(now);
     }
     const resetAt = window.startedAt + rule.durationMs;
+    // By the rule in force now, refused calls included: a duration raised mid-window keeps it running.
+    window.endsAt = resetAt;
     if (window.count >= rule.limit) return { allowed: false, limit: rule.limit, remaining: 0, resetAt };
     window.count++;
-    window.endsAt = resetAt;
     return { allowed: true, limit: rule.limit, remaining: rule.limit - window.count, resetAt };
   }
 

@@ -108,6 +108,16 @@ describe("RateLimiter", () => {
     expect(limiter.size).toBe(50_001);
   });
 
+  it("keeps a window whose duration was raised after its last counted call", () => {
+    const limiter = new RateLimiter();
+    expect(limiter.take("key_a", { limit: 1, durationMs: 1_000 }, T).allowed).toBe(true);
+    const raised = { limit: 1, durationMs: 60_000 };
+    expect(limiter.take("key_a", raised, T + 2_000).allowed).toBe(false);
+    // A sweep at T + 3 s: by the old rule the window ended at T + 1 s, by the one in force at T + 60 s.
+    for (let i = 0; i < 10_000; i++) limiter.take(`key_${i}`, { limit: 1, durationMs: 1_000 }, T + 3_000);
+    expect(limiter.take("key_a", raised, T + 3_000)).toMatchObject({ allowed: false, resetAt: T + 60_000 });
+  });
+
   it("sweeps ended windows out as new ones open", () => {
     const limiter = new RateLimiter();
     const perSecond = { limit: 1, durationMs: 1_000 };
