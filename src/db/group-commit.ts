@@ -30,16 +30,17 @@ export class GroupCommit {
   private pending: PendingWrite[] = [];
   // Made once: better-sqlite3 builds four wrapper functions for every transaction() call, which cost
   // more than the savepoint itself when it was called per write.
-  private readonly runInSavepoint: Database.Transaction<(write: () => unknown) => unknown>;
+  private readonly runAtomically: Database.Transaction<(write: () => unknown) => unknown>;
   private readonly runGroup: Database.Transaction<(group: PendingWrite[], outcomes: Outcome[]) => void>;
 
   constructor(sqlite: Database.Database) {
-    // Called inside the group's transaction, better-sqlite3 runs this one as a savepoint.
-    this.runInSavepoint = sqlite.transaction((write: () => unknown) => write());
+    // Inside the group's transaction better-sqlite3 runs this one as a savepoint; alone (runNow), as a
+    // transaction of its own. Either way a write is atomic, and the repos need no transaction of theirs.
+    this.runAtomically = sqlite.transaction((write: () => unknown) => write());
     this.runGroup = sqlite.transaction((group: PendingWrite[], outcomes: Outcome[]) => {
       for (const { write } of group) {
         try {
-          outcomes.push({ value: this.runInSavepoint(write) });
+          outcomes.push({ value: this.runAtomically(write) });
         } catch (error) {
           // SQLite ends the whole transaction on some errors (SQLITE_FULL, an I/O error): then
           // the writes before this one are gone too, and the ones after must not run uncommitted.
@@ -66,7 +67,7 @@ export class GroupCommit {
    */
   runNow<T>(write: () => T): T {
     if (this.pending.length > 0) this.commit();
-    return write();
+    return this.runAtomically.immediate(write) as T;
   }
 
   private commit(): void {

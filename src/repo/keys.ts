@@ -239,12 +239,10 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
   return {
     async insert(row: Omit<KeyRow, "seq">, audit: NewAuditEvent[]): Promise<void> {
       // Concurrent creates share one commit, as spends do.
-      await commits.run(() =>
-        db.transaction((tx) => {
-          tx.insert(keys).values(row).run();
-          insertAuditEvents(tx, audit);
-        }),
-      );
+      await commits.run(() => {
+        db.insert(keys).values(row).run();
+        insertAuditEvents(db, audit);
+      });
     },
 
     /** The stored row, credits as the key spends them. */
@@ -282,18 +280,16 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
       audit: NewAuditEvent[],
       carryOverCreditsAt?: number,
     ): Promise<KeyRow | undefined> {
-      const row = await commits.runNow(() =>
-        db.transaction((tx) => {
-          let set = changes;
-          if (carryOverCreditsAt !== undefined) {
-            const current = tx.select().from(keys).where(eq(keys.id, id)).get();
-            if (current) set = { ...changes, remaining: effectiveRemaining(current, carryOverCreditsAt) };
-          }
-          const updated = tx.update(keys).set(set).where(eq(keys.id, id)).returning().get();
-          if (updated) insertAuditEvents(tx, audit);
-          return updated;
-        }),
-      );
+      const row = await commits.runNow(() => {
+        let set = changes;
+        if (carryOverCreditsAt !== undefined) {
+          const current = db.select().from(keys).where(eq(keys.id, id)).get();
+          if (current) set = { ...changes, remaining: effectiveRemaining(current, carryOverCreditsAt) };
+        }
+        const updated = db.update(keys).set(set).where(eq(keys.id, id)).returning().get();
+        if (updated) insertAuditEvents(db, audit);
+        return updated;
+      });
       return row ? withSharedCredits([row])[0] : undefined;
     },
 
@@ -304,31 +300,27 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
       reason: string | null,
       audit: NewAuditEvent[],
     ): Promise<KeyRow | null> {
-      return commits.runNow(() =>
-        db.transaction((tx) => {
-          const updated = tx
-            .update(keys)
-            .set({ revokedAt: at, revokedReason: reason, updatedAt: at })
-            .where(and(eq(keys.id, id), isNull(keys.revokedAt)))
-            .returning()
-            .get();
-          if (!updated) return null;
-          insertAuditEvents(tx, audit);
-          return updated;
-        }),
-      );
+      return commits.runNow(() => {
+        const updated = db
+          .update(keys)
+          .set({ revokedAt: at, revokedReason: reason, updatedAt: at })
+          .where(and(eq(keys.id, id), isNull(keys.revokedAt)))
+          .returning()
+          .get();
+        if (!updated) return null;
+        insertAuditEvents(db, audit);
+        return updated;
+      });
     },
 
     async delete(id: string, audit: NewAuditEvent[]): Promise<boolean> {
-      return commits.runNow(() =>
-        db.transaction((tx) => {
-          const deleted = tx.delete(keys).where(eq(keys.id, id)).returning({ id: keys.id }).get();
-          if (!deleted) return false;
-          tx.delete(keyUsage).where(eq(keyUsage.keyId, id)).run();
-          insertAuditEvents(tx, audit);
-          return true;
-        }),
-      );
+      return commits.runNow(() => {
+        const deleted = db.delete(keys).where(eq(keys.id, id)).returning({ id: keys.id }).get();
+        if (!deleted) return false;
+        db.delete(keyUsage).where(eq(keyUsage.keyId, id)).run();
+        insertAuditEvents(db, audit);
+        return true;
+      });
     },
 
     /**
@@ -344,32 +336,30 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
       now: number,
       audit: NewAuditEvent[],
     ): Promise<Omit<KeyRow, "seq">> {
-      return commits.runNow(() =>
-        db.transaction((tx) => {
-          const ended = tx
-            .update(keys)
-            .set({
-              replacedById: successor.id,
-              expiresAt: oldExpiresAt,
-              updatedAt: now,
-              creditsKeyId: successor.id,
-            })
-            .where(and(eq(keys.id, oldId), isNull(keys.replacedById), isNull(keys.revokedAt)))
-            .returning()
-            .get();
-          if (!ended) throw new RotationConflict(oldId);
-          const remaining = effectiveRemaining(ended, now);
-          const row: Omit<KeyRow, "seq"> = {
-            ...successor,
-            remaining,
-            refilledAt: remaining === null ? null : now,
-          };
-          tx.insert(keys).values(row).run();
-          tx.update(keys).set({ creditsKeyId: successor.id }).where(eq(keys.creditsKeyId, oldId)).run();
-          insertAuditEvents(tx, audit);
-          return row;
-        }),
-      );
+      return commits.runNow(() => {
+        const ended = db
+          .update(keys)
+          .set({
+            replacedById: successor.id,
+            expiresAt: oldExpiresAt,
+            updatedAt: now,
+            creditsKeyId: successor.id,
+          })
+          .where(and(eq(keys.id, oldId), isNull(keys.replacedById), isNull(keys.revokedAt)))
+          .returning()
+          .get();
+        if (!ended) throw new RotationConflict(oldId);
+        const remaining = effectiveRemaining(ended, now);
+        const row: Omit<KeyRow, "seq"> = {
+          ...successor,
+          remaining,
+          refilledAt: remaining === null ? null : now,
+        };
+        db.insert(keys).values(row).run();
+        db.update(keys).set({ creditsKeyId: successor.id }).where(eq(keys.creditsKeyId, oldId)).run();
+        insertAuditEvents(db, audit);
+        return row;
+      });
     },
 
     /** Ids of the keys that spend `id`'s credits (rotated-away predecessors still in their grace period). */

@@ -7,12 +7,10 @@ import { insertAuditEvents } from "./audit-events.js";
 export function createKeyspaceRepo(db: Db, commits: GroupCommit) {
   return {
     async insert(row: Omit<KeyspaceRow, "seq">, audit: NewAuditEvent[]): Promise<void> {
-      await commits.runNow(() =>
-        db.transaction((tx) => {
-          tx.insert(keyspaces).values(row).run();
-          insertAuditEvents(tx, audit);
-        }),
-      );
+      await commits.runNow(() => {
+        db.insert(keyspaces).values(row).run();
+        insertAuditEvents(db, audit);
+      });
     },
 
     async findById(id: string): Promise<KeyspaceRow | undefined> {
@@ -38,18 +36,16 @@ export function createKeyspaceRepo(db: Db, commits: GroupCommit) {
       changes: Partial<Pick<KeyspaceRow, "name" | "defaults" | "updatedAt">>,
       audit: NewAuditEvent[],
     ): Promise<KeyspaceRow | undefined> {
-      return commits.runNow(() =>
-        db.transaction((tx) => {
-          const row = tx
-            .update(keyspaces)
-            .set(changes)
-            .where(and(eq(keyspaces.id, id), eq(keyspaces.workspaceId, workspaceId)))
-            .returning()
-            .get();
-          if (row) insertAuditEvents(tx, audit);
-          return row;
-        }),
-      );
+      return commits.runNow(() => {
+        const row = db
+          .update(keyspaces)
+          .set(changes)
+          .where(and(eq(keyspaces.id, id), eq(keyspaces.workspaceId, workspaceId)))
+          .returning()
+          .get();
+        if (row) insertAuditEvents(db, audit);
+        return row;
+      });
     },
   };
 }

@@ -13,12 +13,10 @@ export function createRootKeyRepo(db: Db, commits: GroupCommit) {
 
   return {
     async insert(row: Omit<RootKeyRow, "seq">, audit: NewAuditEvent[]): Promise<void> {
-      await commits.runNow(() =>
-        db.transaction((tx) => {
-          tx.insert(rootKeys).values(row).run();
-          insertAuditEvents(tx, audit);
-        }),
-      );
+      await commits.runNow(() => {
+        db.insert(rootKeys).values(row).run();
+        insertAuditEvents(db, audit);
+      });
     },
 
     async findById(id: string): Promise<RootKeyRow | undefined> {
@@ -38,19 +36,17 @@ export function createRootKeyRepo(db: Db, commits: GroupCommit) {
 
     /** Revokes once: returns null when it was already revoked. */
     async revoke(id: string, at: number, audit: NewAuditEvent[]): Promise<RootKeyRow | null> {
-      return commits.runNow(() =>
-        db.transaction((tx) => {
-          const row = tx
-            .update(rootKeys)
-            .set({ revokedAt: at })
-            .where(and(eq(rootKeys.id, id), isNull(rootKeys.revokedAt)))
-            .returning()
-            .get();
-          if (!row) return null;
-          insertAuditEvents(tx, audit);
-          return row;
-        }),
-      );
+      return commits.runNow(() => {
+        const row = db
+          .update(rootKeys)
+          .set({ revokedAt: at })
+          .where(and(eq(rootKeys.id, id), isNull(rootKeys.revokedAt)))
+          .returning()
+          .get();
+        if (!row) return null;
+        insertAuditEvents(db, audit);
+        return row;
+      });
     },
 
     async recordLastUsed(lastUsed: Map<string, number>): Promise<void> {

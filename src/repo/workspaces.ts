@@ -18,13 +18,11 @@ export function createWorkspaceRepo(db: Db, commits: GroupCommit) {
       rootKey: Omit<RootKeyRow, "seq">,
       audit: NewAuditEvent[],
     ): Promise<void> {
-      await commits.runNow(() =>
-        db.transaction((tx) => {
-          tx.insert(workspaces).values(workspace).run();
-          tx.insert(rootKeys).values(rootKey).run();
-          insertAuditEvents(tx, audit);
-        }),
-      );
+      await commits.runNow(() => {
+        db.insert(workspaces).values(workspace).run();
+        db.insert(rootKeys).values(rootKey).run();
+        insertAuditEvents(db, audit);
+      });
     },
 
     async findById(id: string): Promise<WorkspaceRow | undefined> {
