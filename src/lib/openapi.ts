@@ -61,6 +61,24 @@ export function registeredRoutes(app: Pick<OpenAPIHono, "openAPIRegistry">): Map
   }
   return routes;
 }
+/** A route's JSON body schema, as far as the middleware before its validator needs it. */
+export interface BodySchema {
+  safeParse(value: unknown): { success: true } | { success: false; error: unknown };
+}
+
+/** The JSON body schema of every route that declares a body, keyed as registeredRoutes keys a route. */
+export function routeBodySchemas(app: Pick<OpenAPIHono, "openAPIRegistry">): Map<string, BodySchema> {
+  const schemas = new Map<string, BodySchema>();
+  for (const [route, config] of registeredRoutes(app)) {
+    const media: unknown = config.request?.body?.content?.["application/json"];
+    const schema = (media as { schema?: unknown } | undefined)?.schema;
+    if (typeof (schema as Partial<BodySchema> | undefined)?.safeParse === "function") {
+      schemas.set(route, schema as BodySchema);
+    }
+  }
+  return schemas;
+}
+
 export const adminSecurity = [{ adminToken: [] }];
 
 /**

@@ -1,8 +1,8 @@
 import { isUtf8 } from "node:buffer";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import { ApiError, type FieldError } from "../lib/errors.js";
-import { matchedRoute, registeredRoutes, routeKey } from "../lib/openapi.js";
+import { type BodySchema, matchedRoute, routeBodySchemas, routeKey } from "../lib/openapi.js";
 import { fieldErrors } from "../lib/validation.js";
 
 /**
@@ -47,8 +47,9 @@ export function jsonBodyGuard(
     const bytes = Buffer.from(await c.req.arrayBuffer());
     const refusal = jsonBodyRefusal(bytes, maxDepth);
     if (refusal !== undefined) {
-      bodySchemas ??= declaredBodySchemas(app);
-      throw withTheOtherFieldErrors(refusal, bytes, bodySchemaOf(c, bodySchemas));
+      bodySchemas ??= routeBodySchemas(app);
+      const route = matchedRoute(c);
+      throw withTheOtherFieldErrors(refusal, bytes, route && bodySchemas.get(routeKey(route)));
     }
     // Hono would rebuild the validator's text from the cached bytes through a web Response (streams
     // and all: the costliest step of a verify); it finds the text decoded here instead, as Response
@@ -56,28 +57,6 @@ export function jsonBodyGuard(
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(UTF8.decode(bytes));
     return next();
   };
-}
-
-interface BodySchema {
-  safeParse(value: unknown): { success: true } | { success: false; error: unknown };
-}
-
-/** The JSON body schema of every route that declares one, keyed as routeKey() keys a route. */
-function declaredBodySchemas(app: Pick<OpenAPIHono, "openAPIRegistry">): Map<string, BodySchema> {
-  const schemas = new Map<string, BodySchema>();
-  for (const [route, config] of registeredRoutes(app)) {
-    const media: unknown = config.request?.body?.content?.["application/json"];
-    const schema = (media as { schema?: unknown } | undefined)?.schema;
-    if (typeof (schema as Partial<BodySchema> | undefined)?.safeParse === "function") {
-      schemas.set(route, schema as BodySchema);
-    }
-  }
-  return schemas;
-}
-
-function bodySchemaOf(c: Context, schemas: Map<string, BodySchema>): BodySchema | undefined {
-  const route = matchedRoute(c);
-  return route === undefined ? undefined : schemas.get(routeKey(route));
 }
 
 /**

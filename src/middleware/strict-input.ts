@@ -1,7 +1,7 @@
-import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../lib/errors.js";
-import { matchedRoute, registeredRoutes, routeKey } from "../lib/openapi.js";
+import { matchedRoute, registeredRoutes, routeBodySchemas, routeKey } from "../lib/openapi.js";
 
 /*
  * Input a route does not declare is refused, never ignored, so a typo never passes silently
@@ -17,7 +17,7 @@ export function strictQuery(app: Registry): MiddlewareHandler {
   let routesWithQuery: Set<string> | undefined;
   return async (c, next) => {
     if (!c.req.url.includes("?")) return next();
-    routesWithQuery ??= routesDeclaring(app, (config) => config.request?.query !== undefined);
+    routesWithQuery ??= declaredQueries(app);
     const route = matchedRoute(c);
     if (route === undefined) return next(); // No such route: 404 follows.
     if (routesWithQuery.has(routeKey(route))) return next();
@@ -33,11 +33,11 @@ export function strictQuery(app: Registry): MiddlewareHandler {
  * Otherwise `DELETE … {"confirm": false}` would delete.
  */
 export function strictBody(app: Registry): MiddlewareHandler {
-  let routesWithBody: Set<string> | undefined;
+  let routesWithBody: Map<string, unknown> | undefined;
   return async (c, next) => {
     const method = c.req.method;
     if (method === "GET" || method === "HEAD" || method === "OPTIONS") return next();
-    routesWithBody ??= routesDeclaring(app, (config) => config.request?.body !== undefined);
+    routesWithBody ??= routeBodySchemas(app);
     const route = matchedRoute(c);
     if (route === undefined || routesWithBody.has(routeKey(route))) return next();
     // Only now, on the few routes without a body: on Node, c.req.raw builds the whole web Request (a
@@ -70,9 +70,10 @@ function unknownFields(names: string[]): ApiError {
   );
 }
 
-/** "GET /v1/keys"-style entries for every route whose definition passes `declares`. */
-function routesDeclaring(app: Registry, declares: (config: RouteConfig) => boolean): Set<string> {
+/** "GET /v1/keys"-style entries for every route declaring a query. */
+function declaredQueries(app: Registry): Set<string> {
   const routes = new Set<string>();
-  for (const [route, config] of registeredRoutes(app)) if (declares(config)) routes.add(route);
+  for (const [route, config] of registeredRoutes(app))
+    if (config.request?.query !== undefined) routes.add(route);
   return routes;
 }
