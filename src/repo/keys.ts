@@ -103,7 +103,12 @@ export interface UsageRow {
   count: number;
 }
 
-export class RotationConflict extends Error {}
+/** What a rotation writes, planned from the old key as read inside the rotation's transaction. */
+export interface RotationPlan {
+  successor: Omit<KeyRow, "seq" | "remaining" | "refilledAt">;
+  oldExpiresAt: number;
+  audit: NewAuditEvent[];
+}
 
 /** True when the pool's last refill is older than the current UTC day or month (see keys/credits.ts). */
 const refillDue = sql`(${keys.refillInterval} IS NOT NULL AND coalesce(${keys.refilledAt}, 0) < (CASE ${keys.refillInterval} WHEN 'daily' THEN ${sql.placeholder("dayStart")} ELSE ${sql.placeholder("monthStart")} END))`;
@@ -324,41 +329,46 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
     },
 
     /**
-     * Inserts the successor and ends the old key in one transaction. Fails with RotationConflict when
-     * the old key was revoked or replaced meanwhile. The successor takes the old key's balance as it
-     * stands inside the transaction (spends made while the rotation was prepared are not handed over
-     * again), and every key spending the old key's credits moves to the new one. Returns the successor.
+     * Rotates a key in one transaction: reads it, asks `plan` for the successor (plan may throw, and
+     * nothing is written then; a key gone is null), ends the old key, inserts the successor, and moves every key spending
+     * the old key's credits to the new one. The successor takes the old key's balance as it stands
+     * inside the transaction (spends made while the rotation was prepared are not handed over again).
+     * Returns the successor and the keys that spent the old key's credits.
      */
     async rotate(
       oldId: string,
-      successor: Omit<KeyRow, "seq" | "remaining" | "refilledAt">,
-      oldExpiresAt: number,
       now: number,
-      audit: NewAuditEvent[],
-    ): Promise<Omit<KeyRow, "seq">> {
+      plan: (old: KeyRow) => RotationPlan,
+    ): Promise<{ successor: Omit<KeyRow, "seq">; spenders: string[] } | null> {
       return commits.runNow(() => {
-        const ended = db
-          .update(keys)
+        const old = byId.get({ id: oldId });
+        if (!old) return null;
+        const { successor, oldExpiresAt, audit } = plan(old);
+        db.update(keys)
           .set({
             replacedById: successor.id,
             expiresAt: oldExpiresAt,
             updatedAt: now,
             creditsKeyId: successor.id,
           })
-          .where(and(eq(keys.id, oldId), isNull(keys.replacedById), isNull(keys.revokedAt)))
-          .returning()
-          .get();
-        if (!ended) throw new RotationConflict(oldId);
-        const remaining = effectiveRemaining(ended, now);
+          .where(eq(keys.id, oldId))
+          .run();
+        const remaining = effectiveRemaining(old, now);
         const row: Omit<KeyRow, "seq"> = {
           ...successor,
           remaining,
           refilledAt: remaining === null ? null : now,
         };
         db.insert(keys).values(row).run();
-        db.update(keys).set({ creditsKeyId: successor.id }).where(eq(keys.creditsKeyId, oldId)).run();
+        const spenders = db
+          .update(keys)
+          .set({ creditsKeyId: successor.id })
+          .where(eq(keys.creditsKeyId, oldId))
+          .returning({ id: keys.id })
+          .all()
+          .map((spender) => spender.id);
         insertAuditEvents(db, audit);
-        return row;
+        return { successor: row, spenders };
       });
     },
 

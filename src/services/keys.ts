@@ -43,7 +43,7 @@ export async function findVisibleKey(deps: AppDeps, caller: Caller, id: string):
   return deps.usage.withKeyLastUse(row);
 }
 
-function canSee(caller: Caller, row: KeyRow): boolean {
+export function canSee(caller: Caller, row: KeyRow): boolean {
   return (
     row.workspaceId === caller.workspaceId && (caller.ownerId === null || row.ownerId === caller.ownerId)
   );

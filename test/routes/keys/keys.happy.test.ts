@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { createKey, createKeyspace, createTestApp, ManualClock, type TestApp } from "../../helpers.js";
-import { expectStatus } from "../../support/api.js";
+import { expectProblem, expectStatus } from "../../support/api.js";
 
 const NOW = "2026-11-27T04:00:00.000Z";
 
@@ -486,6 +486,57 @@ describe("keys: rotate, revoke, delete", () => {
       replacedById: successor.id,
       expiresAt: "2026-11-27T04:01:01.000Z",
       revokedAt: null,
+    });
+  });
+
+  describe("a change that lands while the successor's argon2id hash is computed", () => {
+    /** Starts a rotation, then runs `change` once it is hashing (an argon2id hash takes tens of ms). */
+    async function rotateAround(keyId: string, change: () => Promise<unknown>) {
+      const rotation = t.call("POST", `/v1/keys/${keyId}/rotate`, { body: { gracePeriodSeconds: 60 } });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await change();
+      return rotation;
+    }
+
+    it("is carried to the successor, which copies the key as the rotation writes it", async () => {
+      const slow = await createKeyspace(t, { hashAlgorithm: "argon2id" });
+      const old = await createKey(t, {
+        keyspaceId: slow.id,
+        name: "before",
+        meta: { v: 1 },
+        scopes: ["read"],
+      });
+      const change = {
+        name: "after",
+        meta: { v: 2 },
+        scopes: ["write"],
+        expiresAt: "2027-01-01T00:00:00.000Z",
+      };
+      const rotated = await rotateAround(old.id, async () =>
+        expectStatus(await t.call("PATCH", `/v1/keys/${old.id}`, { body: change }), 200),
+      );
+      expectStatus(rotated, 201);
+      expect(rotated.body).toMatchObject(change);
+      expect((await t.call("GET", `/v1/keys/${rotated.body.id}`)).body).toMatchObject(change);
+    });
+
+    it("revoked meanwhile, the key is not rotated (409) and no successor is stored", async () => {
+      const slow = await createKeyspace(t, { hashAlgorithm: "argon2id" });
+      const old = await createKey(t, { keyspaceId: slow.id });
+      const rotated = await rotateAround(old.id, () => t.call("POST", `/v1/keys/${old.id}/revoke`));
+      expectProblem(rotated, 409, "CONFLICT");
+      const listed = await t.call("GET", `/v1/keys?keyspaceId=${slow.id}&status=all`);
+      expect(listed.body.data.map((key: { id: string }) => key.id)).toEqual([old.id]);
+      expect((await t.call("GET", `/v1/keys/${old.id}`)).body.replacedById).toBeNull();
+    });
+
+    it("deleted meanwhile, the key is not found (404) and no successor is stored", async () => {
+      const slow = await createKeyspace(t, { hashAlgorithm: "argon2id" });
+      const old = await createKey(t, { keyspaceId: slow.id });
+      const rotated = await rotateAround(old.id, () => t.call("DELETE", `/v1/keys/${old.id}`));
+      expectProblem(rotated, 404, "NOT_FOUND");
+      const listed = await t.call("GET", `/v1/keys?keyspaceId=${slow.id}&status=all`);
+      expect(listed.body.data).toEqual([]);
     });
   });
 
