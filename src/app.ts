@@ -39,7 +39,7 @@ export function createApp(deps: AppDeps) {
   app.use("/v1/*", routePermissions(app));
   app.use("/v1/*", strictQuery(app));
   app.use("/v1/*", strictBody(app));
-  app.use("/v1/*", jsonBodyGuard(app));
+  app.use("/v1/*", jsonBodyGuard(app, deps.clock));
 
   app.route("/", systemRouter(deps));
   app.route("/", adminRouter(deps));

@@ -70,8 +70,7 @@ export async function createDeps(options: DepsOptions): Promise<AppDeps> {
     requestLog: new RequestLog(logger, metrics),
     keyCache,
     rootKeyCache: new RecordCache({ ...cacheOptions, max: Math.min(cacheOptions.max, ROOT_KEY_CACHE_MAX) }),
-    // lru-cache allocates its index up front, so every bound is sized from the setting, not a large constant:
-    // a rate window is tracked for as many keys as the verify cache holds.
+    // Unbounded by design: a running window must never be dropped (see RateLimiter).
     rateLimiter: new RateLimiter(),
     authThrottle: new FailureThrottle(),
     usage: new UsageBuffer(repos, clock),

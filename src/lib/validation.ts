@@ -27,23 +27,37 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
 const EXPIRES_AT_NOT_IN_FUTURE: FieldError = { path: "expiresAt", message: "must be in the future" };
 
 /**
+ * Every bad field of a request body: what the schema found (`schemaError`, undefined when it passed)
+ * and the one rule of contract §3 that needs the clock, which the schemas cannot see: a body's
+ * `expiresAt` must be in the future. Empty when the body is valid.
+ */
+export function bodyFieldErrors(
+  body: unknown,
+  schemaError: z.ZodError | undefined,
+  now: number,
+): FieldError[] {
+  const errors = schemaError === undefined ? [] : fieldErrors(schemaError);
+  const expiresAt =
+    typeof body === "object" && body !== null ? (body as { expiresAt?: unknown }).expiresAt : undefined;
+  const past = typeof expiresAt === "string" && Date.parse(expiresAt) <= now;
+  if (past && !errors.some((error) => error.path === EXPIRES_AT_NOT_IN_FUTURE.path)) {
+    errors.push(EXPIRES_AT_NOT_IN_FUTURE);
+  }
+  return errors;
+}
+
+/**
  * The validation hook every route shares: a failed body, query or path becomes 400 VALIDATION_FAILED.
- * One rule of contract §3 needs the clock, which the schemas cannot see: a body's `expiresAt` must be in
- * the future. It is checked here, for every body, so that it is named beside the body's other bad
- * fields (contract §6) and the services receive only a future time.
+ * A body's `expiresAt` in the past is checked here too, for every body, so that it is named beside the
+ * body's other bad fields (contract §6) and the services receive only a future time.
  */
 export function validationHook(clock: Clock): Hook<unknown, AppEnv, string, unknown> {
   return (result) => {
     // The parsed body, or on a failure the input, which @hono/zod-validator hands over though the Hook
     // type omits it.
-    const body = result.target === "json" ? (result as { data?: { expiresAt?: unknown } | null }).data : null;
-    const expiresAt = body?.expiresAt;
-    const past = typeof expiresAt === "string" && Date.parse(expiresAt) <= clock.now();
-    if (result.success && !past) return;
-    const errors = result.success ? [] : fieldErrors(result.error as z.ZodError);
-    if (past && !errors.some((error) => error.path === EXPIRES_AT_NOT_IN_FUTURE.path)) {
-      errors.push(EXPIRES_AT_NOT_IN_FUTURE);
-    }
-    throw new ApiError("VALIDATION_FAILED", "The request is not valid.", errors);
+    const body = result.target === "json" ? (result as { data?: unknown }).data : undefined;
+    const schemaError = result.success ? undefined : (result.error as z.ZodError);
+    const errors = bodyFieldErrors(body, schemaError, clock.now());
+    if (errors.length > 0) throw new ApiError("VALIDATION_FAILED", "The request is not valid.", errors);
   };
 }

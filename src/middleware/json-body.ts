@@ -1,9 +1,10 @@
 import { isUtf8 } from "node:buffer";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import type { Clock } from "../lib/clock.js";
 import { ApiError, type FieldError } from "../lib/errors.js";
 import { type BodySchema, matchedRoute, routeBodySchemas, routeKey } from "../lib/openapi.js";
-import { fieldErrors } from "../lib/validation.js";
+import { bodyFieldErrors } from "../lib/validation.js";
 
 /**
  * How deep a JSON body may nest: as deep as the deepest valid request, a `meta` of 4 KiB (the
@@ -34,6 +35,7 @@ const UNICODE_ESCAPE = Buffer.from("\\u");
  */
 export function jsonBodyGuard(
   app: Pick<OpenAPIHono, "openAPIRegistry">,
+  clock: Clock,
   maxDepth = MAX_JSON_DEPTH,
 ): MiddlewareHandler {
   let bodySchemas: Map<string, BodySchema> | undefined;
@@ -49,7 +51,7 @@ export function jsonBodyGuard(
     if (refusal !== undefined) {
       bodySchemas ??= routeBodySchemas(app);
       const route = matchedRoute(c);
-      throw withTheOtherFieldErrors(refusal, bytes, route && bodySchemas.get(routeKey(route)));
+      throw withTheOtherFieldErrors(refusal, bytes, route && bodySchemas.get(routeKey(route)), clock.now());
     }
     // Hono would rebuild the validator's text from the cached bytes through a web Response (streams
     // and all: the costliest step of a verify); it finds the text decoded here instead, as Response
@@ -60,19 +62,28 @@ export function jsonBodyGuard(
 }
 
 /**
- * A body refused for its `__proto__` fields, with the errors the route's own schema finds in the rest
- * of it beside them: one entry per bad field (contract §6), as if the fields had reached validation.
+ * A body refused for its `__proto__` fields, with the errors the route's validation finds in the rest
+ * of it beside them (its schema, and the clock's rule for `expiresAt`): one entry per bad field
+ * (contract §6), as if the fields had reached validation.
  */
-function withTheOtherFieldErrors(refusal: ApiError, bytes: Buffer, schema: BodySchema | undefined): ApiError {
+function withTheOtherFieldErrors(
+  refusal: ApiError,
+  bytes: Buffer,
+  schema: BodySchema | undefined,
+  now: number,
+): ApiError {
   if (refusal.code !== "VALIDATION_FAILED" || schema === undefined) return refusal;
-  const result = schema.safeParse(JSON.parse(bytes.toString("utf8")));
-  if (result.success) return refusal;
+  const body: unknown = JSON.parse(bytes.toString("utf8"));
+  const result = schema.safeParse(body);
+  const schemaError = result.success ? undefined : (result.error as Parameters<typeof bodyFieldErrors>[1]);
   const errors = [...(refusal.errors ?? [])];
   const named = new Set(errors.map((error) => error.path));
-  for (const error of fieldErrors(result.error as Parameters<typeof fieldErrors>[0])) {
+  for (const error of bodyFieldErrors(body, schemaError, now)) {
     if (!named.has(error.path) && !error.path.split(".").includes("__proto__")) errors.push(error);
   }
-  return new ApiError("VALIDATION_FAILED", refusal.detail, errors);
+  return errors.length > (refusal.errors ?? []).length
+    ? new ApiError("VALIDATION_FAILED", refusal.detail, errors)
+    : refusal;
 }
 
 /** Whether a content-type header names JSON, as @hono/zod-openapi's validator reads it. */

@@ -97,6 +97,12 @@ describe("keys: create errors", () => {
   it.each([
     ["in meta", `"name":"${"n".repeat(129)}","meta":{"__proto__":{"a":1}}`, ["meta", "name"]],
     ["at the top", `"__proto__":{},"bogus":1`, ["(root)", "bogus"]],
+    // The one rule the schema cannot check, as the validation hook applies it: expiresAt in the future.
+    [
+      "beside a past expiresAt",
+      `"expiresAt":"2020-01-01T00:00:00.000Z","meta":{"__proto__":{}}`,
+      ["expiresAt", "meta"],
+    ],
   ])("names the body's other bad fields beside a __proto__ key %s", async (_, fields, paths) => {
     const response = await t.call("POST", "/v1/keys", {
       raw: `{"keyspaceId":"${keyspaceId}",${fields}}`,
