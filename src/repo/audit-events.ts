@@ -4,6 +4,7 @@ import { type AuditEventRow, auditEvents, type NewAuditEvent } from "../db/schem
 
 export interface AuditFilter {
   workspaceId: string;
+  /** Only the events about keys of this owner (contract §2: an owner-bound root key's view). */
   ownerId?: string;
   resourceId?: string;
   action?: string;
@@ -22,7 +23,9 @@ export function createAuditEventRepo(db: Db) {
   return {
     async list(filter: AuditFilter): Promise<AuditEventRow[]> {
       const conditions: SQL[] = [eq(auditEvents.workspaceId, filter.workspaceId)];
-      if (filter.ownerId !== undefined) conditions.push(eq(auditEvents.ownerId, filter.ownerId));
+      if (filter.ownerId !== undefined) {
+        conditions.push(eq(auditEvents.resourceType, "key"), eq(auditEvents.ownerId, filter.ownerId));
+      }
       if (filter.resourceId !== undefined) conditions.push(eq(auditEvents.resourceId, filter.resourceId));
       if (filter.action !== undefined) conditions.push(eq(auditEvents.action, filter.action));
       if (filter.beforeSeq !== undefined) conditions.push(lt(auditEvents.seq, filter.beforeSeq));

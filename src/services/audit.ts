@@ -73,7 +73,8 @@ export interface ListAuditEventsInput {
 export async function listAuditEvents(deps: AppDeps, caller: Caller, input: ListAuditEventsInput) {
   const rows = await deps.repos.auditEvents.list({
     workspaceId: caller.workspaceId,
-    // An owner-bound root key reads only the events about its owner's keys.
+    // An owner-bound root key reads only the events about its owner's keys (contract §2): not those about
+    // root keys bound to the same owner, and by the owner the key had when the event was recorded.
     ownerId: caller.ownerId ?? undefined,
     resourceId: input.resourceId,
     action: input.action,
