@@ -216,6 +216,7 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   );
   if (!updated) throw notFound("Key");
   await invalidateKey(deps, id);
+  if (updated.ratelimitDurationMs !== null) deps.rateLimiter.ruleChanged(id, updated.ratelimitDurationMs);
   return deps.usage.withKeyLastUse(updated);
 }
 

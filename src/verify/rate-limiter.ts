@@ -63,6 +63,16 @@ export class RateLimiter {
     };
   }
 
+  /**
+   * A key's `durationMs` changed (PATCH): its window, if one is running, ends by the new rule. Without
+   * this a sweep would judge the window by the rule of its last call, and drop a window the raised
+   * duration keeps running: the key's next call would open a fresh one.
+   */
+  ruleChanged(keyId: string, durationMs: number): void {
+    const window = this.windows.get(keyId);
+    if (window !== undefined) window.endsAt = window.startedAt + durationMs;
+  }
+
   forget(keyId: string): void {
     this.windows.delete(keyId);
   }

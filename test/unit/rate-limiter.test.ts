@@ -118,6 +118,17 @@ describe("RateLimiter", () => {
     expect(limiter.take("key_a", raised, T + 3_000)).toMatchObject({ allowed: false, resetAt: T + 60_000 });
   });
 
+  it("keeps a window whose duration was raised between its calls, once told of the new rule", () => {
+    const limiter = new RateLimiter();
+    expect(limiter.take("key_a", { limit: 1, durationMs: 1_000 }, T).allowed).toBe(true);
+    limiter.ruleChanged("key_a", 60_000);
+    for (let i = 0; i < 10_000; i++) limiter.take(`key_${i}`, { limit: 1, durationMs: 1_000 }, T + 1_500);
+    expect(limiter.take("key_a", { limit: 1, durationMs: 60_000 }, T + 1_500)).toMatchObject({
+      allowed: false,
+      resetAt: T + 60_000,
+    });
+  });
+
   it("sweeps ended windows out as new ones open", () => {
     const limiter = new RateLimiter();
     const perSecond = { limit: 1, durationMs: 1_000 };
