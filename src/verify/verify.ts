@@ -135,8 +135,10 @@ export async function verifyKey(
       dayStart: startOfUtcDay(now),
       monthStart: startOfUtcMonth(now),
     });
-    if (left === null) return refusal(deps, key, "USAGE_EXCEEDED", now, ratelimit);
-    remaining = left;
+    // A spend of 0 fails only when there is no balance to spend from: a rotated-away key whose successor
+    // was deleted during the grace period, which has none (0, as its reads show), and 0 is not short of 0.
+    if (left === null && request.cost > 0) return refusal(deps, key, "USAGE_EXCEEDED", now, ratelimit);
+    remaining = left ?? 0;
   }
 
   const lastUseDue = key.lastUsedAt === null || now - key.lastUsedAt >= LAST_USED_WRITE_INTERVAL_MS;

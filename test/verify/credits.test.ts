@@ -214,6 +214,17 @@ describe("POST /v1/keys/verify: credits", () => {
       expect(await remainingOf(rotated.body.id)).toBe(0);
     });
 
+    it("leaves a key whose successor was deleted in its grace period a balance of 0, which cost 0 does not exceed", async () => {
+      const old = await keyWith(t, { remaining: 5 });
+      const rotated = await t.call("POST", `/v1/keys/${old.id}/rotate`, {
+        body: { gracePeriodSeconds: 600 },
+      });
+      expect((await t.call("DELETE", `/v1/keys/${rotated.body.id}`)).status).toBe(204);
+      expect(await remainingOf(old.id)).toBe(0);
+      expect(await verify(t, { key: old.key, cost: 0 })).toMatchObject({ code: "VALID", remaining: 0 });
+      expect(await verify(t, { key: old.key })).toMatchObject({ code: "USAGE_EXCEEDED", remaining: 0 });
+    });
+
     it("makes every key of a rotation chain spend the newest key's credits, with warm caches", async () => {
       const first = await keyWith(t, { remaining: 6 });
       expect((await verify(t, { key: first.key, cost: 0 })).remaining).toBe(6);
