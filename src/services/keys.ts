@@ -57,11 +57,28 @@ function ownerFor(caller: Caller, asked: string | null | undefined): string | nu
   return asked;
 }
 
+/**
+ * `remaining: null` (no limit) on a key that gets or keeps a refill: a balance of null would never be
+ * refilled, and the refill would silently do nothing.
+ */
+function unlimitedWithRefill(): ApiError {
+  return new ApiError("VALIDATION_FAILED", "The request is not valid.", [
+    {
+      path: "remaining",
+      message: "a key with a refill keeps a balance: send refill: null too to make it unlimited",
+    },
+  ]);
+}
+
 export async function createKey(deps: AppDeps, ctx: ServiceContext, input: CreateKeyInput) {
   const { caller } = ctx;
   const keyspace = await deps.repos.keyspaces.findById(input.keyspaceId);
   if (!keyspace || keyspace.workspaceId !== caller.workspaceId) throw notFound("Keyspace");
   const ownerId = ownerFor(caller, input.ownerId) ?? caller.ownerId;
+  // As on PATCH: asking for no limit while the keyspace's default refill applies.
+  if (input.remaining === null && input.refill === undefined && keyspace.defaults.refill !== undefined) {
+    throw unlimitedWithRefill();
+  }
 
   // Hashed before the clock is read: argon2id hashes finish out of order, and a key's createdAt must
   // follow the order in which keys are stored (the order lists show them in).
@@ -173,15 +190,7 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
     changes.ratelimitDurationMs = input.ratelimit?.durationMs ?? null;
   }
   const keepsRefill = input.refill === undefined ? current.refillAmount !== null : input.refill !== null;
-  if (input.remaining === null && input.refill === undefined && keepsRefill) {
-    // A balance of null (unlimited) would never be refilled: the key's refill would silently do nothing.
-    throw new ApiError("VALIDATION_FAILED", "The request is not valid.", [
-      {
-        path: "remaining",
-        message: "a key with a refill keeps a balance: send refill: null too to make it unlimited",
-      },
-    ]);
-  }
+  if (input.remaining === null && input.refill === undefined && keepsRefill) throw unlimitedWithRefill();
   if (input.refill !== undefined) {
     changes.refillAmount = input.refill?.amount ?? null;
     changes.refillInterval = input.refill?.interval ?? null;

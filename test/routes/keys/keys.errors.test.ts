@@ -251,6 +251,16 @@ describe("keys: errors on one key", () => {
     });
   });
 
+  it("answers 400 to a create asking for remaining: null under its keyspace's default refill, as PATCH does", async () => {
+    const refilled = await createKeyspace(t, { defaults: { refill: { amount: 10, interval: "daily" } } });
+    const response = await t.call("POST", "/v1/keys", { body: { keyspaceId: refilled.id, remaining: null } });
+    expectValidationErrors(response, ["remaining"]);
+    expect((await t.call("GET", `/v1/keys?keyspaceId=${refilled.id}`)).body.data).toEqual([]);
+    // With refill: null too, the key is unlimited.
+    const unlimited = await createKey(t, { keyspaceId: refilled.id, remaining: null, refill: null });
+    expect(unlimited).toMatchObject({ remaining: null, refill: null });
+  });
+
   it("answers 404, not 400, to a create naming a keyspace id of any length that does not exist", async () => {
     const response = await t.call("POST", "/v1/keys", { body: { keyspaceId: `ksp_${"x".repeat(200)}` } });
     expectProblem(response, 404, "NOT_FOUND");
