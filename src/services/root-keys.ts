@@ -11,7 +11,7 @@ import type { ServiceContext } from "./request-context.js";
 export interface CreateRootKeyInput {
   name: string;
   permissions: PermissionGrant[];
-  ownerId?: string;
+  ownerId?: string | null;
 }
 
 /** A new root key and its row. Root keys are random 190-bit secrets: SHA-256 is the right hash. */

@@ -16,8 +16,10 @@ export const createRootKeyRoute = createRoute({
       z
         .strictObject({
           name: Name,
-          permissions: z.array(PermissionGrant).min(1).max(16),
-          ownerId: OwnerId.optional(),
+          // Any subset (contract §2), the empty one included: a key that can do nothing but be listed.
+          permissions: z.array(PermissionGrant).max(16),
+          // null: bound to no owner, as for a key (and as a RootKey shows it).
+          ownerId: OwnerId.nullable().optional(),
         })
         .openapi("CreateRootKeyRequest"),
     ),

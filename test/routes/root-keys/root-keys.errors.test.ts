@@ -12,7 +12,6 @@ describe("root keys: errors", () => {
     ["no name", { permissions: ["keys:read"] }, ["name"]],
     ["a name over 128 chars", { name: "n".repeat(129), permissions: ["keys:read"] }, ["name"]],
     ["no permissions", { name: "x" }, ["permissions"]],
-    ["an empty permission list", { name: "x", permissions: [] }, ["permissions"]],
     ["an unknown permission", { name: "x", permissions: ["keys:read", "keys:admin"] }, ["permissions.1"]],
     ["permissions as a string", { name: "x", permissions: "keys:read" }, ["permissions"]],
     [

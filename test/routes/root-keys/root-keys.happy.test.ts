@@ -126,6 +126,23 @@ describe("root keys: happy paths", () => {
     expect(second.body).toEqual(first.body);
   });
 
+  it("creates a root key with no permissions (any subset, §2), refused on every guarded route", async () => {
+    const response = await t.call("POST", "/v1/root-keys", { body: { name: "nothing", permissions: [] } });
+    expectStatus(response, 201);
+    expect(response.body.permissions).toEqual([]);
+    const token = response.body.key as string;
+    expectProblem(await t.call("GET", "/v1/keys", { token }), 403, "FORBIDDEN");
+    expectProblem(await t.call("GET", "/v1/root-keys", { token }), 403, "FORBIDDEN");
+  });
+
+  it("takes ownerId: null on create as bound to no owner, as a key does", async () => {
+    const response = await t.call("POST", "/v1/root-keys", {
+      body: { name: "unbound", permissions: ["keys:read"], ownerId: null },
+    });
+    expectStatus(response, 201);
+    expect(response.body.ownerId).toBeNull();
+  });
+
   it("lets a root key revoke itself, after which it is refused", async () => {
     const self = await createRootKey(t, ["root_keys:write"]);
     expectStatus(await t.call("POST", `/v1/root-keys/${self.id}/revoke`, { token: self.key }), 200);
