@@ -4,6 +4,7 @@ import type { AppDeps } from "../deps.js";
 import type { RefillInterval } from "../keys/credits.js";
 import { generateKey } from "../keys/format.js";
 import { hashKey } from "../keys/hash.js";
+import { asksNoChange } from "../lib/changes.js";
 import { ApiError, notFound } from "../lib/errors.js";
 import type { KeyChanges, KeyStatus } from "../repo/keys.js";
 import { auditEvent } from "./audit.js";
@@ -161,6 +162,7 @@ export async function getKey(deps: AppDeps, caller: Caller, id: string): Promise
 
 export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, input: KeyFields) {
   const current = await findVisibleKey(deps, ctx.caller, id);
+  if (asksNoChange(input)) return current;
   const now = deps.clock.now();
   const changes: KeyChanges = { updatedAt: now };
   if (input.ownerId !== undefined) changes.ownerId = ownerFor(ctx.caller, input.ownerId);

@@ -2,6 +2,7 @@ import type { Caller } from "../auth/caller.js";
 import type { KeyDefaults, KeyspaceRow } from "../db/schema.js";
 import type { AppDeps } from "../deps.js";
 import type { HashAlgorithm } from "../keys/hash.js";
+import { asksNoChange } from "../lib/changes.js";
 import { ApiError, notFound } from "../lib/errors.js";
 import { newId } from "../lib/ids.js";
 import { auditEvent } from "./audit.js";
@@ -64,7 +65,8 @@ export async function updateKeyspace(
   id: string,
   input: { name?: string; defaults?: KeyDefaults },
 ): Promise<KeyspaceRow> {
-  await getKeyspace(deps, ctx.caller, id);
+  const current = await getKeyspace(deps, ctx.caller, id);
+  if (asksNoChange(input)) return current;
   const now = deps.clock.now();
   const row = await deps.repos.keyspaces.update(id, ctx.caller.workspaceId, { ...input, updatedAt: now }, [
     auditEvent(ctx.origin, now, {

@@ -358,6 +358,16 @@ describe("keys: get and update", () => {
     keyspaceId = (await createKeyspace(t)).id;
   });
 
+  it("changes nothing on a patch naming no field: no updatedAt, no audit event", async () => {
+    const { key: _, ...created } = await createKey(t, { keyspaceId, name: "ci" });
+    clock.advance(60_000);
+    const response = await t.call("PATCH", `/v1/keys/${created.id}`, { body: {} });
+    expectStatus(response, 200);
+    expect(response.body).toEqual(created);
+    const events = await t.call("GET", `/v1/audit-events?resourceId=${created.id}`);
+    expect(events.body.data.map((event: { action: string }) => event.action)).toEqual(["key.create"]);
+  });
+
   it("gets a key: the creation response without the plaintext", async () => {
     const { key: _, ...created } = await createKey(t, { keyspaceId, name: "ci", meta: { a: 1 } });
     const response = await t.call("GET", `/v1/keys/${created.id}`);

@@ -86,6 +86,16 @@ describe("keyspaces: happy paths", () => {
     expect((await t.call("GET", `/v1/keyspaces/${created.body.id}`)).body).toEqual(response.body);
   });
 
+  it("changes nothing on a patch naming no field: no updatedAt, no audit event", async () => {
+    const created = await t.call("POST", "/v1/keyspaces", { body: { name: "Docs", prefix: uniquePrefix() } });
+    clock.advance(60_000);
+    const response = await t.call("PATCH", `/v1/keyspaces/${created.body.id}`, { body: {} });
+    expectStatus(response, 200);
+    expect(response.body).toEqual(created.body);
+    const events = await t.call("GET", `/v1/audit-events?resourceId=${created.body.id}`);
+    expect(events.body.data.map((event: { action: string }) => event.action)).toEqual(["keyspace.create"]);
+  });
+
   it("keeps the defaults when a patch only renames", async () => {
     const created = await t.call("POST", "/v1/keyspaces", {
       body: { name: "Docs", prefix: uniquePrefix(), defaults: { remaining: 5 } },
