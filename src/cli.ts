@@ -1,8 +1,7 @@
 import { type Invocation, parseCommandLine, USAGE, UsageError } from "./cli/arguments.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { backupDatabase } from "./db/backup.js";
-import type { Db } from "./db/client.js";
-import { openConfiguredDatabase } from "./db/open-configured.js";
+import { openConfiguredDatabase, openConfiguredDatabaseToRead } from "./db/open-configured.js";
 import { type AppDeps, createDeps } from "./deps.js";
 import { ApiError } from "./lib/errors.js";
 import { toRootKeyJson, toWorkspaceJson } from "./lib/serialize.js";
@@ -24,16 +23,17 @@ async function run(argv: string[]): Promise<void> {
     return;
   }
   const config = loadConfig();
+  if (invocation.command === "backup") return backup(invocation, config.KEYMINT_DB);
   const db = openConfiguredDatabase(config.KEYMINT_DB);
   try {
     const deps = await createDeps({ db, config, logger: createLogger({ level: "silent" }) });
-    await execute(invocation, deps, db);
+    await execute(invocation, deps);
   } finally {
     db.$client.close();
   }
 }
 
-async function execute(invocation: Exclude<Invocation, { command: "help" }>, deps: AppDeps, db: Db) {
+async function execute(invocation: Exclude<Invocation, { command: "help" | "backup" }>, deps: AppDeps) {
   const { json } = invocation;
   const database = deps.config.KEYMINT_DB;
   switch (invocation.command) {
@@ -65,15 +65,24 @@ async function execute(invocation: Exclude<Invocation, { command: "help" }>, dep
       );
       return;
     }
-    case "backup": {
-      const pages = await backupDatabase(db, invocation.file);
-      print(
-        json,
-        { backup: invocation.file, pages },
-        `Backed up ${database} to ${invocation.file} (${pages} pages)`,
-      );
-      return;
-    }
+  }
+}
+
+/** Copies KEYMINT_DB, opened to read only: a backup never creates, migrates or changes its source. */
+async function backup(
+  invocation: Extract<Invocation, { command: "backup" }>,
+  database: string,
+): Promise<void> {
+  const db = openConfiguredDatabaseToRead(database);
+  try {
+    const pages = await backupDatabase(db, invocation.file);
+    print(
+      invocation.json,
+      { backup: invocation.file, pages },
+      `Backed up ${database} to ${invocation.file} (${pages} pages)`,
+    );
+  } finally {
+    db.$client.close();
   }
 }
 

@@ -70,7 +70,12 @@ const configSchema = z.object({
       "must be an IPv4 or IPv6 address (::1, without brackets) or a hostname such as localhost",
     )
     .default("0.0.0.0"),
-  KEYMINT_DB: z.string().min(1).default("./data/keymint.db"),
+  KEYMINT_DB: z
+    .string()
+    .min(1)
+    // better-sqlite3 reads no URIs: "file:k.db" would be a file of that name, made without the 0600 mode.
+    .refine((value) => !value.startsWith("file:"), "must be a file path or :memory:, not a file: URI")
+    .default("./data/keymint.db"),
   KEYMINT_ADMIN_TOKEN: bearerToken.optional(),
   KEYMINT_METRICS_TOKEN: bearerToken.optional(),
   KEYMINT_CACHE_MAX: integer(

@@ -17,7 +17,7 @@ export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Data
  * RSS reading at 1M keys stored and 100k cached.
  */
 export function openDatabase(file: string): Db {
-  if (file !== ":memory:" && !file.startsWith("file:")) {
+  if (file !== ":memory:") {
     mkdirSync(dirname(file), { recursive: true });
     // It holds every key's hash: readable by its owner only. Created here (an existing file keeps its
     // mode), because SQLite would create it 0644 less the umask; its -wal and -shm files take its mode.
@@ -29,5 +29,15 @@ export function openDatabase(file: string): Db {
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("cache_size = -4096");
+  return drizzle(sqlite, { schema }) as Db;
+}
+
+/**
+ * Opens a database that must exist, read-only: for a backup, which only reads. SQLite still maps the
+ * WAL index (-shm) of a database in WAL mode, which it creates if the server is not running.
+ */
+export function openExistingDatabaseToRead(file: string): Db {
+  const sqlite = new Database(file, { readonly: true, fileMustExist: true });
+  sqlite.pragma("busy_timeout = 5000");
   return drizzle(sqlite, { schema }) as Db;
 }

@@ -1,5 +1,5 @@
-import { statSync } from "node:fs";
-import { type Db, openDatabase } from "./client.js";
+import { existsSync, statSync } from "node:fs";
+import { type Db, openDatabase, openExistingDatabaseToRead } from "./client.js";
 import { migrateDatabase } from "./migrate.js";
 
 /** Opens and migrates KEYMINT_DB; a failure names the setting, as a bad setting must (contract §7). */
@@ -9,6 +9,27 @@ export function openConfiguredDatabase(file: string): Db {
     migrateDatabase(db);
     return db;
   } catch (error) {
+    throw new Error(`KEYMINT_DB=${file}: ${databaseFailure(file, error)}`);
+  }
+}
+
+/**
+ * Opens KEYMINT_DB to read it only (a backup's source): never created, migrated or changed. A path that
+ * names no KeyMint database fails here, instead of yielding a backup of an empty database that was
+ * created on the spot.
+ */
+export function openConfiguredDatabaseToRead(file: string): Db {
+  let db: Db | undefined;
+  try {
+    if (!existsSync(file)) throw new Error("no such database file");
+    db = openExistingDatabaseToRead(file);
+    const tables = db.$client.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'keys'",
+    );
+    if (tables.get() === undefined) throw new Error("is not a KeyMint database (it has no keys table)");
+    return db;
+  } catch (error) {
+    db?.$client.close();
     throw new Error(`KEYMINT_DB=${file}: ${databaseFailure(file, error)}`);
   }
 }

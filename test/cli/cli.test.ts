@@ -308,6 +308,7 @@ describe("keymint CLI", () => {
     const file = join(dir, "keymint-backup.db");
     writeFileSync(file, "an older backup");
     chmodSync(file, 0o644);
+    expect((await cli(["migrate"], env)).code).toBe(0);
     const run = await cli(["backup", file], env);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^Backed up .* \(\d+ pages\)\n$/);

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -117,6 +117,25 @@ describe("cli backup <file>", () => {
     } finally {
       expect(await server.stop()).toBe(0);
     }
+  });
+
+  it("never creates, migrates or changes its source: a mistyped KEYMINT_DB or another SQLite file fails", async () => {
+    const typo = join(dir, "missing", "keymnt.db");
+    const missing = await startBackup(typo, join(dir, "typo-backup.db")).exited;
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(`keymint: KEYMINT_DB=${typo}: no such database file\n`);
+    expect(existsSync(typo) || existsSync(join(dir, "missing")), "the mistyped path was created").toBe(false);
+    expect(existsSync(join(dir, "typo-backup.db"))).toBe(false);
+
+    const other = join(dir, "notes.db");
+    const notes = new Database(other);
+    notes.exec("CREATE TABLE notes (x)");
+    notes.close();
+    const before = readFileSync(other);
+    const foreign = await startBackup(other, join(dir, "notes-backup.db")).exited;
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toContain("is not a KeyMint database");
+    expect(readFileSync(other).equals(before), "the other database was changed").toBe(true);
   });
 
   it("refuses to write over the live database and leaves it intact", async () => {

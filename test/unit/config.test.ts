@@ -59,6 +59,20 @@ describe("loadConfig: HOST", () => {
   });
 });
 
+describe("loadConfig: KEYMINT_DB", () => {
+  it("takes a path or :memory:, and refuses a file: URI, which SQLite here would take as a file name", () => {
+    expect(loadConfig({ KEYMINT_DB: "/var/lib/keymint/keymint.db" }).KEYMINT_DB).toBe(
+      "/var/lib/keymint/keymint.db",
+    );
+    expect(loadConfig({ KEYMINT_DB: ":memory:" }).KEYMINT_DB).toBe(":memory:");
+    for (const uri of ["file:k.db", "file:/var/lib/keymint/keymint.db?mode=rw"]) {
+      expect(configError({ KEYMINT_DB: uri }), uri).toBe(
+        "Invalid configuration:\n  KEYMINT_DB: must be a file path or :memory:, not a file: URI",
+      );
+    }
+  });
+});
+
 describe("loadConfig: KEYMINT_ADMIN_TOKEN and KEYMINT_METRICS_TOKEN", () => {
   const visibleAscii = Array.from({ length: 0x7e - 0x20 }, (_, i) => String.fromCharCode(0x21 + i)).join("");
   const unsendable = {
