@@ -3,6 +3,7 @@ import type { AppEnv } from "../context.js";
 import type { AppDeps } from "../deps.js";
 import { matchedRoute } from "../lib/openapi.js";
 import { requestIdPolicy } from "../observability/request-id.js";
+import { CLIENT_CLOSED_REQUEST } from "./errors.js";
 
 /**
  * First middleware of every request: gives it a request id (the client's own when sane), finds the
@@ -27,7 +28,8 @@ export function observeRequests(deps: AppDeps): MiddlewareHandler<AppEnv> {
       method: c.req.method,
       // The route template ("/v1/keys/:id"), also for an answer a middleware gave before the route ran.
       route: matchedRoute(c)?.path ?? "unmatched",
-      status: c.res.status,
+      // A client that hung up while the request was handled never gets the answer: recorded as such.
+      status: c.env?.incoming?.socket?.destroyed ? CLIENT_CLOSED_REQUEST : c.res.status,
       durationMs: performance.now() - started,
     });
   };

@@ -81,13 +81,15 @@ export function verifyFastPath(deps: AppDeps, fallback: NodeListener): NodeListe
     const headers = ["x-request-id", requestId, ...fixedHeaders, "content-type", contentType];
     if (extraHeaders) for (const [name, value] of Object.entries(extraHeaders)) headers.push(name, value);
     headers.push("content-length", String(Buffer.byteLength(payload)));
+    // A client that hung up while the verify ran never gets the answer: recorded as such.
+    const answered = request.socket.destroyed ? CLIENT_CLOSED_REQUEST : status;
     response.writeHead(status, headers);
     response.end(payload);
     deps.requestLog.record({
       requestId,
       method: "POST",
       route: VERIFY_PATH,
-      status,
+      status: answered,
       durationMs: performance.now() - started,
     });
   }

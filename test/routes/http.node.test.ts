@@ -115,6 +115,32 @@ describe("HTTP over a real Node server", () => {
     expect(metrics).not.toMatch(/keymint_http_requests_total\{[^}]*status="5\d\d"/);
   });
 
+  it.each([
+    ["the app", "/v1/keys", (keyspaceId: string) => ({ keyspaceId })],
+    ["verify's fast path", "/v1/keys/verify", (_: string, key: string) => ({ key })],
+  ])("records a client that hangs up while %s works (an argon2id hash) as 499", async (_, path, body) => {
+    await fetch(`${base}/v1/keyspaces`, { headers: auth() }); // caches the root key for the fast path
+    const slow = await createKeyspace(t, { hashAlgorithm: "argon2id" });
+    const { key } = await createKey(t, { keyspaceId: slow.id }); // not in the verify cache yet
+    const requestId = `gone-${path.length}`;
+    const json = JSON.stringify(body(slow.id, key));
+    const socket = connect(Number(new URL(base).port), "127.0.0.1");
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\nx-request-id: ${requestId}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    socket.destroy();
+    const line = await vi.waitFor(() => {
+      requestLinesWritten(t);
+      const found = t.logs.find((logged) => logged.includes(`"requestId":"${requestId}"`));
+      if (found === undefined) throw new Error("no request line yet");
+      return JSON.parse(found);
+    });
+    expect(line).toMatchObject({ method: "POST", route: path, status: 499 });
+  });
+
   it("answers a listed origin's preflight and lets it read the answer", async () => {
     const preflight = await fetch(`${base}/v1/keys`, {
       method: "OPTIONS",
