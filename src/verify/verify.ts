@@ -135,10 +135,22 @@ export async function verifyKey(
       dayStart: startOfUtcDay(now),
       monthStart: startOfUtcMonth(now),
     });
-    // A spend of 0 fails only when there is no balance to spend from: a rotated-away key whose successor
-    // was deleted during the grace period, which has none (0, as its reads show), and 0 is not short of 0.
-    if (left === null && request.cost > 0) return refusal(deps, key, "USAGE_EXCEEDED", now, ratelimit);
-    remaining = left ?? 0;
+    if (left === null) {
+      // Not spent: the balance was short when the spend ran, or the pool this record names is gone or was
+      // made unlimited since (a PATCH committed during this verify): see which.
+      const pool = await deps.repos.keys.findRowById(key.creditsKeyId);
+      if (pool !== undefined && pool.remaining === null) {
+        remaining = undefined; // unlimited now: nothing to spend
+      } else if (pool === undefined && request.cost === 0) {
+        // A rotated-away key whose successor was deleted in its grace period has a balance of 0 (as its
+        // reads show), which a cost of 0 does not exceed.
+        remaining = 0;
+      } else {
+        return refusal(deps, key, "USAGE_EXCEEDED", now, ratelimit);
+      }
+    } else {
+      remaining = left;
+    }
   }
 
   const lastUseDue = key.lastUsedAt === null || now - key.lastUsedAt >= LAST_USED_WRITE_INTERVAL_MS;

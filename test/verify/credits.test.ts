@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
+import { createKey, createKeyspace, createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
 import { tempDatabase } from "../support/server-process.js";
 import { deferred, iso, keyWith, T0, verifyConcurrently } from "../support/verify.js";
 
@@ -223,6 +223,20 @@ describe("POST /v1/keys/verify: credits", () => {
       expect(await remainingOf(old.id)).toBe(0);
       expect(await verify(t, { key: old.key, cost: 0 })).toMatchObject({ code: "VALID", remaining: 0 });
       expect(await verify(t, { key: old.key })).toMatchObject({ code: "USAGE_EXCEEDED", remaining: 0 });
+    });
+
+    it("answers VALID without a balance to a verify in flight while its key was made unlimited", async () => {
+      const slow = await createKeyspace(t, { hashAlgorithm: "argon2id" });
+      const created = await createKey(t, { keyspaceId: slow.id, remaining: 5 });
+      // A cold argon2id compare takes tens of ms: the PATCH commits while the verify holds the old record.
+      const inFlight = verify(t, { key: created.key });
+      await new Promise((resolve) => setTimeout(resolve, 3));
+      expect((await t.call("PATCH", `/v1/keys/${created.id}`, { body: { remaining: null } })).status).toBe(
+        200,
+      );
+      const answer = await inFlight;
+      expect(answer.code).toBe("VALID");
+      expect(answer).not.toHaveProperty("remaining");
     });
 
     it("makes every key of a rotation chain spend the newest key's credits, with warm caches", async () => {
