@@ -227,7 +227,8 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   );
   if (!updated) throw notFound("Key");
   await invalidateKey(deps, id);
-  if (updated.ratelimitDurationMs !== null) deps.rateLimiter.ruleChanged(id, updated.ratelimitDurationMs);
+  if (updated.ratelimitDurationMs !== null)
+    deps.rateLimiter.ruleChanged(id, updated.ratelimitDurationMs, now);
   return deps.usage.withKeyLastUse(updated);
 }
 

@@ -13,7 +13,7 @@ export interface RateLimitState {
 interface Window {
   startedAt: number;
   count: number;
-  /** When the window ends by the rule of its last call: past this, a sweep may drop it. */
+  /** When the window ends: `startedAt + durationMs` by the rule in force while it runs. */
   endsAt: number;
 }
 
@@ -24,11 +24,14 @@ const FIRST_SWEEP_AT = 10_000;
  * Per-key rate windows, in this node's memory. A window opens at the first counted call and lasts
  * `durationMs`; within it at most `limit` calls are counted.
  *
- * A window is never dropped while it runs: dropping one (as a bounded LRU would, once more keys are in
- * a window than it holds) would give its key a fresh `limit` before `resetAt`. So memory follows the
- * rate-limited keys called within their window, one small entry each; ended windows are swept out
- * whenever the count of windows held has doubled since the last sweep, which keeps the sweeps'
- * cost per call constant.
+ * - A window's end is set when it opens, and moved only by `ruleChanged` while it runs (a PATCH of
+ *   the key's `durationMs`): a window that has ended stays ended, whatever the rule becomes, so an
+ *   answer never depends on whether a sweep has run.
+ * - A window is never dropped while it runs: dropping one (as a bounded LRU would, once more keys are
+ *   in a window than it holds) would give its key a fresh `limit` before `resetAt`. So memory follows
+ *   the rate-limited keys called within their window, one small entry each; ended windows are swept
+ *   out whenever the count of windows held has doubled since the last sweep, which keeps the sweeps'
+ *   cost per call constant.
  */
 export class RateLimiter {
   private readonly windows = new Map<string, Window>();
@@ -37,14 +40,12 @@ export class RateLimiter {
   /** Counts a call when the window has room; `allowed` is false (and nothing is counted) otherwise. */
   take(keyId: string, rule: RateLimit, now: number): RateLimitState & { allowed: boolean } {
     let window = this.windows.get(keyId);
-    if (window === undefined || now >= window.startedAt + rule.durationMs) {
+    if (window === undefined || now >= window.endsAt) {
       window = { startedAt: now, count: 0, endsAt: now + rule.durationMs };
       this.windows.set(keyId, window);
       if (this.windows.size >= this.sweepAt) this.sweep(now);
     }
-    const resetAt = window.startedAt + rule.durationMs;
-    // By the rule in force now, refused calls included: a duration raised mid-window keeps it running.
-    window.endsAt = resetAt;
+    const resetAt = window.endsAt;
     if (window.count >= rule.limit) return { allowed: false, limit: rule.limit, remaining: 0, resetAt };
     window.count++;
     return { allowed: true, limit: rule.limit, remaining: rule.limit - window.count, resetAt };
@@ -53,24 +54,19 @@ export class RateLimiter {
   /** The state a call would see, without counting it. */
   peek(keyId: string, rule: RateLimit, now: number): RateLimitState {
     const window = this.windows.get(keyId);
-    if (window === undefined || now >= window.startedAt + rule.durationMs) {
+    if (window === undefined || now >= window.endsAt) {
       return { limit: rule.limit, remaining: rule.limit, resetAt: now + rule.durationMs };
     }
-    return {
-      limit: rule.limit,
-      remaining: Math.max(0, rule.limit - window.count),
-      resetAt: window.startedAt + rule.durationMs,
-    };
+    return { limit: rule.limit, remaining: Math.max(0, rule.limit - window.count), resetAt: window.endsAt };
   }
 
   /**
-   * A key's `durationMs` changed (PATCH): its window, if one is running, ends by the new rule. Without
-   * this a sweep would judge the window by the rule of its last call, and drop a window the raised
-   * duration keeps running: the key's next call would open a fresh one.
+   * A key's `durationMs` changed (PATCH): its window, if one is running, now ends by the new rule
+   * (at once, if the new duration has already passed). An ended window is left ended.
    */
-  ruleChanged(keyId: string, durationMs: number): void {
+  ruleChanged(keyId: string, durationMs: number, now: number): void {
     const window = this.windows.get(keyId);
-    if (window !== undefined) window.endsAt = window.startedAt + durationMs;
+    if (window !== undefined && now < window.endsAt) window.endsAt = window.startedAt + durationMs;
   }
 
   forget(keyId: string): void {

@@ -108,25 +108,44 @@ describe("RateLimiter", () => {
     expect(limiter.size).toBe(50_001);
   });
 
-  it("keeps a window whose duration was raised after its last counted call", () => {
+  it("keeps running a window whose duration was raised while it ran, through a sweep", () => {
     const limiter = new RateLimiter();
     expect(limiter.take("key_a", { limit: 1, durationMs: 1_000 }, T).allowed).toBe(true);
     const raised = { limit: 1, durationMs: 60_000 };
-    expect(limiter.take("key_a", raised, T + 2_000).allowed).toBe(false);
-    // A sweep at T + 3 s: by the old rule the window ended at T + 1 s, by the one in force at T + 60 s.
-    for (let i = 0; i < 10_000; i++) limiter.take(`key_${i}`, { limit: 1, durationMs: 1_000 }, T + 3_000);
-    expect(limiter.take("key_a", raised, T + 3_000)).toMatchObject({ allowed: false, resetAt: T + 60_000 });
+    limiter.ruleChanged("key_a", raised.durationMs, T + 500);
+    // A sweep at T + 1.5 s: by the old rule the window ended at T + 1 s, by the one in force at T + 60 s.
+    for (let i = 0; i < 10_000; i++) limiter.take(`key_${i}`, { limit: 1, durationMs: 1_000 }, T + 1_500);
+    expect(limiter.take("key_a", raised, T + 1_500)).toMatchObject({ allowed: false, resetAt: T + 60_000 });
+    expect(limiter.peek("key_a", raised, T + 1_500)).toMatchObject({ remaining: 0, resetAt: T + 60_000 });
   });
 
-  it("keeps a window whose duration was raised between its calls, once told of the new rule", () => {
+  it("ends a running window at once when its duration is lowered below the time it has run", () => {
     const limiter = new RateLimiter();
-    expect(limiter.take("key_a", { limit: 1, durationMs: 1_000 }, T).allowed).toBe(true);
-    limiter.ruleChanged("key_a", 60_000);
-    for (let i = 0; i < 10_000; i++) limiter.take(`key_${i}`, { limit: 1, durationMs: 1_000 }, T + 1_500);
-    expect(limiter.take("key_a", { limit: 1, durationMs: 60_000 }, T + 1_500)).toMatchObject({
-      allowed: false,
-      resetAt: T + 60_000,
+    expect(limiter.take("key_a", { limit: 1, durationMs: 60_000 }, T).allowed).toBe(true);
+    limiter.ruleChanged("key_a", 1_000, T + 5_000);
+    expect(limiter.take("key_a", { limit: 1, durationMs: 1_000 }, T + 5_000)).toStrictEqual({
+      allowed: true,
+      limit: 1,
+      remaining: 0,
+      resetAt: T + 6_000,
     });
+  });
+
+  it("leaves an ended window ended when the duration is raised afterwards, swept or not", () => {
+    for (const swept of [false, true]) {
+      const limiter = new RateLimiter();
+      expect(limiter.take("key_a", { limit: 1, durationMs: 1_000 }, T).allowed).toBe(true);
+      if (swept)
+        for (let i = 0; i < 10_000; i++) limiter.take(`key_${i}`, { limit: 1, durationMs: 1 }, T + 1_100);
+      limiter.ruleChanged("key_a", 60_000, T + 1_200);
+      expect(
+        limiter.take("key_a", { limit: 1, durationMs: 60_000 }, T + 1_500),
+        `swept: ${swept}`,
+      ).toMatchObject({
+        allowed: true,
+        resetAt: T + 61_500,
+      });
+    }
   });
 
   it("sweeps ended windows out as new ones open", () => {

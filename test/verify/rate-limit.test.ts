@@ -40,15 +40,28 @@ describe("POST /v1/keys/verify: rate limits", () => {
   it("keeps running a window a PATCH raised durationMs for, through a sweep of ended windows", async () => {
     const created = await keyWith(t, { ratelimit: { limit: 1, durationMs: 1_000 } });
     expect((await verify(t, { key: created.key })).code).toBe("VALID");
-    clock.advance(1_200);
+    clock.advance(500);
     const raised = { ratelimit: { limit: 1, durationMs: 60_000 } };
     expect((await t.call("PATCH", `/v1/keys/${created.id}`, { body: raised })).status).toBe(200);
-    // Enough other keys' windows to make the limiter sweep the ended ones (10,000), judged by their rule.
+    clock.advance(1_000);
+    // Enough other keys' windows to make the limiter sweep the ended ones (10,000).
     for (let i = 0; i < 10_000; i++)
       t.deps.rateLimiter.take(`key_other${i}`, { limit: 1, durationMs: 1 }, clock.now());
     expect(await verify(t, { key: created.key })).toMatchObject({
       code: "RATE_LIMITED",
       ratelimit: { limit: 1, remaining: 0, resetAt: iso(T0 + 60_000) },
+    });
+  });
+
+  it("opens a fresh window after a PATCH that raised durationMs once the old window had ended", async () => {
+    const created = await keyWith(t, { ratelimit: { limit: 1, durationMs: 1_000 } });
+    expect((await verify(t, { key: created.key })).code).toBe("VALID");
+    clock.advance(1_200);
+    const raised = { ratelimit: { limit: 1, durationMs: 60_000 } };
+    expect((await t.call("PATCH", `/v1/keys/${created.id}`, { body: raised })).status).toBe(200);
+    expect(await verify(t, { key: created.key })).toMatchObject({
+      code: "VALID",
+      ratelimit: { limit: 1, remaining: 0, resetAt: iso(T0 + 1_200 + 60_000) },
     });
   });
 
