@@ -8,7 +8,7 @@ Commands:
   migrate [--json]                          Apply database migrations
   workspace create <name> [--json]          Create a workspace and its "*" root key
   root-key create --workspace <id> [--name <name>] [--permissions a,b] [--owner-id <id>] [--json]
-                                            Create a root key (default permissions: *)
+                                            Create a root key (default permissions: *; "" for none)
   backup <file> [--json]                    Copy the database to <file> (safe while the server runs)
   -h, --help                                Show this help
 
@@ -139,7 +139,8 @@ function parsePermissions(list: string | undefined): PermissionGrant[] {
     .map((p) => p.trim())
     .filter(Boolean);
   const unknown = permissions.filter((p) => !allowed.has(p));
-  if (permissions.length === 0 || unknown.length > 0) {
+  // "" is the empty list, which the API takes too (any subset, §2); "," names nothing and is a mistake.
+  if ((permissions.length === 0 && list.trim() !== "") || unknown.length > 0) {
     throw new UsageError(`--permissions takes a comma-separated list of: ${[...allowed].join(", ")}`);
   }
   return permissions as PermissionGrant[];

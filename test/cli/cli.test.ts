@@ -134,6 +134,15 @@ describe("keymint CLI", () => {
     t.db.$client.close();
   });
 
+  it('creates a root key with no permissions for --permissions "", as the API does for []', async () => {
+    const workspace = oneJsonLine(await cli(["workspace", "create", "acme", "--json"], env)).workspace;
+    const base = ["root-key", "create", "--workspace", workspace.id, "--json"];
+    expect(oneJsonLine(await cli([...base, "--permissions", ""], env))).toMatchObject({ permissions: [] });
+    const commas = await cli([...base, "--permissions", ","], env);
+    expect(commas.code).toBe(2);
+    expect(commas.stderr).toMatch(/--permissions takes a comma-separated list/);
+  });
+
   it("creates a root key with the given name and permissions that works against the API", async () => {
     const workspace = oneJsonLine(await cli(["workspace", "create", "acme", "--json"], env)).workspace;
     const run = await cli(
