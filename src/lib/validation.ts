@@ -56,6 +56,7 @@ export function validationHook(clock: Clock): Hook<unknown, AppEnv, string, unkn
     // The parsed body, or on a failure the input, which @hono/zod-validator hands over though the Hook
     // type omits it.
     const body = result.target === "json" ? (result as { data?: unknown }).data : undefined;
+    if (result.success && body === undefined) return; // a valid query or path: nothing more to check
     const schemaError = result.success ? undefined : (result.error as z.ZodError);
     const errors = bodyFieldErrors(body, schemaError, clock.now());
     if (errors.length > 0) throw new ApiError("VALIDATION_FAILED", "The request is not valid.", errors);

@@ -330,8 +330,8 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
 
     /**
      * Rotates a key in one transaction: reads it, asks `plan` for the successor (plan may throw, and
-     * nothing is written then; a key gone is null), ends the old key, inserts the successor, and moves every key spending
-     * the old key's credits to the new one. The successor takes the old key's balance as it stands
+     * nothing is written then; a key gone is null), ends the old key, inserts the successor, and moves
+     * every key spending the old key's credits to the new one. The successor takes the old key's balance as it stands
      * inside the transaction (spends made while the rotation was prepared are not handed over again).
      * Returns the successor and the keys that spent the old key's credits.
      */
