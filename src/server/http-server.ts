@@ -3,6 +3,7 @@ import { isIPv6 } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import type { App } from "../app.js";
 import type { AppDeps } from "../deps.js";
+import { unparsableRequests } from "./unparsable-requests.js";
 import { verifyFastPath } from "./verify-fast-path.js";
 
 /**
@@ -11,7 +12,14 @@ import { verifyFastPath } from "./verify-fast-path.js";
  */
 export function createHttpServer(app: App, deps: AppDeps, host?: string): Server {
   const hostname = host === undefined ? undefined : inUrl(host);
-  return createServer(verifyFastPath(deps, getRequestListener(app.fetch, { hostname })));
+  const unparsable = unparsableRequests(deps);
+  const appListener = getRequestListener(app.fetch, {
+    hostname,
+    errorHandler: unparsable.requestErrorHandler,
+  });
+  const server = createServer(verifyFastPath(deps, unparsable.withArriving(appListener)));
+  unparsable.answerClientErrors(server);
+  return server;
 }
 
 /** A host as it stands in a URL or an address: an IPv6 one in brackets. */

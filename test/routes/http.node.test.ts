@@ -141,6 +141,50 @@ describe("HTTP over a real Node server", () => {
     expect(line).toMatchObject({ method: "POST", route: path, status: 499 });
   });
 
+  /** Sends `raw` on a fresh connection and reads everything until the server closes it. */
+  async function sendRaw(raw: string): Promise<{ head: string; body: string }> {
+    const socket = connect(Number(new URL(base).port), "127.0.0.1");
+    let received = "";
+    socket.on("data", (chunk) => {
+      received += String(chunk);
+    });
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write(raw);
+    await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    const [head = "", body = ""] = received.split("\r\n\r\n");
+    return { head: head.toLowerCase(), body };
+  }
+
+  it.each([
+    [
+      "a Host header that forms no URL",
+      "GET /v1/keys HTTP/1.1\r\nhost: a b\r\nx-request-id: bad-host\r\nconnection: close\r\n\r\n",
+      "bad-host",
+    ],
+    [
+      "headers over 16 KiB",
+      `GET /v1/keys HTTP/1.1\r\nhost: x\r\nx-filler: ${"f".repeat(20_000)}\r\n\r\n`,
+      undefined,
+    ],
+    ["a malformed request line", "NOT HTTP AT ALL\r\n\r\n", undefined],
+  ])("answers %s with a problem, a request id and the secure headers, logged", async (_, raw, givenId) => {
+    const { head, body } = await sendRaw(raw);
+    expect(head).toMatch(/^http\/1\.1 400 /);
+    expect(head).toContain("content-type: application/problem+json");
+    expect(head).toContain("x-content-type-options: nosniff");
+    const requestId = /x-request-id: (\S+)/.exec(head)?.[1];
+    if (givenId !== undefined) expect(requestId).toBe(givenId);
+    else expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.parse(body)).toMatchObject({ status: 400, code: "BAD_REQUEST", requestId });
+    const line = await vi.waitFor(() => {
+      requestLinesWritten(t);
+      const found = t.logs.find((logged) => logged.includes(`"requestId":"${requestId}"`));
+      if (found === undefined) throw new Error("no request line yet");
+      return JSON.parse(found);
+    });
+    expect(line).toMatchObject({ route: "unmatched", status: 400 });
+  });
+
   it("answers a listed origin's preflight and lets it read the answer", async () => {
     const preflight = await fetch(`${base}/v1/keys`, {
       method: "OPTIONS",

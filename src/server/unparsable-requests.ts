@@ -1,0 +1,99 @@
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import { RequestError } from "@hono/node-server";
+import type { AppDeps } from "../deps.js";
+import { ApiError } from "../lib/errors.js";
+import { errorAnswers } from "../middleware/errors.js";
+import { DEFAULT_CSP, SECURITY_HEADERS } from "../middleware/security-headers.js";
+import { requestIdPolicy } from "../observability/request-id.js";
+
+/** The method recorded for a request node could not parse far enough to read one. */
+const UNPARSED_METHOD = "UNPARSED";
+
+/**
+ * Answers for the requests that never reach the app, with what every other answer has (contract §6,
+ * §8): a problem+json body, an x-request-id, the security headers, a log line and the metrics.
+ *
+ * - `requestErrorHandler`: @hono/node-server's errorHandler. The adapter cannot build a URL from the
+ *   request's target or Host header (`Host: a b`) and would answer a bare 400 itself.
+ * - `answerClientErrors`: node's own HTTP parser refused the bytes (a malformed request line, headers
+ *   over 16 KiB) and would write a bare 400 or 431 and close.
+ */
+export function unparsableRequests(deps: AppDeps) {
+  const answerError = errorAnswers(deps);
+  const requestIdFor = requestIdPolicy(deps.config);
+
+  /** The answer for `error` (an ApiError, or any other error as a 500), recorded as requests are. */
+  function answerFor(error: unknown, method: string, givenRequestId: string | undefined) {
+    const requestId = requestIdFor(givenRequestId);
+    const problem = answerError(error, requestId);
+    const headers: [string, string][] = [
+      ["x-request-id", requestId],
+      ...SECURITY_HEADERS.map(([name, value]): [string, string] => [name, value]),
+      ["content-security-policy", DEFAULT_CSP],
+      ...Object.entries(problem.headers),
+    ];
+    deps.requestLog.record({ requestId, method, route: "unmatched", status: problem.status, durationMs: 0 });
+    return { status: problem.status, headers, body: problem.body };
+  }
+
+  /**
+   * The adapter calls its errorHandler synchronously from the listener when it cannot build the
+   * request, so `arriving` (set by `withArriving` around each call) is that request.
+   */
+  let arriving: IncomingMessage | undefined;
+
+  const requestErrorHandler = (error: unknown): Response => {
+    // The adapter also hands over an app that failed outside its own error handling: a 500, logged.
+    const refusal =
+      error instanceof RequestError
+        ? new ApiError("BAD_REQUEST", "The request's target or Host header does not form a URL.")
+        : error;
+    const request = arriving;
+    const given = request?.headers["x-request-id"];
+    const answer = answerFor(
+      refusal,
+      request?.method ?? UNPARSED_METHOD,
+      typeof given === "string" ? given : undefined,
+    );
+    return new Response(answer.body, { status: answer.status, headers: answer.headers });
+  };
+
+  function withArriving<L extends (request: IncomingMessage, ...rest: never[]) => unknown>(listener: L): L {
+    return ((request: IncomingMessage, ...rest: never[]) => {
+      arriving = request;
+      try {
+        return listener(request, ...rest);
+      } finally {
+        arriving = undefined;
+      }
+    }) as L;
+  }
+
+  function answerClientErrors(server: Server): void {
+    server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+      // A connection reset has no one to answer.
+      if (error.code === "ECONNRESET" || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      // A request that took too long to arrive: what node answers itself (no contract code is a 408).
+      if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+        socket.end("HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n\r\n");
+        return;
+      }
+      const detail =
+        error.code === "HPE_HEADER_OVERFLOW"
+          ? "The request's headers are too large."
+          : "The request is not valid HTTP/1.1.";
+      const answer = answerFor(new ApiError("BAD_REQUEST", detail), UNPARSED_METHOD, undefined);
+      const head = answer.headers.map(([name, value]) => `${name}: ${value}\r\n`).join("");
+      socket.end(
+        `HTTP/1.1 ${answer.status} Bad Request\r\n${head}content-length: ${Buffer.byteLength(answer.body)}\r\n` +
+          `connection: close\r\n\r\n${answer.body}`,
+      );
+    });
+  }
+
+  return { requestErrorHandler, withArriving, answerClientErrors };
+}
