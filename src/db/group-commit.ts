@@ -8,6 +8,16 @@ interface PendingWrite {
 
 type Outcome = { value: unknown } | { error: unknown };
 
+// SQLite's result codes for a database it cannot write: a full disk, an I/O error, a file made
+// read-only or unreadable, a damaged file. Not SQLITE_BUSY (another writer, gone in a moment) nor a
+// constraint (a write refused for its content).
+const STORAGE_FAILURE = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB|PERM)/;
+
+function isStorageFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && STORAGE_FAILURE.test(code);
+}
+
 /**
  * Group commit for the writes of the API. With synchronous=FULL every commit is an fsync, and
  * better-sqlite3 runs it on the event loop: a write per request makes each one wait for the disk and
@@ -28,6 +38,11 @@ type Outcome = { value: unknown } | { error: unknown };
  */
 export class GroupCommit {
   private pending: PendingWrite[] = [];
+  /**
+   * True when the last write that reached the disk failed for the storage's sake (see STORAGE_FAILURE),
+   * until one succeeds: readiness reports the database unusable meanwhile.
+   */
+  writesFailing = false;
   // Made once: better-sqlite3 builds four wrapper functions for every transaction() call, which cost
   // more than the savepoint itself when it was called per write.
   private readonly runAtomically: Database.Transaction<(write: () => unknown) => unknown>;
@@ -67,7 +82,14 @@ export class GroupCommit {
    */
   runNow<T>(write: () => T): T {
     if (this.pending.length > 0) this.commit();
-    return this.runAtomically.immediate(write) as T;
+    try {
+      const value = this.runAtomically.immediate(write) as T;
+      this.writesFailing = false;
+      return value;
+    } catch (error) {
+      if (isStorageFailure(error)) this.writesFailing = true;
+      throw error;
+    }
   }
 
   private commit(): void {
@@ -77,7 +99,9 @@ export class GroupCommit {
     const outcomes: Outcome[] = [];
     try {
       this.runGroup.immediate(group, outcomes);
+      this.writesFailing = false;
     } catch (error) {
+      if (isStorageFailure(error)) this.writesFailing = true;
       for (const { reject } of group) reject(error);
       return;
     }

@@ -23,12 +23,23 @@ export function createRepos(db: Db) {
     rootKeys: createRootKeyRepo(db, commits),
     auditEvents: createAuditEventRepo(db),
     settings: createSettingsRepo(db),
-    /** True when the database answers and every migration this build ships is applied. */
+    /**
+     * True when the database answers, every migration this build ships is applied, and it takes writes:
+     * after a write failed for the storage's sake (a full disk, an I/O error), a probe write (a row
+     * written and deleted in one transaction) must succeed first.
+     */
     async ready(): Promise<boolean> {
       try {
         db.get(sql`SELECT 1 FROM keys LIMIT 1`);
         const applied = db.get<{ count: number }>(sql`SELECT count(*) AS count FROM __drizzle_migrations`);
-        return (applied?.count ?? 0) >= migrationsShipped;
+        if ((applied?.count ?? 0) < migrationsShipped) return false;
+        if (commits.writesFailing) {
+          commits.runNow(() => {
+            db.run(sql`INSERT OR REPLACE INTO settings (name, value) VALUES ('readiness_probe', '')`);
+            db.run(sql`DELETE FROM settings WHERE name = 'readiness_probe'`);
+          });
+        }
+        return true;
       } catch {
         return false;
       }

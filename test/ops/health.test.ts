@@ -58,6 +58,23 @@ describe("GET /healthz and GET /readyz", () => {
     expect(ready.body).toMatchObject({ status: 503, code: "UNAVAILABLE", requestId: "health-check-1" });
   });
 
+  it("answers /readyz 503 UNAVAILABLE while writes fail for the storage's sake, and 200 once one succeeds", async () => {
+    const create = (prefix: string) => t.call("POST", "/v1/keyspaces", { body: { name: "docs", prefix } });
+    expect((await create("before")).status).toBe(201);
+    // The database answers reads but refuses every write (SQLITE_READONLY), as on a full disk.
+    t.db.$client.pragma("query_only = ON");
+    expect((await create("during")).status).toBe(500);
+    expect(await get(t.app, "/readyz")).toMatchObject({ status: 503, body: { code: "UNAVAILABLE" } });
+    expect(await get(t.app, "/healthz")).toMatchObject({ status: 200, body: OK });
+    t.db.$client.pragma("query_only = OFF");
+    // The probe write succeeds: ready again, and the probe leaves nothing behind.
+    expect(await get(t.app, "/readyz")).toMatchObject({ status: 200, body: OK });
+    expect(t.db.$client.prepare("SELECT name FROM settings WHERE name = 'readiness_probe'").all()).toEqual(
+      [],
+    );
+    expect((await create("after")).status).toBe(201);
+  });
+
   it("answers /readyz 503 UNAVAILABLE when a migration this build ships is not applied", async () => {
     t.db.$client.exec(
       "DELETE FROM __drizzle_migrations WHERE created_at = (SELECT max(created_at) FROM __drizzle_migrations)",
