@@ -23,6 +23,10 @@ export interface ProblemAnswer {
   body: string;
 }
 
+// Every 401 names the scheme it wants (RFC 9110 §11.6.1): root keys and the admin and metrics tokens
+// are all sent as Bearer.
+const BEARER_CHALLENGE = { "www-authenticate": 'Bearer realm="keymint"' };
+
 function problemAnswer(error: ApiError, requestId: string, scrub: (text: string) => string): ProblemAnswer {
   const problem = problemOf(error, requestId);
   problem.detail = scrub(problem.detail);
@@ -34,7 +38,11 @@ function problemAnswer(error: ApiError, requestId: string, scrub: (text: string)
   }
   return {
     status: error.status,
-    headers: { "content-type": "application/problem+json", ...error.headers },
+    headers: {
+      "content-type": "application/problem+json",
+      ...(error.status === 401 && BEARER_CHALLENGE),
+      ...error.headers,
+    },
     body: JSON.stringify(problem),
   };
 }

@@ -161,6 +161,20 @@ describe("GET /metrics", () => {
       }
     });
 
+    it("asks for a Bearer token on a 401, and throttles a client guessing it (429) as for root keys", async () => {
+      const wrong = { authorization: "Bearer metrics-token-0123456789abcdeX" };
+      const first = await secured.call("GET", "/metrics", { token: null, headers: wrong });
+      expect(first.status).toBe(401);
+      expect(first.headers.get("www-authenticate")).toBe('Bearer realm="keymint"');
+      let last = first;
+      for (let attempt = 2; attempt <= 31; attempt++) {
+        last = await secured.call("GET", "/metrics", { token: null, headers: wrong });
+      }
+      expect(last.status).toBe(429);
+      expect(last.body.code).toBe("RATE_LIMITED");
+      expect(Number(last.headers.get("retry-after"))).toBeGreaterThan(0);
+    });
+
     it("returns 200 with the metrics for Bearer <token>", async () => {
       const response = await scrape(secured, { authorization: `Bearer ${METRICS_TOKEN}` });
       expect(response.status).toBe(200);

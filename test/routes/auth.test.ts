@@ -9,8 +9,10 @@ describe("root key authentication", () => {
     t = await createTestApp();
   });
 
-  it("answers 401 problem+json without an Authorization header", async () => {
-    expectProblem(await t.call("GET", "/v1/keys", { token: null }), 401, "UNAUTHORIZED");
+  it("answers 401 problem+json without an Authorization header, asking for a Bearer token", async () => {
+    const response = await t.call("GET", "/v1/keys", { token: null });
+    expectProblem(response, 401, "UNAUTHORIZED");
+    expect(response.headers.get("www-authenticate")).toBe('Bearer realm="keymint"');
   });
 
   it.each([

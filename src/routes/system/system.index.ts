@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bearerToken } from "../../auth/bearer.js";
+import { authenticationFailure } from "../../auth/failure-throttle.js";
 import type { AppEnv } from "../../context.js";
 import type { AppDeps } from "../../deps.js";
 import { secretEquals } from "../../keys/hash.js";
@@ -17,7 +18,9 @@ export function systemRouter(deps: AppDeps) {
     .openapi(metricsRoute, async (c) => {
       const token = deps.config.KEYMINT_METRICS_TOKEN;
       if (token !== undefined && !secretEquals(bearerToken(c.req.header("authorization")) ?? "", token)) {
-        throw new ApiError("UNAUTHORIZED", "Send the metrics token as Authorization: Bearer <token>.");
+        const detail = "Send the metrics token as Authorization: Bearer <token>.";
+        // Throttled per client as root keys and the admin token are: the token is guessed no faster.
+        throw authenticationFailure(deps.authThrottle, c.get("clientIp"), deps.clock.now(), detail);
       }
       const body = await deps.metrics.registry.metrics();
       return c.text(body, 200, { "content-type": deps.metrics.registry.contentType });
