@@ -137,7 +137,8 @@ const keyFields = {
   revokedAt: IsoTimeOut.nullable(),
   revokedReason: z.string().nullable(),
   lastUsedAt: IsoTimeOut.nullable().openapi({
-    description: "The latest VALID verify, to the minute: it moves once the stored time is 60 s old.",
+    description:
+      "The time of the latest VALID verify, exact: stored at most once a minute, and answered from memory meanwhile.",
   }),
   remaining: z.number().int().nullable(),
   refill: Refill.nullable(),

@@ -105,6 +105,17 @@ describe("GET /openapi.json", () => {
     }
   });
 
+  it("lists 401 and 429 (the auth throttle) on every route that checks a credential", () => {
+    for (const [method, path, security] of CONTRACT_ROUTES) {
+      if (security.length === 0) continue;
+      const responses = operation(method, path)?.responses ?? {};
+      for (const code of ["401", "429"])
+        expect(responses[code], `${method.toUpperCase()} ${path} ${code}`).toBeDefined();
+    }
+    const metrics = operation("get", "/metrics")?.responses ?? {};
+    for (const code of ["401", "429"]) expect(metrics[code], `GET /metrics ${code}`).toBeDefined();
+  });
+
   it("defines the bearer schemes it refers to", () => {
     expect(doc.components.securitySchemes.rootKey).toMatchObject({ type: "http", scheme: "bearer" });
     expect(doc.components.securitySchemes.adminToken).toMatchObject({ type: "http", scheme: "bearer" });

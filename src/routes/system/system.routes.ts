@@ -36,6 +36,6 @@ export const metricsRoute = createRoute({
       description: "Prometheus text exposition format.",
       content: { "text/plain": { schema: z.string() } },
     },
-    ...errorResponses(401),
+    ...errorResponses(401, 429),
   },
 });
