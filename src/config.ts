@@ -74,7 +74,7 @@ const configSchema = z.object({
     .string()
     .min(1)
     // better-sqlite3 reads no URIs: "file:k.db" would be a file of that name, made without the 0600 mode.
-    .refine((value) => !value.startsWith("file:"), "must be a file path or :memory:, not a file: URI")
+    .refine((value) => !/^\s*file:/i.test(value), "must be a file path or :memory:, not a file: URI")
     .default("./data/keymint.db"),
   KEYMINT_ADMIN_TOKEN: bearerToken.optional(),
   KEYMINT_METRICS_TOKEN: bearerToken.optional(),

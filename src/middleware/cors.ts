@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 
-const EXPOSED_HEADERS = ["x-request-id", "retry-after"];
+const EXPOSED_HEADERS = ["x-request-id", "retry-after", "www-authenticate"];
 
 /** CORS for the listed origins (KEYMINT_CORS_ORIGINS); none are listed by default, and then no CORS runs. */
 export function corsForOrigins(origins: readonly string[]): MiddlewareHandler {

@@ -23,10 +23,21 @@ export function unparsableRequests(deps: AppDeps) {
   const answerError = errorAnswers(deps);
   const requestIdFor = requestIdPolicy(deps.config);
 
-  /** The answer for `error` (an ApiError, or any other error as a 500), recorded as requests are. */
-  function answerFor(error: unknown, method: string, givenRequestId: string | undefined) {
+  /**
+   * The answer for `error` (an ApiError, or any other error as a 500), recorded as requests are; with
+   * `bareStatus`, an answer of that status with no problem body.
+   */
+  function answerFor(
+    error: unknown,
+    method: string,
+    givenRequestId: string | undefined,
+    bareStatus?: number,
+  ) {
     const requestId = requestIdFor(givenRequestId);
-    const problem = answerError(error, requestId);
+    const problem =
+      bareStatus === undefined
+        ? answerError(error, requestId)
+        : { status: bareStatus, headers: {}, body: "" };
     const headers: [string, string][] = [
       ["x-request-id", requestId],
       ...SECURITY_HEADERS.map(([name, value]): [string, string] => [name, value]),
@@ -39,7 +50,9 @@ export function unparsableRequests(deps: AppDeps) {
 
   /**
    * The adapter calls its errorHandler synchronously from the listener when it cannot build the
-   * request, so `arriving` (set by `withArriving` around each call) is that request.
+   * request, so `arriving` (set by `withArriving` around each call) is that request. It also calls it,
+   * later, when the app's promise rejects (which the app's own onError leaves to a failure of onError
+   * itself): `arriving` is then unset, and that 500 is recorded without the request's id or method.
    */
   let arriving: IncomingMessage | undefined;
 
@@ -72,27 +85,40 @@ export function unparsableRequests(deps: AppDeps) {
 
   function answerClientErrors(server: Server): void {
     server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
-      // A connection reset has no one to answer.
-      if (error.code === "ECONNRESET" || !socket.writable) {
-        socket.destroy();
-        return;
+      // As node's own handler does: answer only when nothing is being answered on this connection yet
+      // (a pipelined request's response under way), and close the connection whatever happens. Ending
+      // it alone would leave it half-open for as long as the client keeps its side.
+      const answering = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+      if (error.code !== "ECONNRESET" && socket.writable && answering?.headersSent !== true) {
+        socket.write(rawAnswer(error));
       }
-      // A request that took too long to arrive: what node answers itself (no contract code is a 408).
-      if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") {
-        socket.end("HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n\r\n");
-        return;
-      }
-      const detail =
-        error.code === "HPE_HEADER_OVERFLOW"
-          ? "The request's headers are too large."
-          : "The request is not valid HTTP/1.1.";
-      const answer = answerFor(new ApiError("BAD_REQUEST", detail), UNPARSED_METHOD, undefined);
-      const head = answer.headers.map(([name, value]) => `${name}: ${value}\r\n`).join("");
-      socket.end(
-        `HTTP/1.1 ${answer.status} Bad Request\r\n${head}content-length: ${Buffer.byteLength(answer.body)}\r\n` +
-          `connection: close\r\n\r\n${answer.body}`,
-      );
+      socket.destroy();
     });
+  }
+
+  /** The bytes of the answer to a request node could not parse, recorded as requests are. */
+  function rawAnswer(error: NodeJS.ErrnoException): string {
+    // A request that took too long to arrive: a 408, as node answers (no contract code is a 408), with
+    // the headers every answer carries.
+    const timedOut = error.code === "ERR_HTTP_REQUEST_TIMEOUT";
+    const answer = timedOut
+      ? { ...answerFor(undefined, UNPARSED_METHOD, undefined, 408), body: "" }
+      : answerFor(
+          new ApiError(
+            "BAD_REQUEST",
+            error.code === "HPE_HEADER_OVERFLOW"
+              ? "The request's headers are too large."
+              : "The request is not valid HTTP/1.1.",
+          ),
+          UNPARSED_METHOD,
+          undefined,
+        );
+    const head = answer.headers.map(([name, value]) => `${name}: ${value}\r\n`).join("");
+    const reason = timedOut ? "Request Timeout" : "Bad Request";
+    return (
+      `HTTP/1.1 ${answer.status} ${reason}\r\n${head}content-length: ${Buffer.byteLength(answer.body)}\r\n` +
+      `connection: close\r\n\r\n${answer.body}`
+    );
   }
 
   return { requestErrorHandler, withArriving, answerClientErrors };

@@ -185,6 +185,42 @@ describe("HTTP over a real Node server", () => {
     expect(line).toMatchObject({ route: "unmatched", status: 400 });
   });
 
+  it("closes a connection it refused, though the client keeps its side open", async () => {
+    const accepted = new Promise<import("node:net").Socket>((resolve) => server.once("connection", resolve));
+    const socket = connect({ port: Number(new URL(base).port), host: "127.0.0.1", allowHalfOpen: true });
+    let received = "";
+    socket.on("data", (chunk) => {
+      received += String(chunk);
+    });
+    const serverSide = await accepted;
+    socket.write("NOT HTTP AT ALL\r\n\r\n");
+    await new Promise<void>((resolve) => socket.once("end", () => resolve()));
+    expect(received).toMatch(/^HTTP\/1\.1 400 /);
+    // Ended alone, the server's side would stay half-open for as long as the client holds its own.
+    await vi.waitFor(() => expect(serverSide.destroyed).toBe(true));
+    socket.destroy();
+  });
+
+  it("answers a request that took too long to arrive 408, with a request id, and closes it", async () => {
+    const accepted = new Promise<import("node:net").Socket>((resolve) => server.once("connection", resolve));
+    const socket = connect(Number(new URL(base).port), "127.0.0.1");
+    let received = "";
+    socket.on("data", (chunk) => {
+      received += String(chunk);
+    });
+    const serverSide = await accepted;
+    // What node's headers timeout raises after 60 s, raised at once.
+    server.emit(
+      "clientError",
+      Object.assign(new Error("Request Timeout"), { code: "ERR_HTTP_REQUEST_TIMEOUT" }),
+      serverSide,
+    );
+    await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(received.toLowerCase()).toMatch(/x-request-id: [0-9a-f-]{36}\r\n/);
+    expect(received.toLowerCase()).toContain("connection: close");
+  });
+
   it("answers a listed origin's preflight and lets it read the answer", async () => {
     const preflight = await fetch(`${base}/v1/keys`, {
       method: "OPTIONS",

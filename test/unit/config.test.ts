@@ -65,7 +65,7 @@ describe("loadConfig: KEYMINT_DB", () => {
       "/var/lib/keymint/keymint.db",
     );
     expect(loadConfig({ KEYMINT_DB: ":memory:" }).KEYMINT_DB).toBe(":memory:");
-    for (const uri of ["file:k.db", "file:/var/lib/keymint/keymint.db?mode=rw"]) {
+    for (const uri of ["file:k.db", "file:/var/lib/keymint/keymint.db?mode=rw", "FILE:k.db", " file:k.db"]) {
       expect(configError({ KEYMINT_DB: uri }), uri).toBe(
         "Invalid configuration:\n  KEYMINT_DB: must be a file path or :memory:, not a file: URI",
       );
