@@ -43,6 +43,7 @@ export class GroupCommit {
    * until one succeeds: readiness reports the database unusable meanwhile.
    */
   writesFailing = false;
+  private storageFailedInGroup = false;
   // Made once: better-sqlite3 builds four wrapper functions for every transaction() call, which cost
   // more than the savepoint itself when it was called per write.
   private readonly runAtomically: Database.Transaction<(write: () => unknown) => unknown>;
@@ -60,6 +61,8 @@ export class GroupCommit {
           // SQLite ends the whole transaction on some errors (SQLITE_FULL, an I/O error): then
           // the writes before this one are gone too, and the ones after must not run uncommitted.
           if (!sqlite.inTransaction) throw error;
+          // It keeps it on others, a full disk among them: the group commits, this write does not.
+          if (isStorageFailure(error)) this.storageFailedInGroup = true;
           outcomes.push({ error });
         }
       }
@@ -97,9 +100,10 @@ export class GroupCommit {
     if (group.length === 0) return; // committed early by runNow
     this.pending = [];
     const outcomes: Outcome[] = [];
+    this.storageFailedInGroup = false;
     try {
       this.runGroup.immediate(group, outcomes);
-      this.writesFailing = false;
+      this.writesFailing = this.storageFailedInGroup;
     } catch (error) {
       if (isStorageFailure(error)) this.writesFailing = true;
       for (const { reject } of group) reject(error);

@@ -400,7 +400,9 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
 
     /** Adds buffered verification counts and lastUsedAt times in one transaction. */
     async recordUsage(counts: UsageCount[], lastUsed: Map<string, number>): Promise<void> {
-      db.transaction(() => {
+      // Through the shared queue like every write, so a flush that fails on a full disk marks the
+      // database not ready too (GroupCommit.writesFailing).
+      commits.runNow(() => {
         for (const entry of counts) addUsage.run(entry);
         for (const [id, at] of lastUsed) touchLastUsed.run({ id, at });
       });

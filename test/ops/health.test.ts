@@ -1,5 +1,6 @@
-import { beforeEach, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "../helpers.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createKey, createKeyspace, createTestApp, ManualClock, type TestApp } from "../helpers.js";
+import { tempDatabase } from "../support/server-process.js";
 
 const OK = { status: "ok" };
 
@@ -14,8 +15,10 @@ async function get(app: TestApp["app"], path: string) {
 
 describe("GET /healthz and GET /readyz", () => {
   let t: TestApp;
+  let clock: ManualClock;
   beforeEach(async () => {
-    t = await createTestApp();
+    clock = new ManualClock();
+    t = await createTestApp({ clock });
   });
 
   it("answers /healthz 200 { status: ok } without authentication", async () => {
@@ -82,5 +85,68 @@ describe("GET /healthz and GET /readyz", () => {
     const ready = await get(t.app, "/readyz");
     expect(ready.status).toBe(503);
     expect(ready.body).toMatchObject({ status: 503, code: "UNAVAILABLE" });
+  });
+});
+
+// On a database file in WAL mode, as the server runs: a full disk fails a write inside a savepoint of
+// the group and SQLite keeps the transaction, so only that write fails and the group commits.
+describe("GET /readyz on a full disk", () => {
+  let t: TestApp;
+  let clock: ManualClock;
+  let database: ReturnType<typeof tempDatabase>;
+  beforeEach(async () => {
+    clock = new ManualClock();
+    database = tempDatabase();
+    t = await createTestApp({ clock, dbFile: database.file });
+  });
+  afterEach(() => {
+    t.db.$client.close();
+    database.remove();
+  });
+
+  /** Caps the database at the pages it has: the next write that needs a page fails with SQLITE_FULL. */
+  function fillDisk(): () => void {
+    const pages = t.db.$client.pragma("page_count", { simple: true });
+    t.db.$client.pragma(`max_page_count = ${pages}`);
+    return () => t.db.$client.pragma("max_page_count = 1073741823");
+  }
+
+  it("answers /readyz 503 after a grouped write (a key create) failed on a full disk, 200 once there is room", async () => {
+    const keyspace = await createKeyspace(t);
+    const freeDisk = fillDisk();
+    let failed = false;
+    for (let i = 0; i < 200 && !failed; i++) {
+      const response = await t.call("POST", "/v1/keys", {
+        body: { keyspaceId: keyspace.id, meta: { pad: "y".repeat(3000) } },
+      });
+      failed = response.status === 500;
+    }
+    expect(failed, "a create should have failed on the full database").toBe(true);
+    expect(await get(t.app, "/readyz")).toMatchObject({ status: 503, body: { code: "UNAVAILABLE" } });
+    freeDisk();
+    expect(await get(t.app, "/readyz")).toMatchObject({ status: 200, body: OK });
+  });
+
+  it("answers /readyz 503 after a usage flush failed on a full disk, with verifies the only traffic", async () => {
+    const keyspace = await createKeyspace(t);
+    const keys = await Promise.all(
+      Array.from({ length: 50 }, () => createKey(t, { keyspaceId: keyspace.id })),
+    );
+    await t.deps.usage.flush();
+    const freeDisk = fillDisk();
+    let failed = false;
+    // Usage rows for many keys and hours need pages: flush until one cannot be written.
+    for (let hour = 0; hour < 200 && !failed; hour++) {
+      for (const key of keys) await t.call("POST", "/v1/keys/verify", { body: { key: key.key } });
+      clock.advance(3_600_000);
+      failed = await t.deps.usage.flush().then(
+        () => false,
+        () => true,
+      );
+    }
+    expect(failed, "a usage flush should have failed on the full database").toBe(true);
+    expect(await get(t.app, "/readyz")).toMatchObject({ status: 503 });
+    freeDisk();
+    expect(await get(t.app, "/readyz")).toMatchObject({ status: 200, body: OK });
   });
 });

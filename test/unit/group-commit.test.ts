@@ -37,6 +37,34 @@ describe("GroupCommit", () => {
       (row) => row.name,
     );
 
+  describe("writesFailing", () => {
+    const storageFailure = (code: string) => () => {
+      throw Object.assign(new Error("database or disk is full"), { code });
+    };
+
+    it("is set by a write of a group that failed for the storage's sake, though the group committed", async () => {
+      const results = await Promise.allSettled([
+        commits.run(insert("a")),
+        commits.run(storageFailure("SQLITE_FULL")),
+      ]);
+      expect(results.map((result) => result.status)).toEqual(["fulfilled", "rejected"]);
+      expect(stored()).toEqual(["a"]);
+      expect(commits.writesFailing).toBe(true);
+      await commits.run(insert("b"));
+      expect(commits.writesFailing, "a group that wrote cleanly clears it").toBe(false);
+    });
+
+    it("is set by runNow on a storage failure, not by a write refused for its content", () => {
+      expect(() => commits.runNow(storageFailure("SQLITE_IOERR_WRITE"))).toThrow();
+      expect(commits.writesFailing).toBe(true);
+      commits.runNow(insert("a"));
+      expect(commits.writesFailing).toBe(false);
+      commits.runNow(insert("b"));
+      expect(() => commits.runNow(insert("b"))).toThrow(/UNIQUE/);
+      expect(commits.writesFailing).toBe(false);
+    });
+  });
+
   it("commits the writes of one turn together, in order, each seeing those before it", async () => {
     sqlite.pragma("wal_checkpoint(TRUNCATE)");
     const counted: number[] = [];
