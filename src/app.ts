@@ -4,6 +4,7 @@ import { rootKeyAuth } from "./auth/root-key-auth.js";
 import { routePermissions } from "./auth/route-permissions.js";
 import type { AppEnv } from "./context.js";
 import type { AppDeps } from "./deps.js";
+import { withAnswerHeaders } from "./lib/openapi-headers.js";
 import { validationHook } from "./lib/validation.js";
 import { bodyLimit } from "./middleware/body-limit.js";
 import { corsForOrigins } from "./middleware/cors.js";
@@ -64,7 +65,7 @@ export function createApp(deps: AppDeps) {
     scheme: "bearer",
     description: "KEYMINT_METRICS_TOKEN, when set.",
   });
-  app.doc31("/openapi.json", {
+  const documentConfig: Parameters<typeof app.getOpenAPI31Document>[0] = {
     openapi: "3.1.0",
     info: {
       title: "KeyMint API",
@@ -81,7 +82,9 @@ export function createApp(deps: AppDeps) {
       { name: "Admin", description: "Deployment administration." },
       { name: "Operations", description: "Health, readiness and metrics." },
     ],
-  });
+  };
+  // As app.doc31() serves it, with the headers every answer carries declared on each response.
+  app.get("/openapi.json", (c) => c.json(withAnswerHeaders(app.getOpenAPI31Document(documentConfig))));
 
   app.onError(handleErrors(deps));
   app.notFound(handleNotFound);

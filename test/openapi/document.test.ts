@@ -116,6 +116,27 @@ describe("GET /openapi.json", () => {
     for (const code of ["401", "429"]) expect(metrics[code], `GET /metrics ${code}`).toBeDefined();
   });
 
+  it("declares x-request-id on every response, and Retry-After on every 429 and 503", () => {
+    const requestId = { $ref: "#/components/headers/RequestId" };
+    let responses = 0;
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, { responses: byStatus }] of Object.entries(operations)) {
+        for (const [status, response] of Object.entries(byStatus)) {
+          const headers = (response as { headers?: Record<string, unknown> }).headers ?? {};
+          expect(headers["x-request-id"], `${method} ${path} ${status}`).toEqual(requestId);
+          if (status === "429" || status === "503")
+            expect(headers["retry-after"], `${method} ${path} ${status}`).toBeDefined();
+          responses++;
+        }
+      }
+    }
+    expect(responses).toBeGreaterThan(100);
+    expect(Object.keys((doc.components as { headers?: object }).headers ?? {})).toEqual([
+      "RequestId",
+      "RetryAfter",
+    ]);
+  });
+
   it("defines the bearer schemes it refers to", () => {
     expect(doc.components.securitySchemes.rootKey).toMatchObject({ type: "http", scheme: "bearer" });
     expect(doc.components.securitySchemes.adminToken).toMatchObject({ type: "http", scheme: "bearer" });

@@ -48,7 +48,7 @@ export function docsRouter() {
   const root = getAbsoluteFSPath();
   const files = new Map(Object.keys(ASSETS).map((name) => [name, readFileSync(join(root, name))]));
   const router = new OpenAPIHono<AppEnv>();
-  // Served by app.doc31(); described here so that the document lists every route, itself included.
+  // Served by the app (src/app.ts); described here so that the document lists every route, itself included.
   router.openAPIRegistry.registerPath({
     method: "get",
     path: "/openapi.json",
