@@ -39,11 +39,11 @@ function isStorageFailure(error: unknown): boolean {
 export class GroupCommit {
   private pending: PendingWrite[] = [];
   /**
-   * True when the last write that reached the disk failed for the storage's sake (see STORAGE_FAILURE),
-   * until one succeeds: readiness reports the database unusable meanwhile.
+   * Set when a write fails for the storage's sake (see STORAGE_FAILURE), and cleared only by
+   * `storageRecovered` (readiness's probe): a small write that succeeds on a disk still too full for
+   * larger ones must not report the database usable.
    */
   writesFailing = false;
-  private storageFailedInGroup = false;
   // Made once: better-sqlite3 builds four wrapper functions for every transaction() call, which cost
   // more than the savepoint itself when it was called per write.
   private readonly runAtomically: Database.Transaction<(write: () => unknown) => unknown>;
@@ -62,7 +62,7 @@ export class GroupCommit {
           // the writes before this one are gone too, and the ones after must not run uncommitted.
           if (!sqlite.inTransaction) throw error;
           // It keeps it on others, a full disk among them: the group commits, this write does not.
-          if (isStorageFailure(error)) this.storageFailedInGroup = true;
+          if (isStorageFailure(error)) this.writesFailing = true;
           outcomes.push({ error });
         }
       }
@@ -86,13 +86,16 @@ export class GroupCommit {
   runNow<T>(write: () => T): T {
     if (this.pending.length > 0) this.commit();
     try {
-      const value = this.runAtomically.immediate(write) as T;
-      this.writesFailing = false;
-      return value;
+      return this.runAtomically.immediate(write) as T;
     } catch (error) {
       if (isStorageFailure(error)) this.writesFailing = true;
       throw error;
     }
+  }
+
+  /** Readiness's probe write succeeded: the storage takes writes again. */
+  storageRecovered(): void {
+    this.writesFailing = false;
   }
 
   private commit(): void {
@@ -100,10 +103,8 @@ export class GroupCommit {
     if (group.length === 0) return; // committed early by runNow
     this.pending = [];
     const outcomes: Outcome[] = [];
-    this.storageFailedInGroup = false;
     try {
       this.runGroup.immediate(group, outcomes);
-      this.writesFailing = this.storageFailedInGroup;
     } catch (error) {
       if (isStorageFailure(error)) this.writesFailing = true;
       for (const { reject } of group) reject(error);

@@ -25,8 +25,8 @@ export function createRepos(db: Db) {
     settings: createSettingsRepo(db),
     /**
      * True when the database answers, every migration this build ships is applied, and it takes writes:
-     * after a write failed for the storage's sake (a full disk, an I/O error), a probe write (a 64 KiB
-     * row written and deleted in one transaction) must succeed first.
+     * after a write failed for the storage's sake (a full disk, an I/O error), a probe write (a 1 MiB
+     * row written and deleted in one transaction) must succeed first; until then it stays false.
      */
     async ready(): Promise<boolean> {
       try {
@@ -35,13 +35,15 @@ export function createRepos(db: Db) {
         if ((applied?.count ?? 0) < migrationsShipped) return false;
         if (commits.writesFailing) {
           commits.runNow(() => {
-            // 64 KiB, more than any API write (a key's meta is at most 4 KiB): a probe that fits in a page
-            // with room to spare, or in WAL space already allocated, would pass where real writes fail.
+            // 1 MiB: more than any API write and than a usage flush of rows on scattered pages, so that
+            // a disk with room for small writes only stays not ready (a probe that fits in a page with
+            // room to spare, or in WAL space already allocated, would pass where real writes fail).
             db.run(
-              sql`INSERT OR REPLACE INTO settings (name, value) VALUES ('readiness_probe', zeroblob(65536))`,
+              sql`INSERT OR REPLACE INTO settings (name, value) VALUES ('readiness_probe', zeroblob(1048576))`,
             );
             db.run(sql`DELETE FROM settings WHERE name = 'readiness_probe'`);
           });
+          commits.storageRecovered();
         }
         return true;
       } catch {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server } from "node:http";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { RequestError } from "@hono/node-server";
 import type { AppDeps } from "../deps.js";
@@ -25,26 +26,32 @@ export function unparsableRequests(deps: AppDeps) {
 
   /**
    * The answer for `error` (an ApiError, or any other error as a 500), recorded as requests are; with
-   * `bareStatus`, an answer of that status with no problem body.
+   * `bare`, an answer of that status with no problem body, recorded or not.
    */
   function answerFor(
     error: unknown,
     method: string,
     givenRequestId: string | undefined,
-    bareStatus?: number,
+    bare?: { status: number; recorded: boolean },
   ) {
     const requestId = requestIdFor(givenRequestId);
     const problem =
-      bareStatus === undefined
-        ? answerError(error, requestId)
-        : { status: bareStatus, headers: {}, body: "" };
+      bare === undefined ? answerError(error, requestId) : { status: bare.status, headers: {}, body: "" };
     const headers: [string, string][] = [
       ["x-request-id", requestId],
       ...SECURITY_HEADERS.map(([name, value]): [string, string] => [name, value]),
       ["content-security-policy", DEFAULT_CSP],
       ...Object.entries(problem.headers),
     ];
-    deps.requestLog.record({ requestId, method, route: "unmatched", status: problem.status, durationMs: 0 });
+    if (bare?.recorded !== false) {
+      deps.requestLog.record({
+        requestId,
+        method,
+        route: "unmatched",
+        status: problem.status,
+        durationMs: 0,
+      });
+    }
     return { status: problem.status, headers, body: problem.body };
   }
 
@@ -90,19 +97,22 @@ export function unparsableRequests(deps: AppDeps) {
       // it alone would leave it half-open for as long as the client keeps its side.
       const answering = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
       if (error.code !== "ECONNRESET" && socket.writable && answering?.headersSent !== true) {
-        socket.write(rawAnswer(error));
+        socket.write(rawAnswer(error, (socket as Socket).bytesRead));
       }
       socket.destroy();
     });
   }
 
-  /** The bytes of the answer to a request node could not parse, recorded as requests are. */
-  function rawAnswer(error: NodeJS.ErrnoException): string {
+  /**
+   * The bytes of the answer to a request node could not parse, recorded as requests are, except a
+   * connection that timed out without sending a byte (a browser's preconnect, a TCP health check).
+   */
+  function rawAnswer(error: NodeJS.ErrnoException, bytesRead: number): string {
     // A request that took too long to arrive: a 408, as node answers (no contract code is a 408), with
     // the headers every answer carries.
     const timedOut = error.code === "ERR_HTTP_REQUEST_TIMEOUT";
     const answer = timedOut
-      ? { ...answerFor(undefined, UNPARSED_METHOD, undefined, 408), body: "" }
+      ? answerFor(undefined, UNPARSED_METHOD, undefined, { status: 408, recorded: bytesRead > 0 })
       : answerFor(
           new ApiError(
             "BAD_REQUEST",

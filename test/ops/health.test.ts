@@ -113,6 +113,9 @@ describe("GET /readyz on a full disk", () => {
 
   it("answers /readyz 503 after a grouped write (a key create) failed on a full disk, 200 once there is room", async () => {
     const keyspace = await createKeyspace(t);
+    const verified = await createKey(t, { keyspaceId: keyspace.id });
+    await t.call("POST", "/v1/keys/verify", { body: { key: verified.key } });
+    await t.deps.usage.flush(); // its usage row for this hour exists: the next flush updates it in place
     const freeDisk = fillDisk();
     let failed = false;
     for (let i = 0; i < 200 && !failed; i++) {
@@ -123,6 +126,10 @@ describe("GET /readyz on a full disk", () => {
     }
     expect(failed, "a create should have failed on the full database").toBe(true);
     expect(await get(t.app, "/readyz")).toMatchObject({ status: 503, body: { code: "UNAVAILABLE" } });
+    // A small write that still fits (a usage flush updating its rows in place) does not make it ready.
+    await t.call("POST", "/v1/keys/verify", { body: { key: verified.key } });
+    await expect(t.deps.usage.flush()).resolves.toBeUndefined();
+    expect(await get(t.app, "/readyz")).toMatchObject({ status: 503 });
     freeDisk();
     expect(await get(t.app, "/readyz")).toMatchObject({ status: 200, body: OK });
   });

@@ -201,25 +201,40 @@ describe("HTTP over a real Node server", () => {
     socket.destroy();
   });
 
-  it("answers a request that took too long to arrive 408, with a request id, and closes it", async () => {
-    const accepted = new Promise<import("node:net").Socket>((resolve) => server.once("connection", resolve));
-    const socket = connect(Number(new URL(base).port), "127.0.0.1");
-    let received = "";
-    socket.on("data", (chunk) => {
-      received += String(chunk);
-    });
-    const serverSide = await accepted;
-    // What node's headers timeout raises after 60 s, raised at once.
-    server.emit(
-      "clientError",
-      Object.assign(new Error("Request Timeout"), { code: "ERR_HTTP_REQUEST_TIMEOUT" }),
-      serverSide,
-    );
-    await new Promise<void>((resolve) => socket.once("close", () => resolve()));
-    expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
-    expect(received.toLowerCase()).toMatch(/x-request-id: [0-9a-f-]{36}\r\n/);
-    expect(received.toLowerCase()).toContain("connection: close");
-  });
+  it.each([
+    ["part of a request", "GET /v1/keys HTTP/1.1\r\nhost: x\r\n", true],
+    ["nothing (a preconnect), unlogged", "", false],
+  ])(
+    "answers a connection that sent %s before its time ran out 408, with a request id, and closes it",
+    async (_, sent, logged) => {
+      const accepted = new Promise<import("node:net").Socket>((resolve) =>
+        server.once("connection", resolve),
+      );
+      const socket = connect(Number(new URL(base).port), "127.0.0.1");
+      let received = "";
+      socket.on("data", (chunk) => {
+        received += String(chunk);
+      });
+      const serverSide = await accepted;
+      if (sent !== "") {
+        socket.write(sent);
+        await vi.waitFor(() => expect(serverSide.bytesRead).toBe(sent.length));
+      }
+      // What node's headers timeout raises after 60 s, raised at once.
+      server.emit(
+        "clientError",
+        Object.assign(new Error("Request Timeout"), { code: "ERR_HTTP_REQUEST_TIMEOUT" }),
+        serverSide,
+      );
+      await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+      expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      expect(received.toLowerCase()).toContain("connection: close");
+      const requestId = /x-request-id: ([0-9a-f-]{36})\r\n/i.exec(received)?.[1];
+      expect(requestId).toBeDefined();
+      requestLinesWritten(t);
+      expect(t.logs.some((line) => line.includes(`"requestId":"${requestId}"`))).toBe(logged);
+    },
+  );
 
   it("answers a listed origin's preflight and lets it read the answer", async () => {
     const preflight = await fetch(`${base}/v1/keys`, {

@@ -50,17 +50,23 @@ describe("GroupCommit", () => {
       expect(results.map((result) => result.status)).toEqual(["fulfilled", "rejected"]);
       expect(stored()).toEqual(["a"]);
       expect(commits.writesFailing).toBe(true);
-      await commits.run(insert("b"));
-      expect(commits.writesFailing, "a group that wrote cleanly clears it").toBe(false);
     });
 
     it("is set by runNow on a storage failure, not by a write refused for its content", () => {
+      commits.runNow(insert("a"));
+      expect(() => commits.runNow(insert("a"))).toThrow(/UNIQUE/);
+      expect(commits.writesFailing).toBe(false);
       expect(() => commits.runNow(storageFailure("SQLITE_IOERR_WRITE"))).toThrow();
       expect(commits.writesFailing).toBe(true);
+    });
+
+    it("stays set through writes that succeed, until the storage is declared recovered", async () => {
+      expect(() => commits.runNow(storageFailure("SQLITE_FULL"))).toThrow();
+      // A small write may fit where larger ones do not: it says nothing of the storage.
       commits.runNow(insert("a"));
-      expect(commits.writesFailing).toBe(false);
-      commits.runNow(insert("b"));
-      expect(() => commits.runNow(insert("b"))).toThrow(/UNIQUE/);
+      await commits.run(insert("b"));
+      expect(commits.writesFailing).toBe(true);
+      commits.storageRecovered();
       expect(commits.writesFailing).toBe(false);
     });
   });
