@@ -8,6 +8,9 @@ import { errorAnswers } from "../middleware/errors.js";
 import { DEFAULT_CSP, SECURITY_HEADERS } from "../middleware/security-headers.js";
 import { requestIdPolicy } from "../observability/request-id.js";
 
+/** How long a refused connection may stay open after its answer, for the client to read it. */
+const LINGER_MS = 500;
+
 /** The method recorded for a request node could not parse far enough to read one. */
 const UNPARSED_METHOD = "UNPARSED";
 
@@ -91,15 +94,23 @@ export function unparsableRequests(deps: AppDeps) {
   }
 
   function answerClientErrors(server: Server): void {
+    const lingering = new WeakSet<Duplex>();
     server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
       // As node's own handler does: answer only when nothing is being answered on this connection yet
-      // (a pipelined request's response under way), and close the connection whatever happens. Ending
-      // it alone would leave it half-open for as long as the client keeps its side.
+      // (a pipelined request's response under way), and close the connection whatever happens.
+      // Node keeps feeding the parser what the client still sends, and reports each failure again.
+      if (lingering.has(socket)) return;
       const answering = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-      if (error.code !== "ECONNRESET" && socket.writable && answering?.headersSent !== true) {
-        socket.write(rawAnswer(error, (socket as Socket).bytesRead));
+      if (error.code === "ECONNRESET" || !socket.writable || answering?.headersSent === true) {
+        socket.destroy();
+        return;
       }
-      socket.destroy();
+      // A lingering close: the answer and a FIN now, the socket destroyed a moment later. Destroyed at
+      // once (as node does) with the client's bytes still unread, the kernel resets the connection, and
+      // a client may drop the answer; ended alone, it stays half-open as long as the client keeps its side.
+      socket.end(rawAnswer(error, (socket as Socket).bytesRead));
+      lingering.add(socket);
+      setTimeout(() => socket.destroy(), LINGER_MS).unref();
     });
   }
 

@@ -197,7 +197,8 @@ describe("HTTP over a real Node server", () => {
     await new Promise<void>((resolve) => socket.once("end", () => resolve()));
     expect(received).toMatch(/^HTTP\/1\.1 400 /);
     // Ended alone, the server's side would stay half-open for as long as the client holds its own.
-    await vi.waitFor(() => expect(serverSide.destroyed).toBe(true));
+    // After a short linger (500 ms), so the client can read the answer before the connection goes.
+    await vi.waitFor(() => expect(serverSide.destroyed).toBe(true), { timeout: 3_000 });
     socket.destroy();
   });
 
