@@ -81,6 +81,24 @@ export interface VerifyResult {
 
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: "NOT_FOUND" });
 
+type Owner = { workspaceId: string; ownerId: string | null };
+
+/** A caller verifies only its workspace's keys, and an owner-bound one only its owner's. */
+function mayVerify(caller: VerifyScope, key: Owner): boolean {
+  return (
+    key.workspaceId === caller.workspaceId && (caller.ownerId === null || key.ownerId === caller.ownerId)
+  );
+}
+
+/** Ends a cache load, uncached, for a key the loading caller may not verify (see verifyKey). */
+class NotTheCallersKey extends Error {
+  readonly owner: Owner;
+  constructor(row: Owner) {
+    super("not the caller's key");
+    this.owner = { workspaceId: row.workspaceId, ownerId: row.ownerId };
+  }
+}
+
 /**
  * The verify path, top to bottom: the cache (on a miss: format and checksum → lookup → hash compare),
  * then in contract order REVOKED, DISABLED, EXPIRED, INSUFFICIENT_SCOPES, RATE_LIMITED,
@@ -99,17 +117,33 @@ export async function verifyKey(
   if (key === undefined) {
     // 3. The lookup by keyId and a constant-time hash compare (argon2 off the event loop).
     const parsed = parseKey(request.key) as ParsedKey; // valid, as checked above
-    key = await deps.keyCache.load(digest, async () => {
-      const row = await deps.repos.keys.findForVerify(`key_${parsed.keyId}`);
-      if (row === undefined || row.start !== parsed.start) return null;
-      if (!(await keyMatchesHash(request.key, digest, row.hash))) return null;
-      // The last use written or on its way: a record loaded again (after a change or an eviction)
-      // times the next write from where verify left it, not from the older stored time.
-      return toCachedKey(deps.usage.withKeyLastWrite(row));
-    });
+    const load = () =>
+      deps.keyCache.load(digest, async () => {
+        const row = await deps.repos.keys.findForVerify(`key_${parsed.keyId}`);
+        if (row === undefined || row.start !== parsed.start) return null;
+        // Another tenant's key is not hashed for this caller: a key id is public (it is in `start`), so
+        // a forged key naming a real argon2id key would otherwise cost any caller, of any workspace, a
+        // full argon2id computation (each forged string a fresh one). Nothing is cached: for its own
+        // tenant the same digest may be the real key.
+        if (!mayVerify(caller, row)) throw new NotTheCallersKey(row);
+        if (!(await keyMatchesHash(request.key, digest, row.hash))) return null;
+        // The last use written or on its way: a record loaded again (after a change or an eviction)
+        // times the next write from where verify left it, not from the older stored time.
+        return toCachedKey(deps.usage.withKeyLastWrite(row));
+      });
+    try {
+      key = await load();
+    } catch (error) {
+      if (!(error instanceof NotTheCallersKey)) throw error;
+      // A load this call shared with another tenant's call of the same key: made again when it is ours.
+      if (!mayVerify(caller, error.owner)) return NOT_FOUND;
+      key = await load().catch((again) => {
+        if (again instanceof NotTheCallersKey) return null;
+        throw again;
+      });
+    }
   }
-  if (key === null || key.workspaceId !== caller.workspaceId) return NOT_FOUND;
-  if (caller.ownerId !== null && key.ownerId !== caller.ownerId) return NOT_FOUND;
+  if (key === null || !mayVerify(caller, key)) return NOT_FOUND;
 
   const now = deps.clock.now();
 

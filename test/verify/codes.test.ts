@@ -1,3 +1,4 @@
+import argon2 from "argon2";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { checksumOf, generateKey } from "../../src/keys/format.js";
 import { sha256Hex } from "../../src/keys/hash.js";
@@ -142,6 +143,28 @@ describe("POST /v1/keys/verify: the codes", () => {
       expect(await verify(t, { key: theirs.key })).toStrictEqual(NOT_FOUND);
       expect(await verify(t, { key: ours.key }, otherRootKey)).toStrictEqual(NOT_FOUND);
       expect((await verify(t, { key: theirs.key }, otherRootKey)).code).toBe("VALID");
+    });
+
+    it("spends no argon2id computation on another tenant's key id, and leaves its owner's verifies unharmed", async () => {
+      const otherRootKey = await otherWorkspaceRootKey(t);
+      const slow = await createKeyspace(t, { hashAlgorithm: "argon2id" }, otherRootKey);
+      const theirs = await createKey(t, { keyspaceId: slow.id }, otherRootKey);
+      const computations = vi.spyOn(argon2, "verify");
+      // Forged keys naming their key id (public: it is in `start`), each with a valid checksum.
+      for (let i = 0; i < 5; i++) {
+        const head = `${theirs.key.slice(0, -38)}${String(i).repeat(32)}`;
+        expect(await verify(t, { key: head + checksumOf(head) })).toStrictEqual(NOT_FOUND);
+      }
+      // Their real key, from this workspace, at the same time as its own workspace verifies it.
+      const [ours, own] = await Promise.all([
+        verify(t, { key: theirs.key }),
+        verify(t, { key: theirs.key }, otherRootKey),
+      ]);
+      expect(ours).toStrictEqual(NOT_FOUND);
+      expect(own.code).toBe("VALID");
+      expect(computations).toHaveBeenCalledTimes(1); // the owner's own verify
+      expect((await verify(t, { key: theirs.key }, otherRootKey)).code).toBe("VALID");
+      computations.mockRestore();
     });
 
     it("answers another owner's key to an owner-bound root key", async () => {
