@@ -6,7 +6,8 @@ export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "
 
 /**
  * The largest KEYMINT_CACHE_MAX. lru-cache reserves room for every entry when it is built (the verify
- * cache, its unknown-key LRU and the rate windows: about 50 bytes per unit of the setting), so the setting
+ * cache and its unknown-key LRU: about 50 bytes per unit of the setting, as measured when the rate windows
+ * were an LRU of the same size too), so the setting
  * costs memory before any key is cached. Measured on an empty database with `node dist/index.js`:
  * 5,000,000 listens after 1.1 s at 336 MB RSS, 10,000,000 after 2.0 s at 580 MB, 20,000,000 after
  * 3.6 s at 1.07 GB, and 50,000,000 after 49 s at a 5.4 GB peak, up against V8's default 4 GB heap.

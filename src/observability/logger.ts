@@ -20,7 +20,8 @@ const REDACT_PATHS = [
 // Without the scanner regex's word boundaries: a key or a digest run into other characters
 // ("x<key>", "<digest>0", "req_<key>") is still a key or a digest.
 const KEY_ANYWHERE = new RegExp(SECRET_SCANNER_REGEX.source.replaceAll("\\b", ""), "g");
-const HEX_DIGEST = /[0-9a-f]{64}/g;
+// Either case: a client may send a digest upper-cased (a request id is echoed and stored).
+const HEX_DIGEST = /[0-9a-fA-F]{64}/g;
 // Stops at quotes and backslashes, so scrubbing a serialized JSON line keeps it valid JSON.
 const ARGON2_HASH = /\$argon2[a-z]*\$[^\s"'\\]+/g;
 

@@ -6,6 +6,7 @@ import { generateKey } from "../keys/format.js";
 import { hashKey } from "../keys/hash.js";
 import { asksNoChange } from "../lib/changes.js";
 import { ApiError, notFound } from "../lib/errors.js";
+import { scrubSecrets } from "../observability/logger.js";
 import type { KeyChanges, KeyStatus } from "../repo/keys.js";
 import { auditEvent } from "./audit.js";
 import type { ServiceContext } from "./request-context.js";
@@ -232,7 +233,10 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   return deps.usage.withKeyLastUse(updated);
 }
 
-export async function revokeKey(deps: AppDeps, ctx: ServiceContext, id: string, reason: string | null) {
+export async function revokeKey(deps: AppDeps, ctx: ServiceContext, id: string, given: string | null) {
+  // Free text, often written in a hurry ("leaked: <the key>"): a key or hash in it is not stored, so it
+  // is never shown again in the key, its audit event or any answer.
+  const reason = given === null ? null : scrubSecrets(given);
   const current = await findVisibleKey(deps, ctx.caller, id);
   if (current.revokedAt !== null) return current;
   const now = deps.clock.now();

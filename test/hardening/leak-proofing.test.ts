@@ -3,6 +3,8 @@ import { sha256Hex } from "../../src/keys/hash.js";
 import {
   ADMIN_TOKEN,
   type ApiResponse,
+  createKey,
+  createKeyspace,
   createTestApp,
   requestLinesWritten,
   type TestApp,
@@ -286,5 +288,40 @@ describe("leak-proofing", () => {
     const ordinary = await call("GET", "/v1/keys", { headers: { "x-request-id": "req-2026.11.27:0001" } });
     expect(ordinary.headers.get("x-request-id")).toBe("req-2026.11.27:0001");
     await expectNoLeaks();
+  });
+});
+
+describe("secrets a client writes into what KeyMint stores or echoes", () => {
+  let t: TestApp;
+  beforeEach(async () => {
+    t = await createTestApp();
+  });
+
+  it("stores a revocation reason without the key pasted into it: not in the key, its audit event or any answer", async () => {
+    const keyspaceId = (await createKeyspace(t)).id;
+    const revoked = await createKey(t, { keyspaceId });
+    const leaked = await createKey(t, { keyspaceId });
+    const response = await t.call("POST", `/v1/keys/${revoked.id}/revoke`, {
+      body: { reason: `leaked together with ${leaked.key} in a paste` },
+    });
+    expect(response.status).toBe(200);
+    expect(response.body.revokedReason).toBe("leaked together with [redacted key] in a paste");
+    for (const answer of [
+      response,
+      await t.call("GET", `/v1/keys/${revoked.id}`),
+      await t.call("GET", `/v1/audit-events?resourceId=${revoked.id}`),
+    ]) {
+      expect(answer.text).not.toContain(leaked.key);
+    }
+  });
+
+  it("replaces a request id holding a SHA-256 digest in capitals, as it does one in lower case", async () => {
+    const created = await createKey(t, { keyspaceId: (await createKeyspace(t)).id });
+    const upper = sha256Hex(created.key).toUpperCase();
+    const response = await t.call("GET", "/v1/keyspaces", { headers: { "x-request-id": upper } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-request-id")).not.toBe(upper);
+    requestLinesWritten(t);
+    expect(t.logs.join("\n")).not.toContain(upper);
   });
 });
