@@ -1,4 +1,4 @@
-import type { Caller } from "../auth/caller.js";
+import { type Caller, canSee } from "../auth/caller.js";
 import type { KeyRow } from "../db/schema.js";
 import type { AppDeps } from "../deps.js";
 import type { RefillInterval } from "../keys/credits.js";
@@ -43,12 +43,6 @@ export async function findVisibleKey(deps: AppDeps, caller: Caller, id: string):
   const row = await deps.repos.keys.findById(id);
   if (!row || !canSee(caller, row)) throw notFound("Key");
   return deps.usage.withKeyLastUse(row);
-}
-
-export function canSee(caller: Caller, row: KeyRow): boolean {
-  return (
-    row.workspaceId === caller.workspaceId && (caller.ownerId === null || row.ownerId === caller.ownerId)
-  );
 }
 
 /** The ownerId a caller may give a key: an owner-bound caller only its own (asking for another is 403). */

@@ -1,4 +1,4 @@
-import type { Caller } from "../auth/caller.js";
+import { type Caller, canSee } from "../auth/caller.js";
 import { isSubsetOf, type PermissionGrant } from "../auth/permissions.js";
 import type { RootKeyRow } from "../db/schema.js";
 import type { AppDeps } from "../deps.js";
@@ -90,12 +90,6 @@ async function insertRootKey(deps: AppDeps, origin: Origin, workspaceId: string,
   const created = newRootKey(workspaceId, input.name, input.permissions, ownerId, deps.clock.now());
   await deps.repos.rootKeys.insert(created.row, [rootKeyCreatedEvent(origin, created.row)]);
   return { key: created.key, row: { ...created.row, seq: 0 } };
-}
-
-function canSee(caller: Caller, row: RootKeyRow): boolean {
-  return (
-    row.workspaceId === caller.workspaceId && (caller.ownerId === null || row.ownerId === caller.ownerId)
-  );
 }
 
 // Both answer root keys with their latest use, written yet or not (the caller's own included).

@@ -1,3 +1,4 @@
+import { canSee } from "../auth/caller.js";
 import type { KeyRow } from "../db/schema.js";
 import type { AppDeps } from "../deps.js";
 import { generateKey } from "../keys/format.js";
@@ -5,7 +6,7 @@ import { hashKey } from "../keys/hash.js";
 import { ApiError, notFound } from "../lib/errors.js";
 import type { RotationPlan } from "../repo/keys.js";
 import { auditEvent } from "./audit.js";
-import { canSee, findVisibleKey } from "./keys.js";
+import { findVisibleKey } from "./keys.js";
 import type { ServiceContext } from "./request-context.js";
 
 const notRotatable = () =>

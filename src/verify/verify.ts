@@ -1,3 +1,4 @@
+import { canSee, type Scope } from "../auth/caller.js";
 import { effectiveRemaining } from "../keys/credits.js";
 import { isValidKey, type ParsedKey, parseKey } from "../keys/format.js";
 import { keyMatchesHash, sha256Hex } from "../keys/hash.js";
@@ -54,10 +55,8 @@ export interface VerifyDeps {
 }
 
 /** Whose keys the caller may verify: a workspace, and within it one owner for owner-bound root keys. */
-export interface VerifyScope {
-  workspaceId: string;
-  ownerId: string | null;
-}
+/** The workspace (and owner) whose keys a verify may answer for. */
+export type VerifyScope = Scope;
 
 export interface VerifyRequest {
   key: string;
@@ -81,19 +80,10 @@ export interface VerifyResult {
 
 const NOT_FOUND: VerifyResult = Object.freeze({ valid: false, code: "NOT_FOUND" });
 
-type Owner = { workspaceId: string; ownerId: string | null };
-
-/** A caller verifies only its workspace's keys, and an owner-bound one only its owner's. */
-function mayVerify(caller: VerifyScope, key: Owner): boolean {
-  return (
-    key.workspaceId === caller.workspaceId && (caller.ownerId === null || key.ownerId === caller.ownerId)
-  );
-}
-
 /** Ends a cache load, uncached, for a key the loading caller may not verify (see verifyKey). */
 class NotTheCallersKey extends Error {
-  readonly owner: Owner;
-  constructor(row: Owner) {
+  readonly owner: Scope;
+  constructor(row: Scope) {
     super("not the caller's key");
     this.owner = { workspaceId: row.workspaceId, ownerId: row.ownerId };
   }
@@ -125,7 +115,7 @@ export async function verifyKey(
         // a forged key naming a real argon2id key would otherwise cost any caller, of any workspace, a
         // full argon2id computation (each forged string a fresh one). Nothing is cached: for its own
         // tenant the same digest may be the real key.
-        if (!mayVerify(caller, row)) throw new NotTheCallersKey(row);
+        if (!canSee(caller, row)) throw new NotTheCallersKey(row);
         if (!(await keyMatchesHash(request.key, digest, row.hash))) return null;
         // The last use written or on its way: a record loaded again (after a change or an eviction)
         // times the next write from where verify left it, not from the older stored time.
@@ -136,14 +126,14 @@ export async function verifyKey(
     } catch (error) {
       if (!(error instanceof NotTheCallersKey)) throw error;
       // A load this call shared with another tenant's call of the same key: made again when it is ours.
-      if (!mayVerify(caller, error.owner)) return NOT_FOUND;
+      if (!canSee(caller, error.owner)) return NOT_FOUND;
       key = await load().catch((again) => {
         if (again instanceof NotTheCallersKey) return null;
         throw again;
       });
     }
   }
-  if (key === null || !mayVerify(caller, key)) return NOT_FOUND;
+  if (key === null || !canSee(caller, key)) return NOT_FOUND;
 
   const now = deps.clock.now();
 
