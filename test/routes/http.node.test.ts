@@ -24,6 +24,16 @@ describe("HTTP over a real Node server", () => {
 
   const auth = () => ({ authorization: `Bearer ${t.rootKey}` });
 
+  /** The request log line written under `requestId`, once it is written. */
+  function requestLineOf(requestId: string | undefined): Promise<Record<string, unknown>> {
+    return vi.waitFor(() => {
+      requestLinesWritten(t);
+      const found = t.logs.find((logged) => logged.includes(`"requestId":"${requestId}"`));
+      if (found === undefined) throw new Error("no request line yet");
+      return JSON.parse(found);
+    });
+  }
+
   function expectSecureHeaders(response: Response, csp = "default-src 'none'; frame-ancestors 'none'") {
     expect(response.headers.get("cache-control")).toBe("no-store");
     expect(response.headers.get("x-content-type-options")).toBe("nosniff");
@@ -103,12 +113,7 @@ describe("HTTP over a real Node server", () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 50));
     socket.destroy();
-    const line = await vi.waitFor(() => {
-      requestLinesWritten(t);
-      const found = t.logs.find((logged) => logged.includes(`"requestId":"${requestId}"`));
-      if (found === undefined) throw new Error("no request line yet");
-      return JSON.parse(found);
-    });
+    const line = await requestLineOf(requestId);
     expect(line).toMatchObject({ method: "POST", route: path, status: 499 });
     expect(t.logs.filter((logged) => logged.includes('"request failed"'))).toStrictEqual([]);
     const metrics = await (await fetch(`${base}/metrics`)).text();
@@ -132,12 +137,7 @@ describe("HTTP over a real Node server", () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 5));
     socket.destroy();
-    const line = await vi.waitFor(() => {
-      requestLinesWritten(t);
-      const found = t.logs.find((logged) => logged.includes(`"requestId":"${requestId}"`));
-      if (found === undefined) throw new Error("no request line yet");
-      return JSON.parse(found);
-    });
+    const line = await requestLineOf(requestId);
     expect(line).toMatchObject({ method: "POST", route: path, status: 499 });
   });
 
@@ -176,12 +176,7 @@ describe("HTTP over a real Node server", () => {
     if (givenId !== undefined) expect(requestId).toBe(givenId);
     else expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(JSON.parse(body)).toMatchObject({ status: 400, code: "BAD_REQUEST", requestId });
-    const line = await vi.waitFor(() => {
-      requestLinesWritten(t);
-      const found = t.logs.find((logged) => logged.includes(`"requestId":"${requestId}"`));
-      if (found === undefined) throw new Error("no request line yet");
-      return JSON.parse(found);
-    });
+    const line = await requestLineOf(requestId);
     expect(line).toMatchObject({ route: "unmatched", status: 400 });
   });
 
