@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { PermissionGrant } from "../auth/permissions.js";
 
@@ -126,6 +127,8 @@ export const auditEvents = sqliteTable(
     resourceId: text("resource_id").notNull(),
     /** The ownerId of the key an event is about, so owner-bound root keys see only their owner's events. */
     ownerId: text("owner_id"),
+    /** On a key.update that moved the key to another owner, the owner it was taken from: it sees the event too. */
+    previousOwnerId: text("previous_owner_id"),
     requestId: text("request_id").notNull(),
     ip: text("ip"),
     details: text("details", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
@@ -134,6 +137,10 @@ export const auditEvents = sqliteTable(
     index("audit_workspace_seq").on(table.workspaceId, table.seq),
     index("audit_workspace_resource_seq").on(table.workspaceId, table.resourceId, table.seq),
     index("audit_workspace_owner_seq").on(table.workspaceId, table.ownerId, table.seq),
+    // Set only on the rare owner change: a partial index costs the other events nothing.
+    index("audit_workspace_previous_owner_seq")
+      .on(table.workspaceId, table.previousOwnerId, table.seq)
+      .where(sql`previous_owner_id IS NOT NULL`),
     index("audit_workspace_time").on(table.workspaceId, table.time),
   ],
 );

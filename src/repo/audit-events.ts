@@ -4,7 +4,7 @@ import { type AuditEventRow, auditEvents, type NewAuditEvent } from "../db/schem
 
 export interface AuditFilter {
   workspaceId: string;
-  /** Only the events about keys of this owner (contract §2: an owner-bound root key's view). */
+  /** Only the events about keys of this owner, moves away included (contract §2: an owner-bound root key's view). */
   ownerId?: string;
   resourceId?: string;
   action?: string;
@@ -20,22 +20,34 @@ export function insertAuditEvents(tx: Tx, events: NewAuditEvent[]): void {
 }
 
 export function createAuditEventRepo(db: Db) {
+  function select(conditions: SQL[], limit: number): AuditEventRow[] {
+    return db
+      .select()
+      .from(auditEvents)
+      .where(and(...conditions))
+      .orderBy(desc(auditEvents.seq))
+      .limit(limit)
+      .all();
+  }
+
   return {
     async list(filter: AuditFilter): Promise<AuditEventRow[]> {
       const conditions: SQL[] = [eq(auditEvents.workspaceId, filter.workspaceId)];
-      if (filter.ownerId !== undefined) {
-        conditions.push(eq(auditEvents.resourceType, "key"), eq(auditEvents.ownerId, filter.ownerId));
-      }
       if (filter.resourceId !== undefined) conditions.push(eq(auditEvents.resourceId, filter.resourceId));
       if (filter.action !== undefined) conditions.push(eq(auditEvents.action, filter.action));
       if (filter.beforeSeq !== undefined) conditions.push(lt(auditEvents.seq, filter.beforeSeq));
-      return db
-        .select()
-        .from(auditEvents)
-        .where(and(...conditions))
-        .orderBy(desc(auditEvents.seq))
-        .limit(filter.limit)
-        .all();
+      if (filter.ownerId === undefined) return select(conditions, filter.limit);
+      // An owner's view: its keys' events, and each change that moved one of its keys to another owner.
+      // Two queries, each on its own index, merged newest first: one query with an OR of the two owner
+      // columns would walk every event of the workspace instead.
+      conditions.push(eq(auditEvents.resourceType, "key"));
+      const owned = select([...conditions, eq(auditEvents.ownerId, filter.ownerId)], filter.limit);
+      const movedAway = select(
+        [...conditions, eq(auditEvents.previousOwnerId, filter.ownerId)],
+        filter.limit,
+      );
+      if (movedAway.length === 0) return owned;
+      return [...owned, ...movedAway].sort((a, b) => b.seq - a.seq).slice(0, filter.limit);
     },
   };
 }

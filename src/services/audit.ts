@@ -43,6 +43,8 @@ export interface AuditSubject {
   resourceId: string;
   /** The owner the resource belongs to, so owner-bound root keys can read their own events. */
   ownerId?: string | null;
+  /** The owner a key.update took the key from: that owner's view shows the event too. */
+  previousOwnerId?: string | null;
   details?: Record<string, unknown>;
 }
 
@@ -57,6 +59,7 @@ export function auditEvent(origin: Origin, time: number, subject: AuditSubject):
     resourceType: subject.resourceType,
     resourceId: subject.resourceId,
     ownerId: subject.ownerId ?? null,
+    previousOwnerId: subject.previousOwnerId ?? null,
     requestId: origin.requestId,
     ip: origin.ip,
     details: subject.details ?? {},
@@ -74,7 +77,8 @@ export async function listAuditEvents(deps: AppDeps, caller: Caller, input: List
   const rows = await deps.repos.auditEvents.list({
     workspaceId: caller.workspaceId,
     // An owner-bound root key reads only the events about its owner's keys (contract §2): not those about
-    // root keys bound to the same owner, and by the owner the key had when the event was recorded.
+    // root keys bound to the same owner, and by the owner the key had when the event was recorded (a move
+    // to another owner shows to both: the owner it left still sees what took its key away).
     ownerId: caller.ownerId ?? undefined,
     resourceId: input.resourceId,
     action: input.action,

@@ -204,6 +204,7 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   }
   // The refill period restarts now: carry over the balance as it stands, refill included.
   const carryOverCredits = changes.remaining === undefined && changes.refilledAt !== undefined;
+  const movesOwner = changes.ownerId !== undefined && changes.ownerId !== current.ownerId;
   const fields = Object.keys(input).filter((field) => input[field as keyof KeyFields] !== undefined);
   const updated = await deps.repos.keys.update(
     id,
@@ -215,6 +216,7 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
         resourceType: "key",
         resourceId: id,
         ownerId: changes.ownerId !== undefined ? changes.ownerId : current.ownerId,
+        previousOwnerId: movesOwner ? current.ownerId : null,
         details: { fields },
       }),
     ],

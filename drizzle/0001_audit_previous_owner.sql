@@ -1,0 +1,2 @@
+ALTER TABLE `audit_events` ADD `previous_owner_id` text;--> statement-breakpoint
+CREATE INDEX `audit_workspace_previous_owner_seq` ON `audit_events` (`workspace_id`,`previous_owner_id`,`seq`) WHERE previous_owner_id IS NOT NULL;
