@@ -20,8 +20,12 @@ const REDACT_PATHS = [
 // Without the scanner regex's word boundaries: a key or a digest run into other characters
 // ("x<key>", "<digest>0", "req_<key>") is still a key or a digest.
 const KEY_ANYWHERE = new RegExp(SECRET_SCANNER_REGEX.source.replaceAll("\\b", ""), "g");
-// Either case: a client may send a digest upper-cased (a request id is echoed and stored).
-const HEX_DIGEST = /[0-9a-fA-F]{64}/g;
+// Either case: a client may send a digest upper-cased (a request id is echoed and stored). A SHA-256
+// digest in hex holds digits and letters both (all but about one in 10^13 do), while filler a client
+// may send as an id ("aaaa…", "0000…", sized to the 128-char limit) holds only one kind: only a run
+// with both is taken for a digest, so such an id is still echoed as the contract asks.
+const HEX_RUN = /[0-9a-fA-F]{64,}/g;
+const looksLikeDigest = (run: string) => /[0-9]/.test(run) && /[a-fA-F]/.test(run);
 // Stops at quotes and backslashes, so scrubbing a serialized JSON line keeps it valid JSON.
 const ARGON2_HASH = /\$argon2[a-z]*\$[^\s"'\\]+/g;
 
@@ -30,7 +34,7 @@ export function scrubSecrets(text: string): string {
   return text
     .replace(KEY_ANYWHERE, "[redacted key]")
     .replace(ARGON2_HASH, "[redacted hash]")
-    .replace(HEX_DIGEST, "[redacted hash]");
+    .replace(HEX_RUN, (run) => (looksLikeDigest(run) ? "[redacted hash]" : run));
 }
 
 /** scrubSecrets, and this deployment's tokens too: for text a client may see or a log keeps. */

@@ -324,4 +324,18 @@ describe("secrets a client writes into what KeyMint stores or echoes", () => {
     requestLinesWritten(t);
     expect(t.logs.join("\n")).not.toContain(upper);
   });
+
+  it("echoes and logs a sane id of hex filler: letters only or digits only, up to the 128-char limit", async () => {
+    // Only a hex run holding digits and letters both can be a digest (see logger.ts).
+    for (const id of ["a".repeat(128), "0".repeat(64), "F".repeat(100), `req-${"f".repeat(64)}`]) {
+      const response = await t.call("GET", "/v1/keyspaces", { headers: { "x-request-id": id } });
+      expect(response.headers.get("x-request-id")).toBe(id);
+      requestLinesWritten(t);
+      expect(t.logs.at(-1)).toContain(`"requestId":"${id}"`);
+    }
+    const missing = await t.call("GET", "/v1/keys/key_000000000000", {
+      headers: { "x-request-id": "b".repeat(128) },
+    });
+    expect(missing.body.requestId).toBe("b".repeat(128));
+  });
 });

@@ -217,7 +217,16 @@ describe("scrubSecrets", () => {
   it("replaces a key or a digest run into letters, digits or underscores", () => {
     expect(scrubSecrets(`Z${A_KEY}`)).toBe("Z[redacted key]");
     expect(scrubSecrets(`trace_${A_KEY}0`)).toBe("trace_[redacted key]0");
-    expect(scrubSecrets(`x${A_SHA256}0`)).toBe("x[redacted hash]0");
+    // A hex run is replaced whole: the digits run into it may be the digest's.
+    expect(scrubSecrets(`x${A_SHA256}0`)).toBe("x[redacted hash]");
+    expect(scrubSecrets(`x${A_SHA256}g`)).toBe("x[redacted hash]g");
+  });
+
+  it("keeps a hex run of one kind of character: filler, not a digest", () => {
+    for (const filler of ["a".repeat(128), "0".repeat(64), "F".repeat(70)]) {
+      expect(scrubSecrets(`id ${filler}`)).toBe(`id ${filler}`);
+    }
+    expect(scrubSecrets(`id ${"a".repeat(63)}1`)).toBe("id [redacted hash]");
   });
 
   it("replaces keys of every prefix shape", () => {
