@@ -163,12 +163,7 @@ export const VerifyBody = z.strictObject({
   // No length limit of its own (the body's 64 KiB is one): a string of any length that is not a key is
   // NOT_FOUND, as §5 answers every well-formed request 200, and parseKey refuses a long one first.
   key: z.string().openapi({ example: "dm_live_4fJ9kQ2mXa1Bq8ZrT3vLw0YpN6cHs2KdF9gJm4XbR7tE3ighly" }),
-  // Strings matched exactly against the key's: one no key can hold (a wildcard, say) is INSUFFICIENT_SCOPES
-  // like any other the key lacks, not a 400, for the same reason as `key` above.
-  scopes: z
-    .array(z.string())
-    .optional()
-    .openapi({ description: "Scopes the key must all hold, each matched exactly (no wildcards)." }),
+  scopes: Scopes.optional().openapi({ description: "Scopes the key must all hold." }),
   cost: z.number().int().min(0).max(1000).default(1).openapi({ description: "Credits to spend." }),
 });
 
