@@ -3,6 +3,7 @@ import { FailureThrottle } from "./auth/failure-throttle.js";
 import type { Config } from "./config.js";
 import { loadConfig } from "./config.js";
 import type { Db } from "./db/client.js";
+import { Argon2Queue, defaultArgon2Concurrency } from "./keys/argon2-queue.js";
 import { randomBase62 } from "./keys/base62.js";
 import { type Clock, systemClock } from "./lib/clock.js";
 import { CursorCodec } from "./lib/cursor.js";
@@ -31,6 +32,8 @@ export interface AppDeps {
   keyCache: VerifyCache;
   rootKeyCache: RecordCache<Caller>;
   rateLimiter: RateLimiter;
+  /** Whose argon2 computation runs next, and which are dropped at shutdown. */
+  argon2: Argon2Queue;
   authThrottle: FailureThrottle;
   usage: UsageBuffer;
   cursors: CursorCodec;
@@ -72,6 +75,7 @@ export async function createDeps(options: DepsOptions): Promise<AppDeps> {
     rootKeyCache: new RecordCache({ ...cacheOptions, max: Math.min(cacheOptions.max, ROOT_KEY_CACHE_MAX) }),
     // Unbounded by design: a running window must never be dropped (see RateLimiter).
     rateLimiter: new RateLimiter(),
+    argon2: new Argon2Queue(defaultArgon2Concurrency()),
     authThrottle: new FailureThrottle(),
     usage: new UsageBuffer(repos, clock),
     cursors: new CursorCodec(cursorSecret),

@@ -63,6 +63,8 @@ async function main(): Promise<void> {
     }
     const deadline = setTimeout(() => {
       logger.warn("in-flight requests did not finish in time; closing their connections");
+      // Their argon2 work too: waiting, it would hold the exit until all of it had run.
+      deps.argon2.stop();
       server.closeAllConnections();
     }, SHUTDOWN_DEADLINE_MS);
     deadline.unref();
@@ -71,6 +73,9 @@ async function main(): Promise<void> {
     // close() stops accepting and waits for in-flight requests; idle keep-alive sockets would hold it open.
     server.close(async () => {
       clearTimeout(deadline);
+      // Every connection is closed, but a request whose client hung up may still be hashing: its
+      // result would meet a closed database.
+      deps.argon2.stop();
       try {
         deps.requestLog.flush();
         await deps.usage.stop();

@@ -1,5 +1,6 @@
 import { createHash, hash, timingSafeEqual } from "node:crypto";
 import argon2 from "argon2";
+import type { Argon2Queue } from "./argon2-queue.js";
 
 export type HashAlgorithm = "sha256" | "argon2id";
 
@@ -11,9 +12,9 @@ export function sha256Hex(value: string): string {
   return hash("sha256", value, "hex");
 }
 
-/** Hashes a new key for storage. argon2 runs on libuv's thread pool, off the event loop. */
-export async function hashKey(key: string, algorithm: HashAlgorithm): Promise<string> {
-  return algorithm === "argon2id" ? argon2.hash(key, ARGON2_OPTIONS) : sha256Hex(key);
+/** Hashes a new key for storage. argon2 runs on libuv's thread pool, off the event loop, its turn given by `queue`. */
+export async function hashKey(key: string, algorithm: HashAlgorithm, queue: Argon2Queue): Promise<string> {
+  return algorithm === "argon2id" ? queue.run(() => argon2.hash(key, ARGON2_OPTIONS)) : sha256Hex(key);
 }
 
 /** Constant-time compare of two hex SHA-256 digests. */
@@ -39,13 +40,16 @@ export function isArgon2Hash(stored: string): boolean {
  * Checks a presented key against its stored hash. `presentedSha256` is the digest the caller already
  * computed for the cache key, so a sha256 keyspace hashes each presented key once.
  */
-export async function keyMatchesHash(key: string, presentedSha256: string, stored: string): Promise<boolean> {
+export async function keyMatchesHash(
+  key: string,
+  presentedSha256: string,
+  stored: string,
+  queue: Argon2Queue,
+): Promise<boolean> {
   if (isArgon2Hash(stored)) {
-    try {
-      return await argon2.verify(stored, key);
-    } catch {
-      return false;
-    }
+    // Only argon2's own failure (a malformed stored hash) means "no match": a refusal by the queue at
+    // shutdown is not an answer about the key, and must not be cached as one.
+    return queue.run(() => argon2.verify(stored, key).catch(() => false));
   }
   return sha256Equals(presentedSha256, stored);
 }

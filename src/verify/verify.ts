@@ -1,4 +1,5 @@
 import { canSee, type Scope } from "../auth/caller.js";
+import type { Argon2Queue } from "../keys/argon2-queue.js";
 import { effectiveRemaining } from "../keys/credits.js";
 import { isValidKey, type ParsedKey, parseKey } from "../keys/format.js";
 import { keyMatchesHash, sha256Hex } from "../keys/hash.js";
@@ -48,6 +49,7 @@ export type VerifyCache = RecordCache<CachedKey>;
 
 export interface VerifyDeps {
   repos: Repos;
+  argon2: Argon2Queue;
   keyCache: VerifyCache;
   rateLimiter: RateLimiter;
   usage: UsageBuffer;
@@ -116,7 +118,7 @@ export async function verifyKey(
         // full argon2id computation (each forged string a fresh one). Nothing is cached: for its own
         // tenant the same digest may be the real key.
         if (!canSee(caller, row)) throw new NotTheCallersKey(row);
-        if (!(await keyMatchesHash(request.key, digest, row.hash))) return null;
+        if (!(await keyMatchesHash(request.key, digest, row.hash, deps.argon2))) return null;
         // The last use written or on its way: a record loaded again (after a change or an eviction)
         // times the next write from where verify left it, not from the older stored time.
         return toCachedKey(deps.usage.withKeyLastWrite(row));

@@ -42,6 +42,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Start it the documented way, `npm start`, instead of running node directly. */
   npmStart?: boolean;
+  /** How much of the start and of the latest output is kept (64 KiB of each by default). */
+  outputKept?: number;
 }
 
 const running = new Set<ChildProcess>();
@@ -74,7 +76,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     stdio: ["ignore", "pipe", "pipe"],
   });
   running.add(child);
-  const out = new CappedText();
+  const out = new CappedText(options.outputKept);
   const err = new CappedText();
   child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
     out.append(chunk);

@@ -1,0 +1,81 @@
+import { availableParallelism } from "node:os";
+import { ApiError } from "../lib/errors.js";
+
+/** Argon2 work refused, or its result dropped, because the server is stopping. */
+export class ShuttingDown extends ApiError {
+  constructor() {
+    super("UNAVAILABLE", "The server is shutting down; try again.", undefined, { "retry-after": "1" });
+  }
+}
+
+/** libuv's thread pool: 4 threads unless UV_THREADPOOL_SIZE says otherwise. */
+function threadPoolSize(env: NodeJS.ProcessEnv): number {
+  const size = Number(env.UV_THREADPOOL_SIZE);
+  return Number.isInteger(size) && size > 0 ? size : 4;
+}
+
+/**
+ * As many argon2 computations at once as there are cores, leaving one thread of libuv's pool free
+ * for the rest of the process (the log's asynchronous writes go through it).
+ */
+export function defaultArgon2Concurrency(env: NodeJS.ProcessEnv = process.env): number {
+  return Math.max(1, Math.min(availableParallelism(), threadPoolSize(env) - 1));
+}
+
+/**
+ * Runs argon2 computations a few at a time, in the order asked; the rest wait here, in JavaScript.
+ *
+ * Handed straight to libuv, every one would be queued on its thread pool, which runs all it is given
+ * and keeps the process alive (even through `process.exit()`) until its queue is empty. A backlog of
+ * a few hundred argon2id creates or cold verifies at SIGTERM then held the exit past the 10 s a
+ * supervisor gives. Waiting here, a backlog can be dropped when the server gives up on its requests.
+ */
+export class Argon2Queue {
+  private running = 0;
+  private readonly waiting: { start: () => void; refuse: (error: Error) => void }[] = [];
+  private stopped = false;
+
+  constructor(private readonly concurrency: number) {}
+
+  run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.stopped) return Promise.reject(new ShuttingDown());
+    return new Promise<T>((resolve, reject) => {
+      const start = () => {
+        this.running++;
+        let computing: Promise<T>;
+        try {
+          computing = work();
+        } catch (error) {
+          computing = Promise.reject(error);
+        }
+        computing
+          .then((value) => (this.stopped ? reject(new ShuttingDown()) : resolve(value)), reject)
+          .finally(() => {
+            this.running--;
+            this.startNext();
+          });
+      };
+      if (this.running < this.concurrency) start();
+      else this.waiting.push({ start, refuse: reject });
+    });
+  }
+
+  /**
+   * Refuses the work still waiting, and drops the result of work under way when it finishes: the
+   * requests that asked for it have been given up on, and the database may already be closed.
+   */
+  stop(): void {
+    this.stopped = true;
+    for (const job of this.waiting.splice(0)) job.refuse(new ShuttingDown());
+  }
+
+  /** Computations waiting for their turn. */
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+
+  private startNext(): void {
+    if (this.stopped || this.running >= this.concurrency) return;
+    this.waiting.shift()?.start();
+  }
+}

@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import { Argon2Queue, defaultArgon2Concurrency, ShuttingDown } from "../../src/keys/argon2-queue.js";
+
+/** A computation the test finishes by hand. */
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+describe("Argon2Queue", () => {
+  it("runs at most its concurrency at once, the rest in the order asked", async () => {
+    const queue = new Argon2Queue(2);
+    const jobs = [0, 1, 2, 3].map(() => deferred<number>());
+    const started: number[] = [];
+    const results = jobs.map((job, i) =>
+      queue.run(() => {
+        started.push(i);
+        return job.promise;
+      }),
+    );
+    const outcomes = Promise.allSettled(results);
+    expect(started).toEqual([0, 1]);
+    expect(queue.waitingCount).toBe(2);
+
+    jobs[1]?.resolve(1);
+    await settled();
+    expect(started).toEqual([0, 1, 2]);
+    jobs[0]?.reject(new Error("argon2 failed"));
+    await settled();
+    expect(started).toEqual([0, 1, 2, 3]);
+    jobs[2]?.resolve(2);
+    jobs[3]?.resolve(3);
+
+    expect(
+      (await outcomes).map((outcome) => (outcome.status === "fulfilled" ? outcome.value : "failed")),
+    ).toEqual(["failed", 1, 2, 3]);
+  });
+
+  it("frees the turn of work that throws before it returns a promise", async () => {
+    const queue = new Argon2Queue(1);
+    await expect(
+      queue.run(() => {
+        throw new Error("no");
+      }),
+    ).rejects.toThrow("no");
+    await expect(queue.run(async () => "next")).resolves.toBe("next");
+  });
+
+  it("on stop, refuses the work waiting, drops the result of the work under way, and takes no more", async () => {
+    const queue = new Argon2Queue(1);
+    const running = deferred<string>();
+    let laterStarted = false;
+    const underWay = queue.run(() => running.promise);
+    const waiting = queue.run(async () => {
+      laterStarted = true;
+      return "never";
+    });
+
+    queue.stop();
+    await expect(waiting).rejects.toBeInstanceOf(ShuttingDown);
+    running.resolve("finished after the stop");
+    await expect(underWay).rejects.toBeInstanceOf(ShuttingDown);
+    await expect(queue.run(async () => "new")).rejects.toBeInstanceOf(ShuttingDown);
+    expect(laterStarted).toBe(false);
+    // Answered as the API answers any refusal: 503 UNAVAILABLE, with a Retry-After.
+    const refusal = new ShuttingDown();
+    expect([refusal.status, refusal.code, refusal.headers]).toEqual([
+      503,
+      "UNAVAILABLE",
+      { "retry-after": "1" },
+    ]);
+  });
+
+  it("leaves one thread of libuv's pool free, and never goes below one at a time", () => {
+    expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: "1" })).toBe(1);
+    expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: "2" })).toBe(1);
+    expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: "64" })).toBeGreaterThanOrEqual(1);
+    expect(defaultArgon2Concurrency({})).toBeLessThanOrEqual(3);
+    expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: "nonsense" })).toBeLessThanOrEqual(3);
+  });
+});
