@@ -15,8 +15,9 @@ function threadPoolSize(env: NodeJS.ProcessEnv): number {
 }
 
 /**
- * As many argon2 computations at once as there are cores, leaving one thread of libuv's pool free
- * for the rest of the process (the log's asynchronous writes go through it).
+ * As many argon2 computations at once as there are cores, but one fewer than libuv's pool has threads,
+ * so that one stays free for the rest of the process (the log's asynchronous writes go through it);
+ * at least one, so a pool of one thread is all argon2's. Raise UV_THREADPOOL_SIZE for more.
  */
 export function defaultArgon2Concurrency(env: NodeJS.ProcessEnv = process.env): number {
   return Math.max(1, Math.min(availableParallelism(), threadPoolSize(env) - 1));
@@ -44,7 +45,8 @@ export class Argon2Queue {
         this.running++;
         let computing: Promise<T>;
         try {
-          computing = work();
+          // Whatever `work` returns or throws, its turn is given back below.
+          computing = Promise.resolve(work());
         } catch (error) {
           computing = Promise.reject(error);
         }

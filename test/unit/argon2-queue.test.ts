@@ -43,7 +43,7 @@ describe("Argon2Queue", () => {
     ).toEqual(["failed", 1, 2, 3]);
   });
 
-  it("frees the turn of work that throws before it returns a promise", async () => {
+  it("frees the turn of work that throws before it returns a promise, or returns none", async () => {
     const queue = new Argon2Queue(1);
     await expect(
       queue.run(() => {
@@ -51,6 +51,9 @@ describe("Argon2Queue", () => {
       }),
     ).rejects.toThrow("no");
     await expect(queue.run(async () => "next")).resolves.toBe("next");
+    // Nor one that returns a plain value.
+    await expect(queue.run(() => "plain" as unknown as Promise<string>)).resolves.toBe("plain");
+    await expect(queue.run(async () => "after")).resolves.toBe("after");
   });
 
   it("on stop, refuses the work waiting, drops the result of the work under way, and takes no more", async () => {
@@ -78,7 +81,7 @@ describe("Argon2Queue", () => {
     ]);
   });
 
-  it("leaves one thread of libuv's pool free, and never goes below one at a time", () => {
+  it("runs as many as there are cores, leaving one thread of libuv's pool free, and never fewer than one", () => {
     expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: "1" })).toBe(1);
     expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: "2" })).toBe(1);
     expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: "64" })).toBeGreaterThanOrEqual(1);
