@@ -5,4 +5,6 @@ import type { Origin } from "./audit.js";
 export interface ServiceContext {
   caller: Caller;
   origin: Origin;
+  /** Aborted when the client hangs up before its answer: work not yet begun for it can be dropped. */
+  signal?: AbortSignal;
 }
