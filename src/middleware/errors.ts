@@ -110,7 +110,10 @@ export function handleErrors(deps: AppDeps): ErrorHandler<AppEnv> {
 export const CLIENT_CLOSED_REQUEST = 499;
 const CLIENT_CLOSED: ProblemAnswer = { status: CLIENT_CLOSED_REQUEST, headers: {}, body: "" };
 
-/** Node's error for a request whose connection was reset while its body was read; KeyMint opens no others. */
+/**
+ * A client that went away: node's error for a connection reset while the body was read (KeyMint
+ * opens no other connections), or argon2 work dropped because its client hung up while it waited.
+ */
 function isClientAbort(error: unknown): boolean {
   if (error instanceof ClientGone) return true;
   return error instanceof Error && "code" in error && error.code === "ECONNRESET";
