@@ -39,4 +39,41 @@ describe("keys: a client that hangs up while its argon2id hash waits for its tur
       true,
     );
   });
+
+  it("leaves a key as it was when the rotation's client hangs up, whatever form its empty body took", async () => {
+    const t = await createTestApp();
+    const keyspaceId = (await createKeyspace(t, { hashAlgorithm: "argon2id", prefix: "gonerot" })).id;
+    // No body; an empty body sent as JSON (rebuilt as "{}" before validation); an empty object.
+    const forms: { headers: Record<string, string>; body?: string }[] = [
+      { headers: {} },
+      { headers: { "content-type": "application/json" }, body: "" },
+      { headers: { "content-type": "application/json" }, body: "{}" },
+    ];
+    const keys: { id: string }[] = [];
+    for (const _ of forms) keys.push((await t.call("POST", "/v1/keys", { body: { keyspaceId } })).body);
+    t.deps.argon2 = new Argon2Queue(1);
+    let release = () => {};
+    const held = t.deps.argon2.run(() => new Promise<void>((resolve) => (release = resolve)));
+    const clients = forms.map(() => new AbortController());
+    const rotations = forms.map((form, i) =>
+      t.app.request(`/v1/keys/${keys[i]?.id}/rotate`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${t.rootKey}`, ...form.headers },
+        body: form.body,
+        signal: clients[i]?.signal,
+      }),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(t.deps.argon2.waitingCount).toBe(forms.length);
+    for (const client of clients) client.abort();
+    await new Promise((resolve) => setImmediate(resolve));
+    // Released before the answers are read: a rotation still waiting would now run, and answer 201.
+    release();
+    await held;
+    expect((await Promise.all(rotations)).map((response) => response.status)).toEqual([499, 499, 499]);
+    for (const key of keys) {
+      const after = (await t.call("GET", `/v1/keys/${key.id}`)).body;
+      expect([after.replacedById, after.expiresAt]).toEqual([null, null]);
+    }
+  });
 });
