@@ -8,13 +8,6 @@ export class ShuttingDown extends ApiError {
   }
 }
 
-/** The request a computation was for was given up by its client before the computation's turn came. */
-export class ClientGone extends Error {
-  constructor() {
-    super("The client closed its connection before its argon2 computation began.");
-  }
-}
-
 /** libuv's thread pool: 4 threads unless UV_THREADPOOL_SIZE says otherwise. */
 function threadPoolSize(env: NodeJS.ProcessEnv): number {
   const size = Number(env.UV_THREADPOOL_SIZE);
@@ -45,14 +38,8 @@ export class Argon2Queue {
 
   constructor(private readonly concurrency: number) {}
 
-  /**
-   * Runs `work` in its turn. With `forRequest`, the signal of the request it is for, work whose client
-   * hangs up while it waits is dropped (ClientGone): a burst of abandoned creates (a client timing out
-   * and retrying) is then not hashed ahead of live ones.
-   */
-  run<T>(work: () => Promise<T>, forRequest?: AbortSignal): Promise<T> {
+  run<T>(work: () => Promise<T>): Promise<T> {
     if (this.stopped) return Promise.reject(new ShuttingDown());
-    if (forRequest?.aborted) return Promise.reject(new ClientGone());
     return new Promise<T>((resolve, reject) => {
       const start = () => {
         this.running++;
@@ -70,19 +57,8 @@ export class Argon2Queue {
             this.startNext();
           });
       };
-      if (this.running < this.concurrency) return start();
-      const job = { start, refuse: reject };
-      this.waiting.push(job);
-      forRequest?.addEventListener(
-        "abort",
-        () => {
-          const at = this.waiting.indexOf(job);
-          if (at === -1) return; // begun already, or refused by stop()
-          this.waiting.splice(at, 1);
-          reject(new ClientGone());
-        },
-        { once: true },
-      );
+      if (this.running < this.concurrency) start();
+      else this.waiting.push({ start, refuse: reject });
     });
   }
 

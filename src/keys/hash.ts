@@ -13,14 +13,8 @@ export function sha256Hex(value: string): string {
 }
 
 /** Hashes a new key for storage. argon2 runs on libuv's thread pool, off the event loop, its turn given by `queue`. */
-export async function hashKey(
-  key: string,
-  algorithm: HashAlgorithm,
-  queue: Argon2Queue,
-  forRequest?: AbortSignal,
-): Promise<string> {
-  if (algorithm === "sha256") return sha256Hex(key);
-  return queue.run(() => argon2.hash(key, ARGON2_OPTIONS), forRequest);
+export async function hashKey(key: string, algorithm: HashAlgorithm, queue: Argon2Queue): Promise<string> {
+  return algorithm === "argon2id" ? queue.run(() => argon2.hash(key, ARGON2_OPTIONS)) : sha256Hex(key);
 }
 
 /** Constant-time compare of two hex SHA-256 digests. */

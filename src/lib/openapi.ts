@@ -108,10 +108,9 @@ export function optionalJsonBody<T>(schema: T) {
  */
 export const emptyJsonBodyAsEmptyObject: MiddlewareHandler = async (c, next) => {
   if (c.req.header("content-type")?.toLowerCase().includes("json") && (await c.req.text()).trim() === "") {
-    // The body was read (and cached by Hono): hand the validator a fresh request holding "{}", with
-    // the signal that says whether the client is still there (a rotation's argon2 turn reads it).
-    const { url, method, headers, signal } = c.req.raw;
-    c.req.raw = new Request(url, { method, headers, body: "{}", signal });
+    // The body was read (and cached by Hono): hand the validator a fresh request holding "{}".
+    const { url, method, headers } = c.req.raw;
+    c.req.raw = new Request(url, { method, headers, body: "{}" });
     c.req.bodyCache = {};
   }
   await next();

@@ -13,9 +13,5 @@ export function serviceContext(c: Context<AppEnv>): ServiceContext {
       requestId: c.get("requestId"),
       ip: c.get("clientIp"),
     },
-    // Read only by the services that may wait for an argon2 turn (it makes the request's AbortController).
-    get signal() {
-      return c.req.raw.signal;
-    },
   };
 }

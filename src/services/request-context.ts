@@ -5,6 +5,4 @@ import type { Origin } from "./audit.js";
 export interface ServiceContext {
   caller: Caller;
   origin: Origin;
-  /** Aborted when the client hangs up before its answer: work not yet begun for it can be dropped. */
-  signal?: AbortSignal;
 }

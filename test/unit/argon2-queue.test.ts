@@ -1,10 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  Argon2Queue,
-  ClientGone,
-  defaultArgon2Concurrency,
-  ShuttingDown,
-} from "../../src/keys/argon2-queue.js";
+import { Argon2Queue, defaultArgon2Concurrency, ShuttingDown } from "../../src/keys/argon2-queue.js";
 
 /** A computation the test finishes by hand. */
 function deferred<T>() {
@@ -84,29 +79,6 @@ describe("Argon2Queue", () => {
       "UNAVAILABLE",
       { "retry-after": "1" },
     ]);
-  });
-
-  it("drops waiting work whose request was given up, but not work already begun", async () => {
-    const queue = new Argon2Queue(1);
-    const first = deferred<string>();
-    const begunFor = new AbortController();
-    const begun = queue.run(() => first.promise, begunFor.signal);
-    const waitingFor = new AbortController();
-    let droppedStarted = false;
-    const dropped = queue.run(async () => {
-      droppedStarted = true;
-    }, waitingFor.signal);
-    const next = queue.run(async () => "next");
-
-    waitingFor.abort();
-    begunFor.abort();
-    await expect(dropped).rejects.toBeInstanceOf(ClientGone);
-    expect(queue.waitingCount).toBe(1);
-    first.resolve("finished");
-    await expect(begun).resolves.toBe("finished");
-    await expect(next).resolves.toBe("next");
-    expect(droppedStarted).toBe(false);
-    await expect(queue.run(async () => "x", AbortSignal.abort())).rejects.toBeInstanceOf(ClientGone);
   });
 
   it("runs as many as there are cores, leaving one thread of libuv's pool free, and never fewer than one", () => {
