@@ -27,35 +27,47 @@ export function unparsableRequests(deps: AppDeps) {
   const answerError = errorAnswers(deps);
   const requestIdFor = requestIdPolicy(deps.config);
 
-  /**
-   * The answer for `error` (an ApiError, or any other error as a 500), recorded as requests are; with
-   * `bare`, an answer of that status with no problem body, recorded or not.
-   */
-  function answerFor(
-    error: unknown,
-    method: string,
-    givenRequestId: string | undefined,
-    bare?: { status: number; recorded: boolean },
-  ) {
-    const requestId = requestIdFor(givenRequestId);
-    const problem =
-      bare === undefined ? answerError(error, requestId) : { status: bare.status, headers: {}, body: "" };
-    const headers: [string, string][] = [
+  interface Answer {
+    status: number;
+    headers: [string, string][];
+    body: string;
+  }
+
+  /** The headers every answer carries, then the answer's own. */
+  function withCommonHeaders(requestId: string, own: Record<string, string>): [string, string][] {
+    return [
       ["x-request-id", requestId],
       ...SECURITY_HEADERS.map(([name, value]): [string, string] => [name, value]),
       ["content-security-policy", DEFAULT_CSP],
-      ...Object.entries(problem.headers),
+      ...Object.entries(own),
     ];
-    if (bare?.recorded !== false) {
-      deps.requestLog.record({
-        requestId,
-        method,
-        route: "unmatched",
-        status: problem.status,
-        durationMs: 0,
-      });
-    }
-    return { status: problem.status, headers, body: problem.body };
+  }
+
+  function recordUnmatched(requestId: string, method: string, status: number): void {
+    deps.requestLog.record({ requestId, method, route: "unmatched", status, durationMs: 0 });
+  }
+
+  /** The problem answer for `error` (an ApiError, or any other error as a 500), recorded as requests are. */
+  function answerFor(error: unknown, method: string, givenRequestId: string | undefined): Answer {
+    const requestId = requestIdFor(givenRequestId);
+    const problem = answerError(error, requestId);
+    recordUnmatched(requestId, method, problem.status);
+    return {
+      status: problem.status,
+      headers: withCommonHeaders(requestId, problem.headers),
+      body: problem.body,
+    };
+  }
+
+  /**
+   * Node's 408 for a request that took too long to arrive (no contract code is a 408), with the headers
+   * every answer carries; recorded unless the connection sent nothing (a browser's preconnect, a TCP
+   * health check).
+   */
+  function timeoutAnswer(bytesRead: number): Answer {
+    const requestId = requestIdFor(undefined);
+    if (bytesRead > 0) recordUnmatched(requestId, UNPARSED_METHOD, 408);
+    return { status: 408, headers: withCommonHeaders(requestId, {}), body: "" };
   }
 
   /**
@@ -114,26 +126,16 @@ export function unparsableRequests(deps: AppDeps) {
     });
   }
 
-  /**
-   * The bytes of the answer to a request node could not parse, recorded as requests are, except a
-   * connection that timed out without sending a byte (a browser's preconnect, a TCP health check).
-   */
+  /** The bytes of the answer to a request node could not parse. */
   function rawAnswer(error: NodeJS.ErrnoException, bytesRead: number): string {
-    // A request that took too long to arrive: a 408, as node answers (no contract code is a 408), with
-    // the headers every answer carries.
     const timedOut = error.code === "ERR_HTTP_REQUEST_TIMEOUT";
+    const detail =
+      error.code === "HPE_HEADER_OVERFLOW"
+        ? "The request's headers are too large."
+        : "The request is not valid HTTP/1.1.";
     const answer = timedOut
-      ? answerFor(undefined, UNPARSED_METHOD, undefined, { status: 408, recorded: bytesRead > 0 })
-      : answerFor(
-          new ApiError(
-            "BAD_REQUEST",
-            error.code === "HPE_HEADER_OVERFLOW"
-              ? "The request's headers are too large."
-              : "The request is not valid HTTP/1.1.",
-          ),
-          UNPARSED_METHOD,
-          undefined,
-        );
+      ? timeoutAnswer(bytesRead)
+      : answerFor(new ApiError("BAD_REQUEST", detail), UNPARSED_METHOD, undefined);
     const head = answer.headers.map(([name, value]) => `${name}: ${value}\r\n`).join("");
     const reason = timedOut ? "Request Timeout" : "Bad Request";
     return (
