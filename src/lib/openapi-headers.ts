@@ -11,7 +11,8 @@ const HEADERS = {
   RequestId: {
     description:
       "The request's id: the client's own x-request-id when it sent a sane one (at most 128 characters of " +
-      "[A-Za-z0-9._:-]), else a fresh UUID. Also in problem bodies, audit events and the log line.",
+      "[A-Za-z0-9._:-], holding no SHA-256 digest in hex or deployment token), else a fresh UUID. Also in " +
+      "problem bodies, audit events and the log line.",
     schema: { type: "string" },
   },
   RetryAfter: {
