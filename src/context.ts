@@ -1,4 +1,5 @@
 import type { HttpBindings } from "@hono/node-server";
+import type { Context } from "hono";
 import type { Caller } from "./auth/caller.js";
 
 /** What middleware puts on each request's context. */
@@ -11,3 +12,12 @@ export type AppEnv = {
     caller: Caller;
   };
 };
+
+/**
+ * Whether the client closed its connection before its answer. Read from the socket rather than the
+ * request's abort signal: reading the signal makes @hono/node-server build an AbortController for the
+ * request, which it otherwise never does. Never true without Node's request (`app.request()`).
+ */
+export function clientHungUp(c: Context<AppEnv>): boolean {
+  return c.env?.incoming?.socket?.destroyed === true;
+}

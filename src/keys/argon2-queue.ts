@@ -8,6 +8,16 @@ export class ShuttingDown extends ApiError {
   }
 }
 
+/**
+ * The request a computation was for was given up by its client before the computation's turn came,
+ * or while it ran: recorded as a hang-up (499), like any other.
+ */
+export class ClientGone extends Error {
+  constructor() {
+    super("The client closed its connection before its argon2 computation's result was used.");
+  }
+}
+
 /** libuv's thread pool: 4 threads unless UV_THREADPOOL_SIZE says otherwise. */
 function threadPoolSize(env: NodeJS.ProcessEnv): number {
   const size = Number(env.UV_THREADPOOL_SIZE);
@@ -33,13 +43,25 @@ export function defaultArgon2Concurrency(env: NodeJS.ProcessEnv = process.env): 
  */
 export class Argon2Queue {
   private running = 0;
-  private readonly waiting: { start: () => void; refuse: (error: Error) => void }[] = [];
+  private readonly waiting: {
+    start: () => void;
+    refuse: (error: Error) => void;
+    clientGone: (() => boolean) | undefined;
+  }[] = [];
   private stopped = false;
 
   constructor(private readonly concurrency: number) {}
 
-  run<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in its turn. With `clientGone`, work whose client has hung up when its turn comes is
+   * not begun, and the result of work whose client hangs up while it runs is dropped (ClientGone): a
+   * burst of abandoned creates (a client timing out and retrying) is then neither hashed ahead of
+   * live requests nor stored as keys nobody received. It is asked, not listened to: an abort listener
+   * would need the request's AbortController, which @hono/node-server otherwise never builds.
+   */
+  run<T>(work: () => Promise<T>, clientGone?: () => boolean): Promise<T> {
     if (this.stopped) return Promise.reject(new ShuttingDown());
+    if (clientGone?.()) return Promise.reject(new ClientGone());
     return new Promise<T>((resolve, reject) => {
       const start = () => {
         this.running++;
@@ -51,14 +73,18 @@ export class Argon2Queue {
           computing = Promise.reject(error);
         }
         computing
-          .then((value) => (this.stopped ? reject(new ShuttingDown()) : resolve(value)), reject)
+          .then((value) => {
+            if (this.stopped) reject(new ShuttingDown());
+            else if (clientGone?.()) reject(new ClientGone());
+            else resolve(value);
+          }, reject)
           .finally(() => {
             this.running--;
             this.startNext();
           });
       };
       if (this.running < this.concurrency) start();
-      else this.waiting.push({ start, refuse: reject });
+      else this.waiting.push({ start, refuse: reject, clientGone });
     });
   }
 
@@ -76,8 +102,13 @@ export class Argon2Queue {
     return this.waiting.length;
   }
 
+  /** Begins the next waiting work whose client is still there; the others are refused on the way. */
   private startNext(): void {
-    if (this.stopped || this.running >= this.concurrency) return;
-    this.waiting.shift()?.start();
+    while (!this.stopped && this.running < this.concurrency) {
+      const job = this.waiting.shift();
+      if (job === undefined) return;
+      if (job.clientGone?.()) job.refuse(new ClientGone());
+      else job.start();
+    }
   }
 }

@@ -12,9 +12,18 @@ export function sha256Hex(value: string): string {
   return hash("sha256", value, "hex");
 }
 
-/** Hashes a new key for storage. argon2 runs on libuv's thread pool, off the event loop, its turn given by `queue`. */
-export async function hashKey(key: string, algorithm: HashAlgorithm, queue: Argon2Queue): Promise<string> {
-  return algorithm === "argon2id" ? queue.run(() => argon2.hash(key, ARGON2_OPTIONS)) : sha256Hex(key);
+/**
+ * Hashes a new key for storage. argon2 runs on libuv's thread pool, off the event loop, its turn given
+ * by `queue`; with `clientGone`, an argon2 hash whose client hung up is dropped (ClientGone).
+ */
+export async function hashKey(
+  key: string,
+  algorithm: HashAlgorithm,
+  queue: Argon2Queue,
+  clientGone?: () => boolean,
+): Promise<string> {
+  if (algorithm === "sha256") return sha256Hex(key);
+  return queue.run(() => argon2.hash(key, ARGON2_OPTIONS), clientGone);
 }
 
 /** Constant-time compare of two hex SHA-256 digests. */

@@ -2,6 +2,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../context.js";
 import type { AppDeps } from "../deps.js";
+import { ClientGone } from "../keys/argon2-queue.js";
 import { ApiError, type ErrorCode, problemOf } from "../lib/errors.js";
 import { scrubSecrets, secretScrubber } from "../observability/logger.js";
 
@@ -109,8 +110,12 @@ export function handleErrors(deps: AppDeps): ErrorHandler<AppEnv> {
 export const CLIENT_CLOSED_REQUEST = 499;
 const CLIENT_CLOSED: ProblemAnswer = { status: CLIENT_CLOSED_REQUEST, headers: {}, body: "" };
 
-/** Node's error for a request whose connection was reset while its body was read; KeyMint opens no others. */
+/**
+ * A hang-up: node's error for a request whose connection was reset while its body was read (KeyMint
+ * opens no other connections), or argon2 work dropped because its client had gone.
+ */
 function isClientAbort(error: unknown): boolean {
+  if (error instanceof ClientGone) return true;
   return error instanceof Error && "code" in error && error.code === "ECONNRESET";
 }
 

@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import type { AppEnv } from "../context.js";
+import { type AppEnv, clientHungUp } from "../context.js";
 import type { AppDeps } from "../deps.js";
 import { matchedRoute } from "../lib/openapi.js";
 import { requestIdPolicy } from "../observability/request-id.js";
@@ -29,7 +29,7 @@ export function observeRequests(deps: AppDeps): MiddlewareHandler<AppEnv> {
       // The route template ("/v1/keys/:id"), also for an answer a middleware gave before the route ran.
       route: matchedRoute(c)?.path ?? "unmatched",
       // A client that hung up while the request was handled never gets the answer: recorded as such.
-      status: c.env?.incoming?.socket?.destroyed ? CLIENT_CLOSED_REQUEST : c.res.status,
+      status: clientHungUp(c) ? CLIENT_CLOSED_REQUEST : c.res.status,
       durationMs: performance.now() - started,
     });
   };

@@ -1,8 +1,8 @@
 import type { Context } from "hono";
-import type { AppEnv } from "../context.js";
+import { type AppEnv, clientHungUp } from "../context.js";
 import type { ServiceContext } from "../services/request-context.js";
 
-/** The authenticated caller and the audit origin of this request, as services take them. */
+/** The authenticated caller, the audit origin of this request and whether its client is gone, as services take them. */
 export function serviceContext(c: Context<AppEnv>): ServiceContext {
   const caller = c.get("caller");
   return {
@@ -13,5 +13,6 @@ export function serviceContext(c: Context<AppEnv>): ServiceContext {
       requestId: c.get("requestId"),
       ip: c.get("clientIp"),
     },
+    clientGone: () => clientHungUp(c),
   };
 }

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { Argon2Queue, defaultArgon2Concurrency, ShuttingDown } from "../../src/keys/argon2-queue.js";
+import {
+  Argon2Queue,
+  ClientGone,
+  defaultArgon2Concurrency,
+  ShuttingDown,
+} from "../../src/keys/argon2-queue.js";
 
 /** A computation the test finishes by hand. */
 function deferred<T>() {
@@ -79,6 +84,68 @@ describe("Argon2Queue", () => {
       "UNAVAILABLE",
       { "retry-after": "1" },
     ]);
+  });
+
+  it("skips waiting work whose client has gone when its turn comes, and drops the result of work whose client goes while it runs", async () => {
+    const queue = new Argon2Queue(1);
+    const first = deferred<string>();
+    let firstGone = false;
+    const begun = queue.run(
+      () => first.promise,
+      () => firstGone,
+    );
+    let secondGone = false;
+    let secondStarted = false;
+    const skipped = queue.run(
+      async () => {
+        secondStarted = true;
+        return "never";
+      },
+      () => secondGone,
+    );
+    const next = queue.run(
+      async () => "next",
+      () => false,
+    );
+    expect(queue.waitingCount).toBe(2);
+
+    secondGone = true;
+    firstGone = true;
+    first.resolve("hashed for nobody");
+    await expect(begun).rejects.toBeInstanceOf(ClientGone);
+    await expect(skipped).rejects.toBeInstanceOf(ClientGone);
+    await expect(next).resolves.toBe("next");
+    expect(secondStarted).toBe(false);
+    // Gone before it is even queued: refused at once.
+    await expect(
+      queue.run(
+        async () => "x",
+        () => true,
+      ),
+    ).rejects.toBeInstanceOf(ClientGone);
+  });
+
+  it("passes over a long run of abandoned work in one loop, not one call deep per job", async () => {
+    const queue = new Argon2Queue(1);
+    const first = deferred<void>();
+    const begun = queue.run(() => first.promise);
+    let clientsGone = false;
+    const abandoned = Array.from({ length: 20_000 }, () =>
+      queue.run(
+        async () => "never",
+        () => clientsGone,
+      ),
+    );
+    const live = queue.run(async () => "live");
+    expect(queue.waitingCount).toBe(20_001);
+    clientsGone = true;
+    first.resolve();
+    await begun;
+    await expect(live).resolves.toBe("live");
+    const outcomes = await Promise.allSettled(abandoned);
+    expect(
+      outcomes.every((outcome) => outcome.status === "rejected" && outcome.reason instanceof ClientGone),
+    ).toBe(true);
   });
 
   it("runs as many as there are cores, leaving one thread of libuv's pool free, and never fewer than one", () => {
