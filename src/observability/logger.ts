@@ -3,19 +3,37 @@ import { SECRET_SCANNER_REGEX } from "../keys/format.js";
 
 export type { Logger };
 
-/** Paths pino removes from any object it logs, as a second line of defence behind never logging them. */
-const REDACT_PATHS = [
-  "authorization",
-  "*.authorization",
-  "headers.authorization",
-  "req.headers.authorization",
-  "key",
-  "*.key",
-  "hash",
-  "*.hash",
-  "token",
-  "*.token",
-];
+/** Fields whose values a log line never holds, at any depth: a second line of defence behind never logging them. */
+const SECRET_FIELDS = new Set(["authorization", "key", "hash", "token"]);
+
+const isPlainObject = (value: object) => {
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+};
+
+/**
+ * A copy of what is logged with the value of every field named `authorization`, `key`, `hash` or
+ * `token` (any case) replaced, however deep. pino's own `redact` takes fixed paths (`*.key` reaches one
+ * level down, no further). Only plain objects and arrays are walked: anything else (an Error, a Buffer)
+ * is left to its serializer. A cycle is cut where it closes: the original object there would bring its
+ * unredacted fields back.
+ */
+export function redactSecretFields(value: unknown, ancestors = new Set<object>()): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (!Array.isArray(value) && !isPlainObject(value)) return value;
+  if (ancestors.has(value)) return "[Circular]";
+  ancestors.add(value);
+  const copy = Array.isArray(value)
+    ? value.map((item) => redactSecretFields(item, ancestors))
+    : Object.fromEntries(
+        Object.entries(value).map(([name, field]) => [
+          name,
+          SECRET_FIELDS.has(name.toLowerCase()) ? "[redacted]" : redactSecretFields(field, ancestors),
+        ]),
+      );
+  ancestors.delete(value);
+  return copy;
+}
 
 // Without the scanner regex's word boundaries: a key or a digest run into other characters
 // ("x<key>", "<digest>0", "req_<key>") is still a key or a digest.
@@ -76,15 +94,17 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions): Logger {
   const base: pino.LoggerOptions = {
     level: options.level,
-    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     base: undefined,
+    formatters: { log: (object) => redactSecretFields(object) as Record<string, unknown> },
     // The last line of defence: whatever a caller passed (a client's request id, an error message, a
-    // nested object the redact paths do not name), the line written never holds a key or a hash.
+    // field not named like a secret), the line written never holds a key or a hash.
     hooks: { streamWrite: scrubSecrets },
     // pino's own serializer would turn an `err` already reduced to { type, message, stack } (scrubbed,
     // as errors.ts logs a 500) into { type: "Object", … }: only a real Error goes through it.
     serializers: {
-      err: (value: unknown) => (value instanceof Error ? pino.stdSerializers.err(value) : value),
+      // An Error's own fields are not walked by the log formatter (it is not a plain object): here they are.
+      err: (value: unknown) =>
+        value instanceof Error ? redactSecretFields({ ...pino.stdSerializers.err(value) }) : value,
     },
   };
   if (options.destination) return pino(base, options.destination);

@@ -143,7 +143,49 @@ describe("request logs", () => {
 });
 
 describe("the production logger", () => {
-  it("redacts authorization, key, hash and token fields, at the top level and one level down", () => {
+  it("redacts authorization, key, hash and token fields at any depth, in arrays, errors and cycles", () => {
+    const { logger, raw } = capturedLogger("info");
+    const shared = { token: "shared-token" };
+    const cyclic: Record<string, unknown> = { name: "loop", Token: "cyclic-token" };
+    cyclic.self = cyclic;
+    const error = Object.assign(new Error("failed"), { token: "error-token", details: { key: "error-key" } });
+    logger.info({
+      a: { b: { c: { token: "deep-token", authorization: "Basic deep" } } },
+      list: [{ key: "listed-key" }, [{ hash: "nested-hash" }]],
+      first: shared,
+      second: shared,
+      cyclic,
+      err: error,
+      kept: { name: "not a secret", keys: 3 },
+    });
+    const output = raw[0] ?? "";
+    for (const secret of [
+      "deep-token",
+      "Basic deep",
+      "listed-key",
+      "nested-hash",
+      "shared-token",
+      "cyclic-token",
+      "error-token",
+      "error-key",
+    ]) {
+      expect(output).not.toContain(secret);
+    }
+    const line = JSON.parse(output);
+    expect(line).toMatchObject({
+      a: { b: { c: { token: "[redacted]", authorization: "[redacted]" } } },
+      list: [{ key: "[redacted]" }, [{ hash: "[redacted]" }]],
+      first: { token: "[redacted]" },
+      second: { token: "[redacted]" },
+      cyclic: { name: "loop", Token: "[redacted]", self: "[Circular]" },
+      err: { message: "failed", token: "[redacted]", details: { key: "[redacted]" } },
+      kept: { name: "not a secret", keys: 3 },
+    });
+    // The object logged is not changed.
+    expect(shared.token).toBe("shared-token");
+  });
+
+  it("redacts authorization, key, hash and token fields at the top level and one level down", () => {
     const { logger, raw } = capturedLogger("info");
     logger.info({
       authorization: "Bearer x",
