@@ -3,8 +3,15 @@ import { SECRET_SCANNER_REGEX } from "../keys/format.js";
 
 export type { Logger };
 
-/** Fields whose values a log line never holds, at any depth: a second line of defence behind never logging them. */
+/** Fields whose values a log line never holds: a second line of defence behind never logging them. */
 const SECRET_FIELDS = new Set(["authorization", "key", "hash", "token"]);
+
+/**
+ * pino's own redaction of those fields, by path: it reaches them one level into any object (a class
+ * instance, an Error logged under another name) and in a child logger's bindings, which the walk below
+ * does not; the walk reaches them at any depth in plain objects and arrays, which paths cannot.
+ */
+const REDACT_PATHS = [...SECRET_FIELDS].flatMap((field) => [field, `*.${field}`]);
 
 const isPlainObject = (value: object) => {
   const prototype = Object.getPrototypeOf(value);
@@ -13,10 +20,10 @@ const isPlainObject = (value: object) => {
 
 /**
  * A copy of what is logged with the value of every field named `authorization`, `key`, `hash` or
- * `token` (any case) replaced, however deep. pino's own `redact` takes fixed paths (`*.key` reaches one
- * level down, no further). Only plain objects and arrays are walked: anything else (an Error, a Buffer)
- * is left to its serializer. A cycle is cut where it closes: the original object there would bring its
- * unredacted fields back.
+ * `token` (any case) replaced, however deep in plain objects and arrays. Nothing else is walked (a
+ * copy of a Date, a Buffer or a class instance would not serialize as the original does): REDACT_PATHS
+ * covers those one level down. A cycle is cut where it closes: the original object there would bring
+ * its unredacted fields back.
  */
 export function redactSecretFields(value: unknown, ancestors = new Set<object>()): unknown {
   if (typeof value !== "object" || value === null) return value;
@@ -95,6 +102,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const base: pino.LoggerOptions = {
     level: options.level,
     base: undefined,
+    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
     formatters: { log: (object) => redactSecretFields(object) as Record<string, unknown> },
     // The last line of defence: whatever a caller passed (a client's request id, an error message, a
     // field not named like a secret), the line written never holds a key or a hash.

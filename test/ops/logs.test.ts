@@ -185,6 +185,24 @@ describe("the production logger", () => {
     expect(shared.token).toBe("shared-token");
   });
 
+  it("redacts those fields one level into objects it does not walk, and in a child logger's bindings", () => {
+    const { logger, raw } = capturedLogger("info");
+    class Context {
+      token = "instance-token";
+      name = "context";
+    }
+    logger.info({ context: new Context(), error: Object.assign(new Error("e"), { key: "error-key" }) });
+    logger.child({ token: "bound-token", requestId: "r1" }).info({ when: new Date(0) }, "child");
+    const output = raw.join("\n");
+    for (const secret of ["instance-token", "error-key", "bound-token"]) expect(output).not.toContain(secret);
+    const [first, second] = raw.map((line) => JSON.parse(line));
+    expect(first).toMatchObject({
+      context: { token: "[redacted]", name: "context" },
+      error: { key: "[redacted]" },
+    });
+    expect(second).toMatchObject({ token: "[redacted]", requestId: "r1", when: "1970-01-01T00:00:00.000Z" });
+  });
+
   it("redacts authorization, key, hash and token fields at the top level and one level down", () => {
     const { logger, raw } = capturedLogger("info");
     logger.info({
