@@ -22,20 +22,24 @@ const isPlainObject = (value: object) => {
  * A copy of what is logged with the value of every field named `authorization`, `key`, `hash` or
  * `token` (any case) replaced, however deep in plain objects and arrays. Nothing else is walked (a
  * copy of a Date, a Buffer or a class instance would not serialize as the original does): REDACT_PATHS
- * covers those one level down. A cycle is cut where it closes: the original object there would bring
- * its unredacted fields back.
+ * covers those one level down; `walks` may let more in. A cycle is cut where it closes: the original
+ * object there would bring its unredacted fields back.
  */
-export function redactSecretFields(value: unknown, ancestors = new Set<object>()): unknown {
+export function redactSecretFields(
+  value: unknown,
+  walks: (object: object) => boolean = isPlainObject,
+  ancestors = new Set<object>(),
+): unknown {
   if (typeof value !== "object" || value === null) return value;
-  if (!Array.isArray(value) && !isPlainObject(value)) return value;
+  if (!Array.isArray(value) && !walks(value)) return value;
   if (ancestors.has(value)) return "[Circular]";
   ancestors.add(value);
   const copy = Array.isArray(value)
-    ? value.map((item) => redactSecretFields(item, ancestors))
+    ? value.map((item) => redactSecretFields(item, walks, ancestors))
     : Object.fromEntries(
         Object.entries(value).map(([name, field]) => [
           name,
-          SECRET_FIELDS.has(name.toLowerCase()) ? "[redacted]" : redactSecretFields(field, ancestors),
+          SECRET_FIELDS.has(name.toLowerCase()) ? "[redacted]" : redactSecretFields(field, walks, ancestors),
         ]),
       );
   ancestors.delete(value);
@@ -98,6 +102,21 @@ export interface LoggerOptions {
   destination?: pino.DestinationStream;
 }
 
+/**
+ * pino's serialization of an error, with its secret fields redacted: the log formatter does not walk
+ * an Error (not a plain object). pino serializes the errors inside it (an AggregateError's `errors`,
+ * an own field holding an error) as objects of its own prototype: those are walked too. A `cause` is
+ * folded into the message and stack, its fields left out.
+ */
+function serializeError(error: Error): unknown {
+  const serialized = pino.stdSerializers.err(error);
+  const serializedError = Object.getPrototypeOf(serialized);
+  return redactSecretFields(
+    serialized,
+    (object) => isPlainObject(object) || Object.getPrototypeOf(object) === serializedError,
+  );
+}
+
 export function createLogger(options: LoggerOptions): Logger {
   const base: pino.LoggerOptions = {
     level: options.level,
@@ -110,9 +129,7 @@ export function createLogger(options: LoggerOptions): Logger {
     // pino's own serializer would turn an `err` already reduced to { type, message, stack } (scrubbed,
     // as errors.ts logs a 500) into { type: "Object", … }: only a real Error goes through it.
     serializers: {
-      // An Error's own fields are not walked by the log formatter (it is not a plain object): here they are.
-      err: (value: unknown) =>
-        value instanceof Error ? redactSecretFields({ ...pino.stdSerializers.err(value) }) : value,
+      err: (value: unknown) => (value instanceof Error ? serializeError(value) : value),
     },
   };
   if (options.destination) return pino(base, options.destination);

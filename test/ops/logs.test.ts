@@ -185,6 +185,25 @@ describe("the production logger", () => {
     expect(shared.token).toBe("shared-token");
   });
 
+  it("redacts those fields in the errors an error holds: an AggregateError's errors, an own field (a cause shows only in the message)", () => {
+    const { logger, raw } = capturedLogger("info");
+    const cause = Object.assign(new Error("cause"), { token: "cause-token" });
+    const inner = Object.assign(new Error("inner"), { authorization: "Basic inner" });
+    const error = Object.assign(new AggregateError([inner], "outer", { cause }), {
+      held: Object.assign(new Error("held"), { details: { key: "held-key" } }),
+    });
+    logger.error({ err: error }, "failed");
+    const output = raw[0] ?? "";
+    for (const secret of ["cause-token", "Basic inner", "held-key"]) expect(output).not.toContain(secret);
+    expect(JSON.parse(output).err).toMatchObject({
+      type: "AggregateError",
+      // pino folds a cause into the message and stack, not its fields.
+      message: "outer: cause",
+      aggregateErrors: [{ message: "inner", authorization: "[redacted]" }],
+      held: { message: "held", details: { key: "[redacted]" } },
+    });
+  });
+
   it("redacts those fields one level into objects it does not walk, and in a child logger's bindings", () => {
     const { logger, raw } = capturedLogger("info");
     class Context {
