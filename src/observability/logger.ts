@@ -25,7 +25,7 @@ const isPlainObject = (value: object) => {
  * covers those one level down; `walks` may let more in. A cycle is cut where it closes: the original
  * object there would bring its unredacted fields back.
  */
-export function redactSecretFields(
+function redactSecretFields(
   value: unknown,
   walks: (object: object) => boolean = isPlainObject,
   ancestors = new Set<object>(),
