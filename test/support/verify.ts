@@ -63,13 +63,15 @@ export function storedKeyRow(t: TestApp, id: string) {
     | undefined;
 }
 
-/** A promise with its resolve function, to hold an async step until a test releases it. */
+/** A promise with its settling functions, to hold an async step until a test releases it. */
 export function deferred<T = void>() {
   let resolve: (value: T) => void = () => {};
-  const promise = new Promise<T>((settle) => {
+  let reject: (error: Error) => void = () => {};
+  const promise = new Promise<T>((settle, fail) => {
     resolve = settle;
+    reject = fail;
   });
-  return { promise, resolve };
+  return { promise, resolve, reject };
 }
 
 /** A record cache used the way verify and root-key auth use it: asked first, loaded on a miss. */

@@ -5,17 +5,7 @@ import {
   defaultArgon2Concurrency,
   ShuttingDown,
 } from "../../src/keys/argon2-queue.js";
-
-/** A computation the test finishes by hand. */
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: Error) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred } from "../support/verify.js";
 
 const settled = () => new Promise((resolve) => setImmediate(resolve));
 

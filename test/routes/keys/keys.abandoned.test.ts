@@ -7,6 +7,7 @@ import {
   requestLinesWritten,
   type TestApp,
 } from "../../helpers.js";
+import { deferred } from "../../support/verify.js";
 
 /*
  * A client that hangs up while its argon2id hash waits for its turn, or while it is computed: the
@@ -16,16 +17,23 @@ import {
 
 let t: TestApp;
 let keyspaceId: string;
-let release: () => void;
-let busy: Promise<void>;
 
 beforeEach(async () => {
   t = await createTestApp();
   keyspaceId = (await createKeyspace(t, { hashAlgorithm: "argon2id", prefix: "gone" })).id;
-  // One argon2 computation at a time, and that one held by the test until `release()`.
+  // One argon2 computation at a time.
   t.deps.argon2 = new Argon2Queue(1);
-  busy = t.deps.argon2.run(() => new Promise<void>((resolve) => (release = resolve)));
 });
+
+/** Takes the queue's one turn, so that what comes after waits; the returned function gives it back. */
+function holdTheOnlyTurn(): () => Promise<void> {
+  const held = deferred();
+  const turn = t.deps.argon2.run(() => held.promise);
+  return async () => {
+    held.resolve();
+    await turn;
+  };
+}
 
 /** A request on a socket the test closes when it likes, as Node's server would mark it. */
 function onClosableConnection(path: string, body?: string, contentType?: string) {
@@ -52,6 +60,7 @@ async function keyNames() {
 
 describe("keys: a create whose client hangs up before its argon2id hash is used", () => {
   it("is dropped while it waits: 499, no key, no failure logged, and the live create behind it runs", async () => {
+    const release = holdTheOnlyTurn();
     const abandoned = onClosableConnection(
       "/v1/keys",
       JSON.stringify({ keyspaceId, name: "abandoned" }),
@@ -62,8 +71,7 @@ describe("keys: a create whose client hangs up before its argon2id hash is used"
     expect(t.deps.argon2.waitingCount).toBe(2);
 
     abandoned.hangUp();
-    release();
-    await busy;
+    await release();
     expect((await abandoned.answer).status).toBe(499);
     expect((await live).status).toBe(201);
 
@@ -77,16 +85,13 @@ describe("keys: a create whose client hangs up before its argon2id hash is used"
   });
 
   it("is dropped when the client hangs up while its hash is computed: the key is not stored", async () => {
-    release();
-    await busy;
-    let hashed = () => {};
-    const hashing = new Promise<void>((resolve) => (hashed = resolve));
+    const hashed = deferred();
     const realRun = t.deps.argon2.run.bind(t.deps.argon2);
     // The hang-up lands after the hash has begun and before it is used.
     t.deps.argon2.run = (work, clientGone) =>
       realRun(async () => {
         const result = await work();
-        hashed();
+        hashed.resolve();
         return result;
       }, clientGone);
     const abandoned = onClosableConnection(
@@ -94,7 +99,7 @@ describe("keys: a create whose client hangs up before its argon2id hash is used"
       JSON.stringify({ keyspaceId, name: "abandoned" }),
       "application/json",
     );
-    await hashing;
+    await hashed.promise;
     abandoned.hangUp();
 
     expect((await abandoned.answer).status).toBe(499);
@@ -111,16 +116,14 @@ describe("keys: a rotation whose client hangs up while its successor's argon2id 
   ];
 
   it.each(bodies)("with %s: 499 and the key is not rotated", async (_, body, contentType) => {
-    release();
-    await busy;
     const key = await createKey(t, { keyspaceId, name: "kept" });
-    busy = t.deps.argon2.run(() => new Promise<void>((resolve) => (release = resolve)));
+    const release = holdTheOnlyTurn();
 
     const rotation = onClosableConnection(`/v1/keys/${key.id}/rotate`, body, contentType);
     await settled();
     expect(t.deps.argon2.waitingCount).toBe(1);
     rotation.hangUp();
-    release();
+    await release();
 
     expect((await rotation.answer).status).toBe(499);
     const after = await t.call("GET", `/v1/keys/${key.id}`);
