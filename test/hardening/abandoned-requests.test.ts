@@ -1,6 +1,12 @@
 import { type ClientRequest, request as httpRequest } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { callServer, startServer, stopAllServers, tempDatabase } from "../support/server-process.js";
+import {
+  callServer,
+  type ServerProcess,
+  startServer,
+  stopAllServers,
+  tempDatabase,
+} from "../support/server-process.js";
 
 /*
  * The real server, with clients that time out and hang up while their argon2id creates wait for a
@@ -46,8 +52,8 @@ function createOnItsOwnConnection(port: number, token: string, keyspaceId: strin
   return { answeredId: () => answeredId, hangUp: () => request.destroy() };
 }
 
-async function storedKeyIds(server: { url: string }, token: string, keyspaceId: string): Promise<string[]> {
-  const page = await callServer(server as never, token, "GET", `/v1/keys?keyspaceId=${keyspaceId}&limit=100`);
+async function storedKeyIds(server: ServerProcess, token: string, keyspaceId: string): Promise<string[]> {
+  const page = await callServer(server, token, "GET", `/v1/keys?keyspaceId=${keyspaceId}&limit=100`);
   expect(page.body.nextCursor).toBeNull();
   return page.body.data.map((key: { id: string }) => key.id);
 }
