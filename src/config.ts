@@ -106,6 +106,8 @@ const configSchema = z.object({
       }
       return [...origins];
     }),
+  // The longest a new argon2 hash may expect to wait for its turn before it is refused with a 503.
+  KEYMINT_ARGON2_MAX_WAIT_MS: integer(0, 3_600_000).default(5_000),
   KEYMINT_TRUST_PROXY: z
     .enum(["true", "false", "1", "0"])
     .default("false")

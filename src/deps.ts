@@ -75,7 +75,7 @@ export async function createDeps(options: DepsOptions): Promise<AppDeps> {
     rootKeyCache: new RecordCache({ ...cacheOptions, max: Math.min(cacheOptions.max, ROOT_KEY_CACHE_MAX) }),
     // Unbounded by design: a running window must never be dropped (see RateLimiter).
     rateLimiter: new RateLimiter(),
-    argon2: new Argon2Queue(defaultArgon2Concurrency()),
+    argon2: new Argon2Queue(defaultArgon2Concurrency(), config.KEYMINT_ARGON2_MAX_WAIT_MS),
     authThrottle: new FailureThrottle(),
     usage: new UsageBuffer(repos, clock),
     cursors: new CursorCodec(cursorSecret),

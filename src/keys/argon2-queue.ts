@@ -8,6 +8,15 @@ export class ShuttingDown extends ApiError {
   }
 }
 
+/** Argon2 work refused because the work already waiting for its turn would keep it waiting too long. */
+export class Backlogged extends ApiError {
+  constructor(retryAfterSeconds: number) {
+    super("UNAVAILABLE", "Too many argon2 hashes are waiting for their turn; try again.", undefined, {
+      "retry-after": String(retryAfterSeconds),
+    });
+  }
+}
+
 /**
  * The request a computation was for was given up by its client before the computation's turn came,
  * or while it ran: recorded as a hang-up (499), like any other.
@@ -17,6 +26,16 @@ export class ClientGone extends Error {
     super("The client closed its connection before its argon2 computation's result was used.");
   }
 }
+
+/**
+ * What one computation is taken to cost until some have been timed: more than an argon2id hash at
+ * KeyMint's parameters takes on any machine it is likely to run on (15–40 ms), so that a burst at
+ * start-up is refused early rather than let in to wait longer than the limit says.
+ */
+const FIRST_ESTIMATE_MS = 100;
+
+/** How much each timed computation moves the estimate (an exponentially weighted mean). */
+const ESTIMATE_WEIGHT = 0.2;
 
 /** libuv's thread pool: 4 threads unless UV_THREADPOOL_SIZE says otherwise. */
 function threadPoolSize(env: NodeJS.ProcessEnv): number {
@@ -34,7 +53,9 @@ export function defaultArgon2Concurrency(env: NodeJS.ProcessEnv = process.env): 
 }
 
 /**
- * Runs argon2 computations a few at a time, in the order asked; the rest wait here, in JavaScript.
+ * Runs argon2 computations a few at a time, in the order asked; the rest wait here, in JavaScript, as
+ * long as their expected wait (those ahead of them, over the concurrency, times a computation's mean
+ * duration) is within `maxExpectedWaitMs`; beyond it, work is refused at once (503, Retry-After).
  *
  * Handed straight to libuv, every one would be queued on its thread pool, which runs all it is given
  * and keeps the process alive (even through `process.exit()`) until its queue is empty. A backlog of
@@ -43,14 +64,27 @@ export function defaultArgon2Concurrency(env: NodeJS.ProcessEnv = process.env): 
  */
 export class Argon2Queue {
   private running = 0;
-  private readonly waiting: {
+  private waiting: {
     start: () => void;
     refuse: (error: Error) => void;
     clientGone: (() => boolean) | undefined;
   }[] = [];
   private stopped = false;
+  /** The mean duration of a computation, from those timed so far (ms). */
+  private meanMs = FIRST_ESTIMATE_MS;
 
-  constructor(private readonly concurrency: number) {}
+  constructor(
+    private readonly concurrency: number,
+    /**
+     * The longest new work may expect to wait for its turn before it is refused (Backlogged): past it,
+     * clients are better told to come back than held while their timeouts run out, and the waiting
+     * list (each entry holding a request open) stays bounded whatever a burst, or a flood of forged
+     * argon2id keys, asks for. The default (KEYMINT_ARGON2_MAX_WAIT_MS) is 5 s: within the 8 s a
+     * shutdown gives requests to finish, so what was let in is normally done by then.
+     */
+    private readonly maxExpectedWaitMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /**
    * Runs `work` in its turn. With `clientGone`, work whose client has hung up when its turn comes is
@@ -62,9 +96,16 @@ export class Argon2Queue {
   run<T>(work: () => Promise<T>, clientGone?: () => boolean): Promise<T> {
     if (this.stopped) return Promise.reject(new ShuttingDown());
     if (clientGone?.()) return Promise.reject(new ClientGone());
+    if (this.running >= this.concurrency && this.waitOfNextMs() > this.maxExpectedWaitMs) {
+      // Work whose client has gone would be passed over at its turn: it holds no one up.
+      this.refuseAbandoned();
+      const waitMs = this.waitOfNextMs();
+      if (waitMs > this.maxExpectedWaitMs) return Promise.reject(new Backlogged(Math.ceil(waitMs / 1000)));
+    }
     return new Promise<T>((resolve, reject) => {
       const start = () => {
         this.running++;
+        const startedAt = this.now();
         let computing: Promise<T>;
         try {
           // Whatever `work` returns or throws, its turn is given back below.
@@ -79,6 +120,8 @@ export class Argon2Queue {
             else resolve(value);
           }, reject)
           .finally(() => {
+            const tookMs = this.now() - startedAt;
+            this.meanMs += ESTIMATE_WEIGHT * (tookMs - this.meanMs);
             this.running--;
             this.startNext();
           });
@@ -100,6 +143,21 @@ export class Argon2Queue {
   /** Computations waiting for their turn. */
   get waitingCount(): number {
     return this.waiting.length;
+  }
+
+  /** How long work put on the waiting list now can expect to wait for its turn. */
+  private waitOfNextMs(): number {
+    return Math.ceil((this.waiting.length + 1) / this.concurrency) * this.meanMs;
+  }
+
+  /** Refuses the waiting work whose client has gone (ClientGone), so that it no longer counts. */
+  private refuseAbandoned(): void {
+    const stillWanted: typeof this.waiting = [];
+    for (const job of this.waiting) {
+      if (job.clientGone?.()) job.refuse(new ClientGone());
+      else stillWanted.push(job);
+    }
+    this.waiting = stillWanted;
   }
 
   /** Begins the next waiting work whose client is still there; the others are refused on the way. */

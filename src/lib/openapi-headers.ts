@@ -21,7 +21,10 @@ const HEADERS = {
   },
 };
 
-/** The statuses KeyMint sends Retry-After with: the auth throttle (429) and a busy database (503). */
+/**
+ * The statuses KeyMint sends Retry-After with: the auth throttle (429), and 503 (a busy database, a
+ * shutdown, an argon2 backlog; /readyz's 503, a probe's answer, has none).
+ */
 const RETRY_STATUSES = new Set(["429", "503"]);
 
 /**

@@ -14,6 +14,7 @@ const DESCRIPTIONS: Record<number, string> = {
   415: "The body is not application/json.",
   429: "Too many failed authentication attempts from this client.",
   500: "Unexpected error; details are in the server log under the request id.",
+  503: "Unavailable: the database is busy or not usable, the server is shutting down, or too many argon2 hashes are waiting.",
 };
 
 /** The problem+json responses a route can answer with, for its OpenAPI entry. */
@@ -29,7 +30,7 @@ export function errorResponses(...statuses: number[]): RouteConfig["responses"] 
 }
 
 /** Errors every root-key-authenticated route can answer with. */
-export const rootKeyErrors = (...more: number[]) => errorResponses(400, 401, 403, 429, ...more);
+export const rootKeyErrors = (...more: number[]) => errorResponses(400, 401, 403, 429, 503, ...more);
 
 /**
  * A root-key route's security requirement, naming the permission it needs: OpenAPI 3.1 lets a scheme

@@ -61,8 +61,12 @@ async function storedKeyIds(server: ServerProcess, token: string, keyspaceId: st
 describe("clients that hang up while their argon2id creates wait", () => {
   it("are not hashed ahead of a live create, and leave no keys behind", async () => {
     database = tempDatabase();
-    // A thread pool of 2: one argon2 hash at a time, so the backlog is long and its order plain.
-    const server = await startServer({ dbFile: database.file, env: { UV_THREADPOOL_SIZE: "2" } });
+    // A thread pool of 2: one argon2 hash at a time, so the backlog is long and its order plain; and
+    // no limit on the wait, so that all 200 wait rather than most being refused when they come.
+    const server = await startServer({
+      dbFile: database.file,
+      env: { UV_THREADPOOL_SIZE: "2", KEYMINT_ARGON2_MAX_WAIT_MS: "3600000" },
+    });
     const rootKey = server.bootstrapRootKey ?? "";
     const keyspace = await callServer(server, rootKey, "POST", "/v1/keyspaces", {
       name: "abandoned",

@@ -74,7 +74,11 @@ function readBody(response: IncomingMessage): Promise<string> {
 /** A POST on a connection of its own: its status and body, or the socket error that ended it. */
 function callOnItsOwnConnection(server: ServerProcess, token: string, path: string, body: unknown) {
   const payload = JSON.stringify(body);
-  return new Promise<{ status: number | string; body?: { id?: string } }>((resolve) => {
+  return new Promise<{
+    status: number | string;
+    retryAfter?: string;
+    body?: { id?: string; code?: string };
+  }>((resolve) => {
     const request = httpRequest({
       host: "127.0.0.1",
       port: server.port,
@@ -89,11 +93,36 @@ function callOnItsOwnConnection(server: ServerProcess, token: string, path: stri
     });
     request.on("response", async (response) => {
       const text = await readBody(response).catch(() => "");
-      resolve({ status: response.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+      resolve({
+        status: response.statusCode ?? 0,
+        retryAfter: response.headers["retry-after"],
+        body: text ? JSON.parse(text) : undefined,
+      });
     });
     request.on("error", (error: NodeJS.ErrnoException) => resolve({ status: error.code ?? "error" }));
     request.end(payload);
   });
+}
+
+/** The ids of every key stored in the keyspace, page by page. */
+async function storedKeyIds(
+  server: ServerProcess,
+  rootKey: string,
+  keyspaceId: string,
+): Promise<Set<string>> {
+  const stored = new Set<string>();
+  let cursor: string | null = null;
+  do {
+    const page: { body: { data: { id: string }[]; nextCursor: string | null } } = await callServer(
+      server,
+      rootKey,
+      "GET",
+      `/v1/keys?keyspaceId=${keyspaceId}&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+    );
+    for (const key of page.body.data) stored.add(key.id);
+    cursor = page.body.nextCursor;
+  } while (cursor);
+  return stored;
 }
 
 describe("graceful shutdown", () => {
@@ -174,8 +203,13 @@ describe("graceful shutdown", () => {
   }
 
   it("drops an argon2id backlog longer than its 8 s deadline and still exits 0 within 10 s, losing no 201", async () => {
-    // All its output kept: the lines looked for below come among 2,000 request lines.
-    const { server, rootKey } = await startFresh({ outputKept: 4 * 1024 * 1024 });
+    // All its output kept: the lines looked for below come among 2,000 request lines. Creates are let
+    // wait for up to an hour, so that the backlog outlasts the deadline (by default, work that would
+    // wait more than 5 s is refused when it comes: see the next test).
+    const { server, rootKey } = await startFresh({
+      outputKept: 4 * 1024 * 1024,
+      env: { KEYMINT_ARGON2_MAX_WAIT_MS: "3600000" },
+    });
     const keyspaceId = await createKeyspace(server, rootKey, "argon2id", "backlog");
     // At 20 ms a hash on 3 threads (a fast machine), 2,000 creates are 13 s of hashing: more than the
     // deadline anywhere this suite runs (about 45 s on the 2-core machine it was written on).
@@ -199,20 +233,39 @@ describe("graceful shutdown", () => {
     expect(acknowledged.length).toBeGreaterThan(0);
     expect(acknowledged.length).toBeLessThan(count);
     const restarted = await startServer({ dbFile: database?.file ?? "" });
-    const stored = new Set<string>();
-    let cursor: string | null = null;
-    do {
-      const page: { body: { data: { id: string }[]; nextCursor: string | null } } = await callServer(
-        restarted,
-        rootKey,
-        "GET",
-        `/v1/keys?keyspaceId=${keyspaceId}&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
-      );
-      for (const key of page.body.data) stored.add(key.id);
-      cursor = page.body.nextCursor;
-    } while (cursor);
+    const stored = await storedKeyIds(restarted, rootKey, keyspaceId);
     expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
   }, 40_000);
+
+  it("by default, refuses at once the argon2id creates of a burst that would wait more than 5 s, and keeps every one it let in", async () => {
+    const { server, rootKey } = await startFresh({ outputKept: 4 * 1024 * 1024 });
+    const keyspaceId = await createKeyspace(server, rootKey, "argon2id", "burst");
+    // 2,000 creates are 13 s of hashing even on a fast machine (above): more than 5 s can hold.
+    const answers = await Promise.all(
+      Array.from({ length: 2_000 }, () =>
+        callOnItsOwnConnection(server, rootKey, "/v1/keys", { keyspaceId }),
+      ),
+    );
+
+    const refused = answers.filter((answer) => answer.status === 503);
+    const acknowledged = answers.flatMap((answer) =>
+      answer.status === 201 && answer.body?.id ? [answer.body.id] : [],
+    );
+    expect(refused.length).toBeGreaterThan(0);
+    expect(acknowledged.length).toBeGreaterThan(0);
+    expect(refused.length + acknowledged.length).toBe(answers.length);
+    for (const answer of refused) {
+      expect(answer.body?.code).toBe("UNAVAILABLE");
+      expect(Number(answer.retryAfter)).toBeGreaterThanOrEqual(1);
+    }
+    expect(server.stdout()).not.toContain("request failed");
+
+    const exit = await stopWith(server, "SIGTERM");
+    expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
+    const restarted = await startServer({ dbFile: database?.file ?? "" });
+    const stored = await storedKeyIds(restarted, rootKey, keyspaceId);
+    expect([...stored].sort()).toEqual(acknowledged.sort());
+  }, 60_000);
 
   it("exits 0 on SIGTERM even when nobody reads its stdout any more (a broken pipe must not hang the exit)", async () => {
     const { server, rootKey } = await startFresh();

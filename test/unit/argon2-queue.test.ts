@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   Argon2Queue,
+  Backlogged,
   ClientGone,
   defaultArgon2Concurrency,
   ShuttingDown,
@@ -9,9 +10,12 @@ import { deferred } from "../support/verify.js";
 
 const settled = () => new Promise((resolve) => setImmediate(resolve));
 
+/** A queue that lets any backlog wait, for the tests that are not about its bound. */
+const NO_LIMIT = Number.POSITIVE_INFINITY;
+
 describe("Argon2Queue", () => {
   it("runs at most its concurrency at once, the rest in the order asked", async () => {
-    const queue = new Argon2Queue(2);
+    const queue = new Argon2Queue(2, NO_LIMIT);
     const jobs = [0, 1, 2, 3].map(() => deferred<number>());
     const started: number[] = [];
     const results = jobs.map((job, i) =>
@@ -39,7 +43,7 @@ describe("Argon2Queue", () => {
   });
 
   it("frees the turn of work that throws before it returns a promise, or returns none", async () => {
-    const queue = new Argon2Queue(1);
+    const queue = new Argon2Queue(1, NO_LIMIT);
     await expect(
       queue.run(() => {
         throw new Error("no");
@@ -52,7 +56,7 @@ describe("Argon2Queue", () => {
   });
 
   it("on stop, refuses the work waiting, drops the result of the work under way, and takes no more", async () => {
-    const queue = new Argon2Queue(1);
+    const queue = new Argon2Queue(1, NO_LIMIT);
     const running = deferred<string>();
     let laterStarted = false;
     const underWay = queue.run(() => running.promise);
@@ -77,7 +81,7 @@ describe("Argon2Queue", () => {
   });
 
   it("skips waiting work whose client has gone when its turn comes, and drops the result of work whose client goes while it runs", async () => {
-    const queue = new Argon2Queue(1);
+    const queue = new Argon2Queue(1, NO_LIMIT);
     const first = deferred<string>();
     let firstGone = false;
     const begun = queue.run(
@@ -116,7 +120,7 @@ describe("Argon2Queue", () => {
   });
 
   it("passes over a long run of abandoned work in one loop, not one call deep per job", async () => {
-    const queue = new Argon2Queue(1);
+    const queue = new Argon2Queue(1, NO_LIMIT);
     const first = deferred<void>();
     const begun = queue.run(() => first.promise);
     let clientsGone = false;
@@ -136,6 +140,99 @@ describe("Argon2Queue", () => {
     expect(
       outcomes.every((outcome) => outcome.status === "rejected" && outcome.reason instanceof ClientGone),
     ).toBe(true);
+  });
+
+  describe("refuses work that would wait longer than its limit", () => {
+    /** A queue of `concurrency` whose clock the test moves, and a computation that takes `ms` by it. */
+    function timedQueue(concurrency: number, maxExpectedWaitMs: number) {
+      let now = 0;
+      const queue = new Argon2Queue(concurrency, maxExpectedWaitMs, () => now);
+      const computation = (ms: number) => {
+        const job = deferred<string>();
+        const result = queue.run(() => job.promise);
+        return {
+          result,
+          finish: async () => {
+            now += ms;
+            job.resolve("done");
+            await result;
+          },
+        };
+      };
+      /** Times `count` computations of `ms` each, which brings the queue's mean close to `ms`. */
+      const timed = async (count: number, ms: number) => {
+        for (let i = 0; i < count; i++) await computation(ms).finish();
+      };
+      return { queue, computation, timed };
+    }
+
+    it("by the mean of the computations timed so far, with a Retry-After of the wait it would have had", async () => {
+      const { queue, computation, timed } = timedQueue(2, 2_000);
+      // The mean moves from its first estimate (100 ms) towards 200 ms.
+      await timed(40, 200);
+
+      const running = [computation(200), computation(200)];
+      // Waiting: the 20th in line waits for 10 rounds of 2 at about 200 ms, the most 2 s allows.
+      const waiting = Array.from({ length: 20 }, () => computation(200));
+      expect(queue.waitingCount).toBe(20);
+      const refused = queue.run(async () => "never");
+      await expect(refused).rejects.toBeInstanceOf(Backlogged);
+      const refusal = (await refused.catch((error) => error)) as Backlogged;
+      expect([refusal.status, refusal.code, refusal.headers]).toEqual([
+        503,
+        "UNAVAILABLE",
+        { "retry-after": "3" },
+      ]);
+      expect(queue.waitingCount).toBe(20);
+
+      // A turn given back makes room for one more.
+      await running[0]?.finish();
+      expect(queue.waitingCount).toBe(19);
+      const admitted = computation(200);
+      expect(queue.waitingCount).toBe(20);
+      for (const work of [running[1], ...waiting, admitted]) await work?.finish();
+      expect(queue.waitingCount).toBe(0);
+    });
+
+    it("takes a computation to cost 100 ms until one has been timed", async () => {
+      const { queue, computation } = timedQueue(1, 1_000);
+      const running = computation(20);
+      const waiting = Array.from({ length: 10 }, () => computation(20));
+      await expect(queue.run(async () => "eleventh")).rejects.toBeInstanceOf(Backlogged);
+      for (const work of [running, ...waiting]) await work.finish();
+    });
+
+    it("never refuses work that can start at once, whatever the limit", async () => {
+      const { queue } = timedQueue(1, 0);
+      await expect(queue.run(async () => "now")).resolves.toBe("now");
+      const held = deferred<string>();
+      const first = queue.run(() => held.promise);
+      await expect(queue.run(async () => "waits")).rejects.toBeInstanceOf(Backlogged);
+      held.resolve("first");
+      await expect(first).resolves.toBe("first");
+    });
+
+    it("does not count waiting work whose client has gone: it is refused, and the newcomer let in", async () => {
+      const { queue, computation, timed } = timedQueue(1, 160);
+      // About 50 ms each: three may wait.
+      await timed(40, 50);
+      const running = computation(50);
+      let gone = false;
+      const abandoned = [0, 1, 2].map(() =>
+        queue.run(
+          async () => "never",
+          () => gone,
+        ),
+      );
+      expect(queue.waitingCount).toBe(3);
+      await expect(queue.run(async () => "no room")).rejects.toBeInstanceOf(Backlogged);
+      gone = true;
+      const newcomer = queue.run(async () => "in");
+      expect(queue.waitingCount).toBe(1);
+      for (const work of abandoned) await expect(work).rejects.toBeInstanceOf(ClientGone);
+      await running.finish();
+      await expect(newcomer).resolves.toBe("in");
+    });
   });
 
   it("runs as many as there are cores, leaving one thread of libuv's pool free, and never fewer than one", () => {

@@ -121,6 +121,19 @@ describe("loadConfig: KEYMINT_CACHE_MAX", () => {
   });
 });
 
+describe("loadConfig: KEYMINT_ARGON2_MAX_WAIT_MS", () => {
+  it("defaults to 5 s, takes 0 (never wait) up to an hour, and names the variable otherwise", () => {
+    expect(loadConfig({}).KEYMINT_ARGON2_MAX_WAIT_MS).toBe(5_000);
+    expect(loadConfig({ KEYMINT_ARGON2_MAX_WAIT_MS: "0" }).KEYMINT_ARGON2_MAX_WAIT_MS).toBe(0);
+    expect(loadConfig({ KEYMINT_ARGON2_MAX_WAIT_MS: "3600000" }).KEYMINT_ARGON2_MAX_WAIT_MS).toBe(3_600_000);
+    for (const value of ["-1", "3600001", "1.5", "5s"]) {
+      expect(configError({ KEYMINT_ARGON2_MAX_WAIT_MS: value }), value).toMatch(
+        /^Invalid configuration:\n {2}KEYMINT_ARGON2_MAX_WAIT_MS: /,
+      );
+    }
+  });
+});
+
 describe("loadConfig: KEYMINT_CORS_ORIGINS", () => {
   it("normalises each origin to what a browser sends in Origin: lowercase host, no default port, punycode", () => {
     const config = loadConfig({

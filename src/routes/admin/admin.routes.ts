@@ -15,6 +15,6 @@ export const createWorkspaceRoute = createRoute({
       z.object({ workspace: Workspace, rootKey: CreatedRootKey }).openapi("CreatedWorkspace"),
       "The workspace and its root key (with plaintext, shown once).",
     ),
-    ...errorResponses(400, 401, 404, 413, 415, 429),
+    ...errorResponses(400, 401, 404, 413, 415, 429, 503),
   },
 });

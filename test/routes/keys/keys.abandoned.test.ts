@@ -22,7 +22,7 @@ beforeEach(async () => {
   t = await createTestApp();
   keyspaceId = (await createKeyspace(t, { hashAlgorithm: "argon2id", prefix: "gone" })).id;
   // One argon2 computation at a time.
-  t.deps.argon2 = new Argon2Queue(1);
+  t.deps.argon2 = new Argon2Queue(1, Number.POSITIVE_INFINITY);
 });
 
 /** Takes the queue's one turn, so that what comes after waits; the returned function gives it back. */
