@@ -540,6 +540,48 @@ describe("JSON bodies the parser would accept but the service must not", () => {
     expect(await snapshot(f)).toBe(before);
   });
 
+  it.each([
+    ["a name", (ks: string) => `{"keyspaceId":"${ks}","name":"a\\ud800b"}`, "name"],
+    ["an ownerId", (ks: string) => `{"keyspaceId":"${ks}","ownerId":"\\udc00"}`, "ownerId"],
+    [
+      "a meta value",
+      (ks: string) => `{"keyspaceId":"${ks}","meta":{"note":["\\udfff\\ud800"]}}`,
+      "meta.note.0",
+    ],
+    ["a meta field name", (ks: string) => `{"keyspaceId":"${ks}","meta":{"x\\ud800":1}}`, "meta.x\ud800"],
+  ])(
+    "answers 400 VALIDATION_FAILED for a lone surrogate in %s: it is not Unicode (a text column stores it as U+FFFD)",
+    async (_, body, path) => {
+      const before = await snapshot(f);
+      const response = await createWithRaw(body(f.keyspaceId));
+      expectValidationErrors({ ...response, body: response.body }, [path]);
+      expect(await snapshot(f)).toBe(before);
+    },
+  );
+
+  it("refuses root keys bound to owners that differ only in lone surrogates (stored alike, they would be one owner)", async () => {
+    const before = await snapshot(f);
+    for (const ownerId of ["\\ud800", "\\udc00"]) {
+      const response = await send(f, {
+        method: "POST",
+        path: "/v1/root-keys",
+        headers: JSON_TYPE,
+        body: `{"name":"dash","permissions":["keys:read"],"ownerId":"${ownerId}"}`,
+        auth: "root",
+      });
+      expectValidationErrors({ ...response, body: response.body }, ["ownerId"]);
+    }
+    expect(await snapshot(f)).toBe(before);
+  });
+
+  it("keeps an escaped surrogate pair, which is one character", async () => {
+    const response = await createWithRaw(`{"keyspaceId":"${f.keyspaceId}","name":"\\ud83d\\udca5 boom"}`);
+    expect(response.status).toBe(201);
+    expect(response.body.name).toBe("💥 boom");
+    const stored = await f.t.call("GET", `/v1/keys/${response.body.id}`);
+    expect(stored.body.name).toBe("💥 boom");
+  });
+
   it("keeps constructor and prototype as ordinary meta fields", async () => {
     const response = await createWithRaw(
       `{"keyspaceId":"${f.keyspaceId}","meta":{"constructor":{"prototype":1},"toString":"x"}}`,
