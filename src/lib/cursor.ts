@@ -17,6 +17,9 @@ export class CursorCodec {
     const [encoded, signature, extra] = cursor.split(".");
     if (encoded === undefined || signature === undefined || extra !== undefined) throw invalidCursor();
     const payload = Buffer.from(encoded, "base64url").toString();
+    // Node's decoder passes over padding, stray characters and unused trailing bits, so other strings
+    // decode to a signed payload too: only the one spelling this server writes is its cursor.
+    if (Buffer.from(payload).toString("base64url") !== encoded) throw invalidCursor();
     const expected = Buffer.from(this.sign(payload));
     const given = Buffer.from(signature);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalidCursor();

@@ -187,7 +187,20 @@ describe("keys: list errors", () => {
     const cursor: string = (await t.call("GET", "/v1/keys?limit=1")).body.nextCursor;
     const [payload, signature] = cursor.split(".") as [string, string];
     const forged = `${Buffer.from(Buffer.from(payload, "base64url").toString().replace(/\d+$/, "999")).toString("base64url")}.${signature}`;
-    for (const bad of [forged, `${cursor}x`, `x${cursor}`, "garbage", `${payload}.`, `${cursor}.more`]) {
+    // Also spellings Node's lenient base64url decoder reads as the same payload: padding, a stray character.
+    const samePayload = [
+      `${payload}=.${signature}`,
+      `${payload.slice(0, 2)}!${payload.slice(2)}.${signature}`,
+    ];
+    for (const bad of [
+      forged,
+      `${cursor}x`,
+      `x${cursor}`,
+      "garbage",
+      `${payload}.`,
+      `${cursor}.more`,
+      ...samePayload,
+    ]) {
       const response = await t.call("GET", `/v1/keys?limit=1&cursor=${encodeURIComponent(bad)}`);
       expectProblem(response, 400, "BAD_REQUEST");
     }
