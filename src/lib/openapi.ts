@@ -11,7 +11,7 @@ const DESCRIPTIONS: Record<number, string> = {
   404: "No such resource in this workspace (or for this owner).",
   409: "The request conflicts with the resource's state.",
   413: "The body is over 64 KiB.",
-  415: "The body is not application/json.",
+  415: "The body is not application/json, or is sent with a Content-Encoding (bodies are read as they are).",
   429: "Too many failed authentication attempts from this client.",
   500: "Unexpected error; details are in the server log under the request id.",
   503: "Unavailable: the database is busy or not usable, the server is shutting down, or too many argon2 hashes are waiting.",

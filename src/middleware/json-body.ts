@@ -45,6 +45,9 @@ export function jsonBodyGuard(
     if (method === "GET" || method === "HEAD") return next();
     const contentType = c.req.header("content-type");
     if (contentType === undefined || !isJsonMediaType(contentType)) return next();
+    // Bodies are read as they come: a compressed one would be taken for JSON, or refused as bad UTF-8.
+    const encoding = c.req.header("content-encoding");
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") throw unsupportedEncoding();
 
     // Hono caches the bytes: the route's validator parses these, the body is read once.
     const bytes = Buffer.from(await c.req.arrayBuffer());
@@ -60,6 +63,16 @@ export function jsonBodyGuard(
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(UTF8.decode(bytes));
     return next();
   };
+}
+
+/** RFC 9110 §15.5.16: 415, with Accept-Encoding naming the codings the server reads. */
+function unsupportedEncoding(): ApiError {
+  return new ApiError(
+    "UNSUPPORTED_MEDIA_TYPE",
+    "Send the request body without a Content-Encoding: it is not decoded.",
+    undefined,
+    { "accept-encoding": "identity" },
+  );
 }
 
 /**
@@ -87,7 +100,16 @@ function withTheOtherFieldErrors(
     : refusal;
 }
 
-/** Whether a content-type header names JSON, as @hono/zod-openapi's validator reads it. */
+// @hono/zod-openapi's test of a request's content type against a route's JSON body: the media type,
+// then only `;name=value` parameters. Anything else it answers 415 (`application/json;` included).
+const JSON_REQUEST_TYPE = /^application\/([a-z-.]+\+)?json(;\s*[a-zA-Z0-9-]+=([^;]+))*$/i;
+
+/** Whether the routes take a body with this content type as JSON, as @hono/zod-openapi decides it. */
+export function isJsonRequestType(contentType: string): boolean {
+  return JSON_REQUEST_TYPE.test(contentType);
+}
+
+/** Whether a content-type header names JSON, as hono's validator reads it (the guard looks at these). */
 export function isJsonMediaType(contentType: string): boolean {
   const mediaType = contentType.split(";")[0]?.trim();
   return mediaType !== undefined && JSON_MEDIA_TYPE.test(mediaType);

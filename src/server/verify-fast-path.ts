@@ -7,7 +7,7 @@ import type { AppDeps } from "../deps.js";
 import { MAX_BODY_BYTES } from "../middleware/body-limit.js";
 import { corsHeadersWithoutOrigin } from "../middleware/cors.js";
 import { CLIENT_CLOSED_REQUEST, errorAnswers } from "../middleware/errors.js";
-import { isJsonMediaType, jsonBodyRefusal } from "../middleware/json-body.js";
+import { isJsonRequestType, jsonBodyRefusal } from "../middleware/json-body.js";
 import { DEFAULT_CSP, SECURITY_HEADERS } from "../middleware/security-headers.js";
 import { requestIdPolicy } from "../observability/request-id.js";
 import { VerifyBody } from "../routes/keys/keys.routes.js";
@@ -25,7 +25,7 @@ const FIXED_HEADERS = [...SECURITY_HEADERS.flat(), "content-security-policy", DE
  * more than the verify itself (README, Performance).
  *
  * It takes only the everyday request, and only when it can tell from the headers alone: no query, a
- * JSON content type, a declared length within the body limit, no header sent twice, no CORS origin to
+ * JSON content type the route takes, no content coding, a declared length within the body limit, no header sent twice, no CORS origin to
  * answer, and a root key the cache already holds that grants keys:verify. Everything else goes to
  * `fallback` (the Hono app) untouched. A body the JSON guard would refuse, or that does not parse or
  * validate, goes to the app too, with the bytes already read, so every error answer comes from the one
@@ -47,11 +47,12 @@ export function verifyFastPath(deps: AppDeps, fallback: NodeListener): NodeListe
     // A repeated header is read one way by node (first wins) and another by the app (joined): let the app decide.
     if (request.rawHeaders.length !== 2 * Object.keys(headers).length) return undefined;
     if (corsEnabled && headers.origin !== undefined) return undefined;
-    if (headers["transfer-encoding"] !== undefined) return undefined;
+    if (headers["transfer-encoding"] !== undefined || headers["content-encoding"] !== undefined)
+      return undefined;
     const length = headers["content-length"];
     if (length === undefined || !(Number(length) <= MAX_BODY_BYTES)) return undefined;
     const type = headers["content-type"];
-    if (type === undefined || !isJsonMediaType(type)) return undefined;
+    if (type === undefined || !isJsonRequestType(type)) return undefined;
     const token = bearerToken(headers.authorization);
     if (token === undefined) return undefined;
     const caller = cachedCaller(deps, token);

@@ -574,6 +574,34 @@ describe("JSON bodies the parser would accept but the service must not", () => {
     expect(await snapshot(f)).toBe(before);
   });
 
+  it.each(["br", "gzip", "x-unknown"])(
+    "answers 415 with Accept-Encoding: identity for a body sent with Content-Encoding %s, and creates nothing",
+    async (encoding) => {
+      const before = await snapshot(f);
+      const response = await send(f, {
+        method: "POST",
+        path: "/v1/keys",
+        headers: { ...JSON_TYPE, "content-encoding": encoding },
+        body: JSON.stringify({ keyspaceId: f.keyspaceId, name: "claims-compressed" }),
+        auth: "root",
+      });
+      expectProblem({ ...response, body: response.body }, 415, "UNSUPPORTED_MEDIA_TYPE");
+      expect(response.headers.get("accept-encoding")).toBe("identity");
+      expect(await snapshot(f)).toBe(before);
+    },
+  );
+
+  it("takes a body sent with Content-Encoding: identity, which is the body as it is", async () => {
+    const response = await send(f, {
+      method: "POST",
+      path: "/v1/keys",
+      headers: { ...JSON_TYPE, "content-encoding": "Identity" },
+      body: JSON.stringify({ keyspaceId: f.keyspaceId, name: "plain" }),
+      auth: "root",
+    });
+    expect(response.status).toBe(201);
+  });
+
   it("keeps an escaped surrogate pair, which is one character", async () => {
     const response = await createWithRaw(`{"keyspaceId":"${f.keyspaceId}","name":"\\ud83d\\udca5 boom"}`);
     expect(response.status).toBe(201);

@@ -321,6 +321,21 @@ describe("verify's fast path on node:http", () => {
       expect((await expectHandedToTheApp({ headers: auth(), body })).status).toBe(415);
     });
 
+    it("a body with a content coding: 415, from the app", async () => {
+      const call = verifyCall({ key }, { "content-encoding": "gzip" });
+      const answer = await expectHandedToTheApp(call);
+      expect([answer.status, answer.headers["accept-encoding"]]).toEqual([415, "identity"]);
+    });
+
+    it.each(["application/json;", "application/json ; charset=utf-8", "application/json;charset"])(
+      "a JSON content type the app's validator does not take (%s): 415, on every call",
+      async (type) => {
+        const call = { headers: { ...auth(), "content-type": type }, body: JSON.stringify({ key }) };
+        // The root key is cached by now, so the fast path would have had a go at each.
+        for (let i = 0; i < 2; i++) expect((await expectHandedToTheApp(call)).status).toBe(415);
+      },
+    );
+
     it("a query string: 400 naming the unknown parameter", async () => {
       const answer = await expectHandedToTheApp({ ...verifyCall({ key }), path: "/v1/keys/verify?debug=1" });
       expect(answer.status).toBe(400);
