@@ -46,7 +46,8 @@ export const Refill = z
   .openapi({ example: { amount: 1000, interval: "monthly" } });
 export const Ratelimit = z
   .strictObject({
-    limit: z.number().int().min(1).max(1_000_000_000),
+    // Contract §3: at least 1, no upper bound but JSON's exact integers (zod's int() is a safe integer).
+    limit: z.number().int().min(1),
     durationMs: z.number().int().min(1000).max(86_400_000),
   })
   .openapi({ example: { limit: 100, durationMs: 60_000 } });

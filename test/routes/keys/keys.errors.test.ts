@@ -64,6 +64,11 @@ describe("keys: create errors", () => {
     ["a remaining given as a string", { remaining: "5" }, "remaining"],
     ["a ratelimit.limit of 0", { ratelimit: { limit: 0, durationMs: 1000 } }, "ratelimit.limit"],
     [
+      "a ratelimit.limit past exact JSON integers",
+      { ratelimit: { limit: 2 ** 53, durationMs: 1000 } },
+      "ratelimit.limit",
+    ],
+    [
       "a ratelimit.durationMs under 1000",
       { ratelimit: { limit: 1, durationMs: 999 } },
       "ratelimit.durationMs",

@@ -1,5 +1,12 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { createKey, createKeyspace, createTestApp, ManualClock, type TestApp } from "../../helpers.js";
+import {
+  createKey,
+  createKeyspace,
+  createTestApp,
+  ManualClock,
+  type TestApp,
+  verify,
+} from "../../helpers.js";
 import { expectProblem, expectStatus } from "../../support/api.js";
 
 const NOW = "2026-11-27T04:00:00.000Z";
@@ -152,6 +159,17 @@ describe("keys: create", () => {
       body: { keyspaceId: keyspace.id, remaining: 0, ratelimit: { limit: 1, durationMs: 1000 } },
     });
     expectStatus(shortest, 201);
+  });
+
+  it("takes any ratelimit.limit from 1 up (contract §3 sets no maximum), to the largest exact JSON integer", async () => {
+    const keyspace = await createKeyspace(t);
+    const limit = Number.MAX_SAFE_INTEGER;
+    const key = await createKey(t, { keyspaceId: keyspace.id, ratelimit: { limit, durationMs: 1000 } });
+    expect(key.ratelimit).toEqual({ limit, durationMs: 1000 });
+    expect(await verify(t, { key: key.key })).toMatchObject({
+      code: "VALID",
+      ratelimit: { limit, remaining: limit - 1 },
+    });
   });
 
   it("issues a key of an argon2id keyspace that verifies", async () => {
