@@ -59,6 +59,25 @@ export function isValidRootKey(candidate: string): boolean {
 }
 
 /** Parses a presented key; null for anything that fails the format or the checksum. */
+// Where a key's body may begin in free text: after an underscore, 50 base62 characters.
+const BODY_AFTER_SEPARATOR = /_(?=[0-9A-Za-z]{50})/g;
+const MAX_PREFIX_LENGTH = MAX_KEY_LENGTH - 1 - BODY_LENGTH;
+
+/**
+ * Whether `text` holds a well-formed key with a matching checksum anywhere in it, whatever comes
+ * before or after it ("leaked:<key>", "x<key>y"). Text that is no key passes the checksum about once in
+ * 56 billion tries, so other vendors' tokens and ordinary words are not taken for keys.
+ */
+export function holdsKey(text: string): boolean {
+  for (const { index: separator } of text.matchAll(BODY_AFTER_SEPARATOR)) {
+    const end = separator + 1 + BODY_LENGTH;
+    for (let start = Math.max(0, separator - MAX_PREFIX_LENGTH); start < separator; start++) {
+      if (isValidKey(text.slice(start, end))) return true;
+    }
+  }
+  return false;
+}
+
 export function parseKey(candidate: string): ParsedKey | null {
   const separator = scan(candidate);
   if (separator === -1) return null;

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { PERMISSIONS } from "../auth/permissions.js";
-import { PREFIX_PATTERN, ROOT_KEY_PREFIX } from "../keys/format.js";
+import { holdsKey, PREFIX_PATTERN, ROOT_KEY_PREFIX } from "../keys/format.js";
 import { ERROR_CODES } from "../lib/errors.js";
 import { AUDIT_ACTIONS } from "../services/audit.js";
 import { VERIFY_CODES } from "../verify/verify.js";
@@ -13,8 +13,23 @@ export const MAX_REMAINING = 2 ** 31;
 export const IsoTime = z.iso.datetime({ offset: true }).openapi({ example: "2026-11-27T04:00:00.000Z" });
 const IsoTimeOut = z.string().openapi({ format: "date-time", example: "2026-11-27T04:00:00.000Z" });
 
-export const Name = z.string().min(1).max(128).openapi({ example: "production backend" });
-export const OwnerId = z.string().min(1).max(256).openapi({ example: "customer_42" });
+// A key is shown once, when it is created; these fields are shown on every read, in every list and
+// audit event, and (a key's) in every verify answer, so they may not hold one. (A revocation's reason
+// is free text written in a hurry: a key in it is redacted instead, so that the revocation goes through.)
+const NO_KEY = "must not hold an API key: a key is shown only when it is created, this field on every read";
+
+export const Name = z
+  .string()
+  .min(1)
+  .max(128)
+  .refine((name) => !holdsKey(name), NO_KEY)
+  .openapi({ example: "production backend" });
+export const OwnerId = z
+  .string()
+  .min(1)
+  .max(256)
+  .refine((ownerId) => !holdsKey(ownerId), NO_KEY)
+  .openapi({ example: "customer_42" });
 export const Scope = z
   .string()
   .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be 1 to 64 of A-Z a-z 0-9 _ . : -")
@@ -34,7 +49,9 @@ export const Meta = z
       .refine(
         (meta) => Buffer.byteLength(JSON.stringify(meta)) <= MAX_META_BYTES,
         "must be at most 4 KiB as JSON",
-      ),
+      )
+      // As JSON text: quotes end every name and string, so a key is found whole or not at all.
+      .refine((meta) => !holdsKey(JSON.stringify(meta)), NO_KEY),
   )
   .openapi({ type: "object", additionalProperties: {}, example: { plan: "pro" } });
 export const Remaining = z.number().int().min(0).max(MAX_REMAINING).openapi({ example: 1000 });

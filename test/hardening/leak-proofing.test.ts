@@ -9,6 +9,8 @@ import {
   requestLinesWritten,
   type TestApp,
 } from "../helpers.js";
+import { expectValidationErrors } from "../support/api.js";
+import { totalChanges } from "../support/verify.js";
 
 /*
  * No plaintext key, key hash (hex SHA-256 or argon2 PHC string), root key, admin token or metrics
@@ -313,6 +315,56 @@ describe("secrets a client writes into what KeyMint stores or echoes", () => {
     ]) {
       expect(answer.text).not.toContain(leaked.key);
     }
+  });
+
+  it("refuses a key written into a field shown on every read: names, ownerIds, meta (400 naming it, nothing stored)", async () => {
+    const keyspaceId = (await createKeyspace(t)).id;
+    const kept = await createKey(t, { keyspaceId, name: "kept" });
+    const leaked = await createKey(t, { keyspaceId });
+    const attempts: [string, string, Record<string, unknown>, ...string[]][] = [
+      ["POST", "/v1/keys", { keyspaceId, name: `leaked ${leaked.key}` }, "name"],
+      ["POST", "/v1/keys", { keyspaceId, ownerId: leaked.key }, "ownerId"],
+      ["POST", "/v1/keys", { keyspaceId, meta: { notes: [`see:${leaked.key}`] } }, "meta"],
+      ["POST", "/v1/keys", { keyspaceId, meta: { [leaked.key]: true } }, "meta"],
+      ["PATCH", `/v1/keys/${kept.id}`, { name: t.rootKey, meta: { a: leaked.key } }, "name", "meta"],
+      ["POST", "/v1/keyspaces", { name: `x${leaked.key}x`, prefix: "leaky" }, "name"],
+      [
+        "POST",
+        "/v1/root-keys",
+        { name: t.rootKey, permissions: ["keys:read"], ownerId: leaked.key },
+        "name",
+        "ownerId",
+      ],
+    ];
+    const before = totalChanges(t);
+    for (const [method, path, body, ...fields] of attempts) {
+      const response = await t.call(method, path, { body });
+      expectValidationErrors(response, fields);
+      expect(response.text).not.toContain(leaked.key);
+      expect(response.text).not.toContain(t.rootKey);
+    }
+    const workspace = await t.call("POST", "/v1/admin/workspaces", {
+      body: { name: leaked.key },
+      token: ADMIN_TOKEN,
+    });
+    expectValidationErrors(workspace, ["name"]);
+    expect(totalChanges(t)).toBe(before);
+    expect((await t.call("GET", `/v1/keys/${kept.id}`)).body.name).toBe("kept");
+  });
+
+  it("still takes text that only looks like a key: a changed checksum, another vendor's token, a SHA-256", async () => {
+    const keyspaceId = (await createKeyspace(t)).id;
+    const { key } = await createKey(t, { keyspaceId });
+    const changed = key.slice(0, -1) + (key.endsWith("a") ? "b" : "a");
+    const response = await t.call("POST", "/v1/keys", {
+      body: {
+        keyspaceId,
+        name: changed,
+        ownerId: `sk_live_${"a".repeat(50)}`,
+        meta: { sha: sha256Hex("file") },
+      },
+    });
+    expect(response.status).toBe(201);
   });
 
   it("replaces a request id holding a SHA-256 digest in capitals, as it does one in lower case", async () => {

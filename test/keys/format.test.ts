@@ -5,6 +5,7 @@ import { BASE62_ALPHABET, decodeBase62, encodeBase62, randomBase62 } from "../..
 import {
   checksumOf,
   generateKey,
+  holdsKey,
   isValidKey,
   isValidRootKey,
   KEY_PATTERN,
@@ -140,5 +141,40 @@ describe("key format", () => {
     const { key } = generateKey("dm");
     const flipped = key.slice(0, 20) + (key[20] === "A" ? "B" : "A") + key.slice(21);
     expect(parseKey(flipped)).toBeNull();
+  });
+
+  it("finds a key with a matching checksum anywhere in free text, whatever surrounds it", () => {
+    const { key } = generateKey("dm_live");
+    const rootKey = generateKey("km_root").key;
+    for (const text of [
+      key,
+      rootKey,
+      `leaked: ${key}.`,
+      `x${key}y`,
+      `req_${key}`,
+      `${key}0000`,
+      `"${key}"`,
+    ]) {
+      expect(holdsKey(text), text).toBe(true);
+    }
+    for (const vector of vectors.valid) expect(holdsKey(`see ${vector.key}`), vector.key).toBe(true);
+  });
+
+  it("takes no text without a checksum-valid key for one: near misses, other vendors' tokens, words", () => {
+    const { key } = generateKey("dm_live");
+    const lastChanged = key.slice(0, -1) + (key.endsWith("a") ? "b" : "a");
+    for (const text of [
+      lastChanged,
+      key.slice(1 + key.indexOf("_", 3)),
+      `sk_live_${"a".repeat(50)}`,
+      "customer_42",
+      "",
+    ]) {
+      expect(holdsKey(text), text).toBe(false);
+    }
+    // Of the contract's invalid keys, two still hold a valid one: with a character after it, or after "Bearer ".
+    const holdingOne = new Set(["one char long", "scheme included"]);
+    for (const vector of vectors.invalid)
+      expect(holdsKey(vector.key), vector.why).toBe(holdingOne.has(vector.why));
   });
 });
