@@ -19,7 +19,7 @@ describe("root key authentication", () => {
     ["another scheme", (key: string) => `Basic ${key}`],
     ["no key after Bearer", () => "Bearer"],
     ["Bearer and a space only", () => "Bearer "],
-    ["two spaces after Bearer", (key: string) => `Bearer  ${key}`],
+    ["a tab after Bearer", (key: string) => `Bearer\t${key}`],
     ["two tokens", (key: string) => `Bearer ${key} ${key}`],
     ["the key alone", (key: string) => key],
   ])("answers 401 for a malformed header: %s", async (_, header) => {
@@ -28,6 +28,14 @@ describe("root key authentication", () => {
       headers: { authorization: header(t.rootKey) },
     });
     expectProblem(response, 401, "UNAUTHORIZED");
+  });
+
+  it("accepts more than one space before the token (RFC 6750: 1*SP)", async () => {
+    const response = await t.call("GET", "/v1/keys", {
+      token: null,
+      headers: { authorization: `Bearer   ${t.rootKey}` },
+    });
+    expect(response.status).toBe(200);
   });
 
   it.each(["bearer", "BEARER"])(
