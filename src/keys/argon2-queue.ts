@@ -37,6 +37,13 @@ const FIRST_ESTIMATE_MS = 100;
 /** How much each timed computation moves the estimate (an exponentially weighted mean). */
 const ESTIMATE_WEIGHT = 0.2;
 
+/**
+ * How often, at most, a refusal searches the waiting list for work whose client has gone: the search
+ * reads every entry, and a flood of refusals against a long list (a limit of minutes) would otherwise
+ * hold the event loop for seconds.
+ */
+const ABANDONED_SEARCH_INTERVAL_MS = 1_000;
+
 /** libuv's thread pool: 4 threads unless UV_THREADPOOL_SIZE says otherwise. */
 function threadPoolSize(env: NodeJS.ProcessEnv): number {
   const size = Number(env.UV_THREADPOOL_SIZE);
@@ -72,6 +79,7 @@ export class Argon2Queue {
   private stopped = false;
   /** The mean duration of a computation, from those timed so far (ms). */
   private meanMs = FIRST_ESTIMATE_MS;
+  private abandonedSearchedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly concurrency: number,
@@ -98,7 +106,11 @@ export class Argon2Queue {
     if (clientGone?.()) return Promise.reject(new ClientGone());
     if (this.running >= this.concurrency && this.waitOfNextMs() > this.maxExpectedWaitMs) {
       // Work whose client has gone would be passed over at its turn: it holds no one up.
-      this.refuseAbandoned();
+      const now = this.now();
+      if (now - this.abandonedSearchedAt >= ABANDONED_SEARCH_INTERVAL_MS) {
+        this.abandonedSearchedAt = now;
+        this.refuseAbandoned();
+      }
       const waitMs = this.waitOfNextMs();
       if (waitMs > this.maxExpectedWaitMs) return Promise.reject(new Backlogged(Math.ceil(waitMs / 1000)));
     }

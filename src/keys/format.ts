@@ -58,7 +58,6 @@ export function isValidRootKey(candidate: string): boolean {
   );
 }
 
-/** Parses a presented key; null for anything that fails the format or the checksum. */
 // Where a key's body may begin in free text: after an underscore, 50 base62 characters.
 const BODY_AFTER_SEPARATOR = /_(?=[0-9A-Za-z]{50})/g;
 const MAX_PREFIX_LENGTH = MAX_KEY_LENGTH - 1 - BODY_LENGTH;
@@ -78,6 +77,7 @@ export function holdsKey(text: string): boolean {
   return false;
 }
 
+/** Parses a presented key; null for anything that fails the format or the checksum. */
 export function parseKey(candidate: string): ParsedKey | null {
   const separator = scan(candidate);
   if (separator === -1) return null;

@@ -29,10 +29,9 @@ const UNICODE_ESCAPE = Buffer.from("\\u");
 /**
  * Refuses JSON bodies that are well-formed enough to parse but hostile to what comes after:
  * invalid UTF-8 (400, instead of being stored as U+FFFD), nesting deeper than MAX_JSON_DEPTH (400,
- * instead of a stack overflow in JSON.stringify), `__proto__` field names at any depth (400
+ * instead of a stack overflow in JSON.stringify), and `__proto__` field names at any depth (400
  * VALIDATION_FAILED naming the object: zod's copy of an object would turn one into a prototype and
- * drop it silently, and nested ones would be stored as given), and escaped lone surrogates (400
- * VALIDATION_FAILED naming the field: stored as U+FFFD, they would make different values one). Runs after authentication, so anonymous callers never get their bodies read.
+ * drop it silently, and nested ones would be stored as given). Runs after authentication, so anonymous callers never get their bodies read.
  */
 export function jsonBodyGuard(
   app: Pick<OpenAPIHono, "openAPIRegistry">,
@@ -45,12 +44,10 @@ export function jsonBodyGuard(
     if (method === "GET" || method === "HEAD") return next();
     const contentType = c.req.header("content-type");
     if (contentType === undefined || !isJsonMediaType(contentType)) return next();
-    // Bodies are read as they come: a compressed one would be taken for JSON, or refused as bad UTF-8.
-    const encoding = c.req.header("content-encoding");
-    if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") throw unsupportedEncoding();
-
     // Hono caches the bytes: the route's validator parses these, the body is read once.
     const bytes = Buffer.from(await c.req.arrayBuffer());
+    // Bodies are read as they come: a compressed one would be taken for JSON, or refused as bad UTF-8.
+    if (bytes.length > 0 && !isIdentityCoding(c.req.header("content-encoding"))) throw unsupportedEncoding();
     const refusal = jsonBodyRefusal(bytes, maxDepth);
     if (refusal !== undefined) {
       bodySchemas ??= routeBodySchemas(app);
@@ -63,6 +60,12 @@ export function jsonBodyGuard(
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(UTF8.decode(bytes));
     return next();
   };
+}
+
+/** No content coding: no header, an empty one, or `identity`. */
+function isIdentityCoding(header: string | undefined): boolean {
+  const coding = header?.trim().toLowerCase();
+  return coding === undefined || coding === "" || coding === "identity";
 }
 
 /** RFC 9110 §15.5.16: 415, with Accept-Encoding naming the codings the server reads. */
@@ -121,10 +124,9 @@ export function jsonBodyRefusal(bytes: Buffer, maxDepth = MAX_JSON_DEPTH): ApiEr
   if (nestingDepth(bytes, maxDepth) > maxDepth) {
     return new ApiError("BAD_REQUEST", `The request body nests deeper than ${maxDepth} levels.`);
   }
-  // "__proto__" can only be a field name when it is spelled out or escaped (\u005f…), and a lone
-  // surrogate can only come escaped (\ud800): UTF-8 has no bytes for one.
+  // "__proto__" can only be a field name when it is spelled out or escaped (\u005f…).
   if (bytes.includes(PROTO_NAME) || bytes.includes(UNICODE_ESCAPE)) {
-    const errors = unsafeFieldErrors(bytes);
+    const errors = protoFieldErrors(bytes);
     if (errors.length > 0) return new ApiError("VALIDATION_FAILED", "The request is not valid.", errors);
   }
   return undefined;
@@ -159,18 +161,11 @@ function nestingDepth(bytes: Uint8Array, limit: number): number {
   return deepest;
 }
 
-const NOT_UNICODE = "must be valid Unicode: it holds a lone surrogate (\\ud800 to \\udfff)";
-
-/** A UTF-16 surrogate that is not half of a pair: the `u` flag reads a pair as one code point. */
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-
 /**
  * One error per object holding a `__proto__` field, at the object's dotted path (as the meta schema
- * reports it), and one per string or field name holding a lone surrogate: it is not Unicode, and
- * SQLite would store it as three U+FFFD, so that two different `ownerId`s would become one. Depth is
- * bounded by now, so the recursion is safe.
+ * reports it). Depth is bounded by now, so the recursion is safe.
  */
-function unsafeFieldErrors(bytes: Buffer): FieldError[] {
+function protoFieldErrors(bytes: Buffer): FieldError[] {
   let value: unknown;
   try {
     value = JSON.parse(bytes.toString("utf8"));
@@ -181,11 +176,8 @@ function unsafeFieldErrors(bytes: Buffer): FieldError[] {
   // One path, pushed and popped on the way: copying it at every node cost depth × nodes, 100 ms for a
   // 64 KiB body nested 2,000 deep.
   const path: string[] = [];
-  const at = () => path.join(".") || "(root)";
   const walk = (node: unknown) => {
-    if (typeof node === "string") {
-      if (LONE_SURROGATE.test(node)) errors.push({ path: at(), message: NOT_UNICODE });
-    } else if (Array.isArray(node)) {
+    if (Array.isArray(node)) {
       for (const [index, item] of node.entries()) {
         path.push(String(index));
         walk(item);
@@ -194,15 +186,10 @@ function unsafeFieldErrors(bytes: Buffer): FieldError[] {
     } else if (node !== null && typeof node === "object") {
       for (const [name, child] of Object.entries(node)) {
         if (name === "__proto__") {
-          errors.push({ path: at(), message: "must not have a __proto__ key" });
+          errors.push({ path: path.join(".") || "(root)", message: "must not have a __proto__ key" });
           continue;
         }
         path.push(name);
-        if (LONE_SURROGATE.test(name)) {
-          errors.push({ path: at(), message: NOT_UNICODE });
-          path.pop();
-          continue;
-        }
         walk(child);
         path.pop();
       }

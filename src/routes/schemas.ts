@@ -13,28 +13,39 @@ export const MAX_REMAINING = 2 ** 31;
 export const IsoTime = z.iso.datetime({ offset: true }).openapi({ example: "2026-11-27T04:00:00.000Z" });
 const IsoTimeOut = z.string().openapi({ format: "date-time", example: "2026-11-27T04:00:00.000Z" });
 
+// What is stored and shown again must be Unicode: SQLite stores a lone surrogate ("\ud800") as U+FFFD,
+// so two ownerIds differing only there would be one owner (and the 201 would echo what was not stored).
+const NOT_UNICODE = "must be valid Unicode: it holds a lone surrogate (\\ud800 to \\udfff)";
 // A key is shown once, when it is created; these fields are shown on every read, in every list and
 // audit event, and (a key's) in every verify answer, so they may not hold one. (A revocation's reason
 // is free text written in a hurry: a key in it is redacted instead, so that the revocation goes through.)
 const NO_KEY = "must not hold an API key: a key is shown only when it is created, this field on every read";
 
-export const Name = z
-  .string()
-  .min(1)
-  .max(128)
-  .refine((name) => !holdsKey(name), NO_KEY)
-  .openapi({ example: "production backend" });
-export const OwnerId = z
-  .string()
-  .min(1)
-  .max(256)
-  .refine((ownerId) => !holdsKey(ownerId), NO_KEY)
-  .openapi({ example: "customer_42" });
+/** Text a client stores and every read shows: Unicode, with no key in it. */
+const storedText = (text: z.ZodString) =>
+  text.refine((value) => value.isWellFormed(), NOT_UNICODE).refine((value) => !holdsKey(value), NO_KEY);
+
+/** Whether every string and field name in a JSON value passes `test`. */
+function everyText(value: unknown, test: (text: string) => boolean): boolean {
+  if (typeof value === "string") return test(value);
+  if (Array.isArray(value)) return value.every((item) => everyText(item, test));
+  if (value !== null && typeof value === "object")
+    return Object.entries(value).every(([name, field]) => test(name) && everyText(field, test));
+  return true;
+}
+
+export const Name = storedText(z.string().min(1).max(128)).openapi({ example: "production backend" });
+export const OwnerId = storedText(z.string().min(1).max(256)).openapi({ example: "customer_42" });
+/** An ownerId to filter by: only compared with what is stored, so any string of that length. */
+export const OwnerIdFilter = z.string().min(1).max(256);
 export const Scope = z
   .string()
   .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be 1 to 64 of A-Z a-z 0-9 _ . : -")
   .openapi({ example: "documents:read" });
+/** Scopes a verify asks for. */
 export const Scopes = z.array(Scope).max(100);
+/** A key's own scopes (and a keyspace's defaults), shown on every read: 64 characters can hold a key. */
+export const StoredScopes = z.array(Scope.refine((scope) => !holdsKey(scope), NO_KEY)).max(100);
 // Checked on the parsed JSON itself: the record's output has already dropped a "__proto__" key.
 export const Meta = z
   .preprocess(
@@ -46,10 +57,12 @@ export const Meta = z
     },
     z
       .record(z.string(), z.unknown())
-      .refine(
-        (meta) => Buffer.byteLength(JSON.stringify(meta)) <= MAX_META_BYTES,
-        "must be at most 4 KiB as JSON",
-      )
+      // Past 4 KiB nothing else is looked at: the body may be 64 KiB.
+      .refine((meta) => Buffer.byteLength(JSON.stringify(meta)) <= MAX_META_BYTES, {
+        message: "must be at most 4 KiB as JSON",
+        abort: true,
+      })
+      .refine((meta) => everyText(meta, (text) => text.isWellFormed()), NOT_UNICODE)
       // As JSON text: quotes end every name and string, so a key is found whole or not at all.
       .refine((meta) => !holdsKey(JSON.stringify(meta)), NO_KEY),
   )
@@ -88,7 +101,7 @@ export const KeyDefaults = z
     remaining: Remaining.optional(),
     refill: Refill.optional(),
     ratelimit: Ratelimit.optional(),
-    scopes: Scopes.optional(),
+    scopes: StoredScopes.optional(),
   })
   .openapi("KeyDefaults");
 

@@ -231,8 +231,9 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
 
 export async function revokeKey(deps: AppDeps, ctx: ServiceContext, id: string, given: string | null) {
   // Free text, often written in a hurry ("leaked: <the key>"): a key or hash in it is not stored, so it
-  // is never shown again in the key, its audit event or any answer.
-  const reason = given === null ? null : scrubSecrets(given);
+  // is never shown again in the key, its audit event or any answer; a lone surrogate (half an emoji,
+  // cut by a client) becomes U+FFFD, as SQLite would store it anyway. Either way the revocation goes through.
+  const reason = given === null ? null : scrubSecrets(given.toWellFormed());
   const current = await findVisibleKey(deps, ctx.caller, id);
   if (current.revokedAt !== null) return current;
   const now = deps.clock.now();

@@ -335,6 +335,15 @@ describe("secrets a client writes into what KeyMint stores or echoes", () => {
         "name",
         "ownerId",
       ],
+      // A scope is up to 64 characters: a root key (58) fits, and so does a key with a short prefix.
+      ["POST", "/v1/keys", { keyspaceId, scopes: ["read", t.rootKey, leaked.key] }, "scopes.1", "scopes.2"],
+      ["PATCH", `/v1/keys/${kept.id}`, { scopes: [leaked.key] }, "scopes.0"],
+      [
+        "POST",
+        "/v1/keyspaces",
+        { name: "x", prefix: "leakz", defaults: { scopes: [t.rootKey] } },
+        "defaults.scopes.0",
+      ],
     ];
     const before = totalChanges(t);
     for (const [method, path, body, ...fields] of attempts) {
@@ -350,6 +359,14 @@ describe("secrets a client writes into what KeyMint stores or echoes", () => {
     expectValidationErrors(workspace, ["name"]);
     expect(totalChanges(t)).toBe(before);
     expect((await t.call("GET", `/v1/keys/${kept.id}`)).body.name).toBe("kept");
+    // Filtering by an ownerId stores nothing: any string is compared.
+    const filtered = await t.call("GET", `/v1/keys?ownerId=${encodeURIComponent(`legacy-${leaked.key}`)}`);
+    expect([filtered.status, filtered.body.data]).toEqual([200, []]);
+    // Nor is a verify's own list of scopes stored: a key-shaped one is only a scope the key lacks.
+    const verified = await t.call("POST", "/v1/keys/verify", {
+      body: { key: kept.key, scopes: [leaked.key] },
+    });
+    expect(verified.body.code).toBe("INSUFFICIENT_SCOPES");
   });
 
   it("still takes text that only looks like a key: a changed checksum, another vendor's token, a SHA-256", async () => {

@@ -163,7 +163,10 @@ describe("Argon2Queue", () => {
       const timed = async (count: number, ms: number) => {
         for (let i = 0; i < count; i++) await computation(ms).finish();
       };
-      return { queue, computation, timed };
+      const advance = (ms: number) => {
+        now += ms;
+      };
+      return { queue, computation, timed, advance };
     }
 
     it("by the mean of the computations timed so far, with a Retry-After of the wait it would have had", async () => {
@@ -213,7 +216,7 @@ describe("Argon2Queue", () => {
     });
 
     it("does not count waiting work whose client has gone: it is refused, and the newcomer let in", async () => {
-      const { queue, computation, timed } = timedQueue(1, 160);
+      const { queue, computation, timed, advance } = timedQueue(1, 160);
       // About 50 ms each: three may wait.
       await timed(40, 50);
       const running = computation(50);
@@ -227,11 +230,39 @@ describe("Argon2Queue", () => {
       expect(queue.waitingCount).toBe(3);
       await expect(queue.run(async () => "no room")).rejects.toBeInstanceOf(Backlogged);
       gone = true;
+      // The refusal above searched the list; the next search is a second later.
+      advance(1_000);
       const newcomer = queue.run(async () => "in");
       expect(queue.waitingCount).toBe(1);
       for (const work of abandoned) await expect(work).rejects.toBeInstanceOf(ClientGone);
       await running.finish();
       await expect(newcomer).resolves.toBe("in");
+    });
+
+    it("searches the waiting list for work whose client has gone at most once a second", async () => {
+      let now = 0;
+      // Until computations are timed one is taken to cost 100 ms: one may wait, not two.
+      const queue = new Argon2Queue(1, 100, () => now);
+      const held = deferred<string>();
+      const running = queue.run(() => held.promise);
+      let asked = 0;
+      const waiting = queue.run(
+        async () => "waited",
+        () => {
+          asked++;
+          return false;
+        },
+      );
+      // What waits stays (its client is there), and the newcomers are refused.
+      await expect(queue.run(async () => "refused")).rejects.toBeInstanceOf(Backlogged);
+      await expect(queue.run(async () => "refused")).rejects.toBeInstanceOf(Backlogged);
+      expect(asked).toBe(2); // when it was put on the list, and by the first refusal's search
+      now += 1_000;
+      await expect(queue.run(async () => "refused")).rejects.toBeInstanceOf(Backlogged);
+      expect(asked).toBe(3);
+      held.resolve("done");
+      await running;
+      await expect(waiting).resolves.toBe("waited");
     });
   });
 

@@ -17,10 +17,12 @@ import {
   Meta,
   Name,
   OwnerId,
+  OwnerIdFilter,
   Ratelimit,
   Refill,
   Remaining,
   Scopes,
+  StoredScopes,
   UsageBucket,
   VerifyResult,
 } from "../schemas.js";
@@ -31,7 +33,7 @@ const keyFields = {
   ownerId: OwnerId.nullable().optional(),
   name: Name.nullable().optional(),
   meta: Meta.optional(),
-  scopes: Scopes.optional(),
+  scopes: StoredScopes.optional(),
   expiresAt: IsoTime.nullable()
     .optional()
     .openapi({ description: "Must be in the future; null for no expiry." }),
@@ -74,7 +76,7 @@ export const listKeysRoute = createRoute({
   request: {
     query: z.strictObject({
       keyspaceId: z.string().min(1).max(64).optional(),
-      ownerId: OwnerId.optional(),
+      ownerId: OwnerIdFilter.optional(),
       status: z.enum(["active", "revoked", "expired", "all"]).default("active"),
       limit: Limit,
       cursor: Cursor.optional(),
