@@ -19,17 +19,27 @@ const HEADERS = {
     description: "Seconds to wait before trying again.",
     schema: { type: "integer", minimum: 1 },
   },
+  WWWAuthenticate: {
+    description: "The scheme to authenticate with: Bearer (RFC 9110 §11.6.1).",
+    schema: { type: "string", example: 'Bearer realm="keymint"' },
+  },
+  AcceptEncoding: {
+    description: "Sent when the body had a Content-Encoding: bodies are read only as they are (identity).",
+    schema: { type: "string", example: "identity" },
+  },
+};
+
+/** The headers KeyMint sends beside x-request-id, by status: the auth throttle and every 503 say when to retry. */
+const HEADERS_BY_STATUS: Record<string, Record<string, { $ref: string }>> = {
+  401: { "www-authenticate": { $ref: "#/components/headers/WWWAuthenticate" } },
+  415: { "accept-encoding": { $ref: "#/components/headers/AcceptEncoding" } },
+  429: { "retry-after": { $ref: "#/components/headers/RetryAfter" } },
+  503: { "retry-after": { $ref: "#/components/headers/RetryAfter" } },
 };
 
 /**
- * The statuses KeyMint sends Retry-After with: the auth throttle (429), and 503 (a busy database, a
- * shutdown, an argon2 backlog; /readyz's 503, a probe's answer, has none).
- */
-const RETRY_STATUSES = new Set(["429", "503"]);
-
-/**
  * Declares on every response of the document the headers KeyMint sends with it: x-request-id on all
- * (contract: "every response carries an x-request-id header"), Retry-After on 429 and 503. Done once
+ * (contract: "every response carries an x-request-id header"), and those HEADERS_BY_STATUS names. Done once
  * over the generated document rather than in each of the routes' response declarations.
  */
 export function withAnswerHeaders<T extends object>(generated: T): T {
@@ -41,7 +51,7 @@ export function withAnswerHeaders<T extends object>(generated: T): T {
         response.headers = {
           ...response.headers,
           "x-request-id": { $ref: "#/components/headers/RequestId" },
-          ...(RETRY_STATUSES.has(status) && { "retry-after": { $ref: "#/components/headers/RetryAfter" } }),
+          ...HEADERS_BY_STATUS[status],
         };
       }
     }

@@ -10,7 +10,12 @@ import { VERIFY_CODES } from "../verify/verify.js";
 const MAX_META_BYTES = 4096;
 export const MAX_REMAINING = 2 ** 31;
 
-export const IsoTime = z.iso.datetime({ offset: true }).openapi({ example: "2026-11-27T04:00:00.000Z" });
+// The last instant RFC 3339 can write: a later one would be answered as "+010000-…", which is no date-time.
+const LAST_ISO_TIME = Date.parse("9999-12-31T23:59:59.999Z");
+export const IsoTime = z.iso
+  .datetime({ offset: true })
+  .refine((time) => Date.parse(time) <= LAST_ISO_TIME, "must be at most 9999-12-31T23:59:59.999Z")
+  .openapi({ example: "2026-11-27T04:00:00.000Z" });
 const IsoTimeOut = z.string().openapi({ format: "date-time", example: "2026-11-27T04:00:00.000Z" });
 
 // What is stored and shown again must be Unicode: SQLite stores a lone surrogate ("\ud800") as U+FFFD,
@@ -34,8 +39,15 @@ function everyText(value: unknown, test: (text: string) => boolean): boolean {
   return true;
 }
 
-export const Name = storedText(z.string().min(1).max(128)).openapi({ example: "production backend" });
-export const OwnerId = storedText(z.string().min(1).max(256)).openapi({ example: "customer_42" });
+const STORED_TEXT_RULE = "Valid Unicode (no lone surrogate), and holding no API key.";
+export const Name = storedText(z.string().min(1).max(128)).openapi({
+  example: "production backend",
+  description: STORED_TEXT_RULE,
+});
+export const OwnerId = storedText(z.string().min(1).max(256)).openapi({
+  example: "customer_42",
+  description: STORED_TEXT_RULE,
+});
 /** An ownerId to filter by: only compared with what is stored, so any string of that length. */
 export const OwnerIdFilter = z.string().min(1).max(256);
 export const Scope = z
@@ -45,7 +57,10 @@ export const Scope = z
 /** Scopes a verify asks for. */
 export const Scopes = z.array(Scope).max(100);
 /** A key's own scopes (and a keyspace's defaults), shown on every read: 64 characters can hold a key. */
-export const StoredScopes = z.array(Scope.refine((scope) => !holdsKey(scope), NO_KEY)).max(100);
+export const StoredScopes = z
+  .array(Scope.refine((scope) => !holdsKey(scope), NO_KEY))
+  .max(100)
+  .openapi({ description: "No scope may hold an API key." });
 // Checked on the parsed JSON itself: the record's output has already dropped a "__proto__" key.
 export const Meta = z
   .preprocess(
@@ -66,7 +81,13 @@ export const Meta = z
       // As JSON text: quotes end every name and string, so a key is found whole or not at all.
       .refine((meta) => !holdsKey(JSON.stringify(meta)), NO_KEY),
   )
-  .openapi({ type: "object", additionalProperties: {}, example: { plan: "pro" } });
+  .openapi({
+    type: "object",
+    additionalProperties: {},
+    example: { plan: "pro" },
+    description:
+      "At most 4 KiB as JSON; no __proto__ field, and no string or field name with a lone surrogate or an API key.",
+  });
 export const Remaining = z.number().int().min(0).max(MAX_REMAINING).openapi({ example: 1000 });
 export const Refill = z
   .strictObject({
@@ -76,8 +97,8 @@ export const Refill = z
   .openapi({ example: { amount: 1000, interval: "monthly" } });
 export const Ratelimit = z
   .strictObject({
-    // Contract §3: at least 1, no upper bound but JSON's exact integers (zod's int() is a safe integer).
-    limit: z.number().int().min(1),
+    // Contract §3: at least 1, no upper bound but JSON's exact integers.
+    limit: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
     durationMs: z.number().int().min(1000).max(86_400_000),
   })
   .openapi({ example: { limit: 100, durationMs: 60_000 } });
@@ -108,12 +129,16 @@ export const KeyDefaults = z
 export const PermissionGrant = z.enum(["*", ...PERMISSIONS]).openapi({ example: "keys:verify" });
 
 // No length limit: an id of any length that names nothing is 404, like any other unknown id.
-export const IdParam = z.strictObject({
-  id: z
-    .string()
-    .min(1)
-    .openapi({ param: { name: "id", in: "path" }, example: "key_4fJ9kQ2mXa1B" }),
-});
+const idParam = (example: string) =>
+  z.strictObject({
+    id: z
+      .string()
+      .min(1)
+      .openapi({ param: { name: "id", in: "path" }, example }),
+  });
+export const KeyIdParam = idParam("key_4fJ9kQ2mXa1B");
+export const KeyspaceIdParam = idParam("ksp_3kPq9ZxL2mN8bV4c");
+export const RootKeyIdParam = idParam("rk_a1B2c3D4e5F6");
 
 /**
  * `?limit=`, written in decimal digits. z.coerce alone runs Number(), which also takes "0x10", "0b11",

@@ -116,7 +116,7 @@ describe("GET /openapi.json", () => {
     for (const code of ["401", "429"]) expect(metrics[code], `GET /metrics ${code}`).toBeDefined();
   });
 
-  it("declares x-request-id on every response, and Retry-After on every 429 and 503", () => {
+  it("declares x-request-id on every response, Retry-After on every 429 and 503, WWW-Authenticate on every 401 and Accept-Encoding on every 415", () => {
     const requestId = { $ref: "#/components/headers/RequestId" };
     let responses = 0;
     for (const [path, operations] of Object.entries(doc.paths)) {
@@ -126,6 +126,8 @@ describe("GET /openapi.json", () => {
           expect(headers["x-request-id"], `${method} ${path} ${status}`).toEqual(requestId);
           if (status === "429" || status === "503")
             expect(headers["retry-after"], `${method} ${path} ${status}`).toBeDefined();
+          if (status === "401") expect(headers["www-authenticate"], `${method} ${path}`).toBeDefined();
+          if (status === "415") expect(headers["accept-encoding"], `${method} ${path}`).toBeDefined();
           responses++;
         }
       }
@@ -134,6 +136,8 @@ describe("GET /openapi.json", () => {
     expect(Object.keys((doc.components as { headers?: object }).headers ?? {})).toEqual([
       "RequestId",
       "RetryAfter",
+      "WWWAuthenticate",
+      "AcceptEncoding",
     ]);
   });
 

@@ -43,6 +43,8 @@ describe("GET /healthz and GET /readyz", () => {
     expect(ready.status).toBe(503);
     expect(ready.contentType).toBe("application/problem+json");
     expect(ready.body).toMatchObject({ status: 503, code: "UNAVAILABLE", requestId: "health-check-1" });
+    // Every 503 says when to try again, as the OpenAPI document declares.
+    expect((await t.app.request("/readyz")).headers.get("retry-after")).toBe("1");
     expect(await get(t.app, "/healthz")).toMatchObject({ status: 200, body: OK });
   });
 

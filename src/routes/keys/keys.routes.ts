@@ -10,9 +10,9 @@ import {
 import {
   CreatedKey,
   Cursor,
-  IdParam,
   IsoTime,
   Key,
+  KeyIdParam,
   Limit,
   Meta,
   Name,
@@ -37,7 +37,9 @@ const keyFields = {
   expiresAt: IsoTime.nullable()
     .optional()
     .openapi({ description: "Must be in the future; null for no expiry." }),
-  remaining: Remaining.nullable().optional().openapi({ description: "Credits; null for unlimited." }),
+  remaining: Remaining.nullable().optional().openapi({
+    description: "Credits; null for unlimited (with refill: null too, when a refill would apply).",
+  }),
   refill: Refill.nullable().optional(),
   ratelimit: Ratelimit.nullable().optional(),
   enabled: z.boolean().optional(),
@@ -98,7 +100,7 @@ export const getKeyRoute = createRoute({
   operationId: "getKey",
   summary: "Get a key",
   security: rootKeyNeeds("keys:read"),
-  request: { params: IdParam },
+  request: { params: KeyIdParam },
   responses: { 200: jsonResponse(Key, "The key."), ...rootKeyErrors(404) },
 });
 
@@ -109,7 +111,7 @@ export const updateKeyRoute = createRoute({
   operationId: "updateKey",
   summary: "Update a key (null clears a nullable field; meta and scopes replace the whole value)",
   security: rootKeyNeeds("keys:write"),
-  request: { params: IdParam, body: jsonBody(UpdateKeyBody) },
+  request: { params: KeyIdParam, body: jsonBody(UpdateKeyBody) },
   responses: { 200: jsonResponse(Key, "The updated key."), ...rootKeyErrors(404, 409, 413, 415) },
 });
 
@@ -122,7 +124,7 @@ export const rotateKeyRoute = createRoute({
   security: rootKeyNeeds("keys:write"),
   middleware: [emptyJsonBodyAsEmptyObject],
   request: {
-    params: IdParam,
+    params: KeyIdParam,
     body: optionalJsonBody(
       z.strictObject({ gracePeriodSeconds: z.number().int().min(0).max(2_592_000).default(0) }),
     ),
@@ -142,7 +144,7 @@ export const revokeKeyRoute = createRoute({
   security: rootKeyNeeds("keys:write"),
   middleware: [emptyJsonBodyAsEmptyObject],
   request: {
-    params: IdParam,
+    params: KeyIdParam,
     body: optionalJsonBody(
       z.strictObject({ reason: z.string().min(1).max(512).optional() }).openapi("RevokeKeyRequest"),
     ),
@@ -157,8 +159,9 @@ export const deleteKeyRoute = createRoute({
   operationId: "deleteKey",
   summary: "Delete a key (its audit events stay)",
   security: rootKeyNeeds("keys:write"),
-  request: { params: IdParam },
-  responses: { 204: { description: "Deleted." }, ...rootKeyErrors(404) },
+  request: { params: KeyIdParam },
+  // A body is not read, but the JSON guard still answers one that is too large or encoded.
+  responses: { 204: { description: "Deleted." }, ...rootKeyErrors(404, 413, 415) },
 });
 
 export const VerifyBody = z.strictObject({
@@ -188,7 +191,7 @@ export const keyUsageRoute = createRoute({
   summary: "Verification counts of a key in UTC buckets",
   security: rootKeyNeeds("keys:read"),
   request: {
-    params: IdParam,
+    params: KeyIdParam,
     query: z.strictObject({
       granularity: z.enum(["hour", "day"]).default("hour"),
       from: IsoTime.optional().openapi({

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { jsonBody, jsonResponse, rootKeyErrors, rootKeyNeeds } from "../../lib/openapi.js";
-import { IdParam, KeyDefaults, Keyspace, Name, Prefix } from "../schemas.js";
+import { KeyDefaults, Keyspace, KeyspaceIdParam, Name, Prefix } from "../schemas.js";
 
 const tags = ["Keyspaces"];
 
@@ -44,7 +44,7 @@ export const getKeyspaceRoute = createRoute({
   operationId: "getKeyspace",
   summary: "Get a keyspace",
   security: rootKeyNeeds("keyspaces:read"),
-  request: { params: IdParam },
+  request: { params: KeyspaceIdParam },
   responses: { 200: jsonResponse(Keyspace, "The keyspace."), ...rootKeyErrors(404) },
 });
 
@@ -56,7 +56,7 @@ export const updateKeyspaceRoute = createRoute({
   summary: "Rename a keyspace or replace its defaults",
   security: rootKeyNeeds("keyspaces:write"),
   request: {
-    params: IdParam,
+    params: KeyspaceIdParam,
     body: jsonBody(
       z
         .strictObject({ name: Name.optional(), defaults: KeyDefaults.optional() })

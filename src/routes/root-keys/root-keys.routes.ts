@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { jsonBody, jsonResponse, rootKeyErrors, rootKeyNeeds } from "../../lib/openapi.js";
-import { CreatedRootKey, IdParam, Name, OwnerId, PermissionGrant, RootKey } from "../schemas.js";
+import { CreatedRootKey, Name, OwnerId, PermissionGrant, RootKey, RootKeyIdParam } from "../schemas.js";
 
 const tags = ["Root keys"];
 
@@ -19,7 +19,10 @@ export const createRootKeyRoute = createRoute({
           // Any subset (contract §2), the empty one included: a key that can do nothing but be listed.
           permissions: z.array(PermissionGrant).max(16),
           // null: bound to no owner, as for a key (and as a RootKey shows it).
-          ownerId: OwnerId.nullable().optional(),
+          ownerId: OwnerId.nullable().optional().openapi({
+            description:
+              "Binds the root key to one owner's keys; it may then hold neither * nor keyspaces:write. Valid Unicode (no lone surrogate), and holding no API key.",
+          }),
         })
         .openapi("CreateRootKeyRequest"),
     ),
@@ -50,6 +53,6 @@ export const revokeRootKeyRoute = createRoute({
   operationId: "revokeRootKey",
   summary: "Revoke a root key (idempotent; takes effect on the next request)",
   security: rootKeyNeeds("root_keys:write"),
-  request: { params: IdParam },
-  responses: { 200: jsonResponse(RootKey, "The revoked root key."), ...rootKeyErrors(404) },
+  request: { params: RootKeyIdParam },
+  responses: { 200: jsonResponse(RootKey, "The revoked root key."), ...rootKeyErrors(404, 413, 415) },
 });

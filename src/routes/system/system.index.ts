@@ -12,7 +12,8 @@ export function systemRouter(deps: AppDeps) {
   return new OpenAPIHono<AppEnv>()
     .openapi(healthzRoute, (c) => c.json({ status: "ok" as const }, 200))
     .openapi(readyzRoute, async (c) => {
-      if (!(await deps.repos.ready())) throw new ApiError("UNAVAILABLE", "The database is not usable.");
+      if (!(await deps.repos.ready()))
+        throw new ApiError("UNAVAILABLE", "The database is not usable.", undefined, { "retry-after": "1" });
       return c.json({ status: "ok" as const }, 200);
     })
     .openapi(metricsRoute, async (c) => {

@@ -63,6 +63,8 @@ describe("keys: create errors", () => {
     ["a fractional remaining", { remaining: 1.5 }, "remaining"],
     ["a remaining given as a string", { remaining: "5" }, "remaining"],
     ["a ratelimit.limit of 0", { ratelimit: { limit: 0, durationMs: 1000 } }, "ratelimit.limit"],
+    // Year 10000 in UTC: it would be answered as "+010000-…", which RFC 3339 cannot write.
+    ["an expiresAt past 9999 in UTC", { expiresAt: "9999-12-31T23:59:59-23:59" }, "expiresAt"],
     [
       "a ratelimit.limit past exact JSON integers",
       { ratelimit: { limit: 2 ** 53, durationMs: 1000 } },

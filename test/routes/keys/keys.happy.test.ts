@@ -159,6 +159,11 @@ describe("keys: create", () => {
       body: { keyspaceId: keyspace.id, remaining: 0, ratelimit: { limit: 1, durationMs: 1000 } },
     });
     expectStatus(shortest, 201);
+    const latest = await t.call("POST", "/v1/keys", {
+      body: { keyspaceId: keyspace.id, expiresAt: "9999-12-31T23:59:59.999Z" },
+    });
+    expectStatus(latest, 201);
+    expect(latest.body.expiresAt).toBe("9999-12-31T23:59:59.999Z");
   });
 
   it("takes any ratelimit.limit from 1 up (contract §3 sets no maximum), to the largest exact JSON integer", async () => {
