@@ -17,8 +17,11 @@ interface Window {
   endsAt: number;
 }
 
-/** The fewest windows held before a sweep for ended ones runs. */
-const FIRST_SWEEP_AT = 10_000;
+/**
+ * Windows looked at, for an end, each time a window opens: more than the one that opened, so that a
+ * pass over all of them finishes and the ended ones go, a few at a time, never in one long sweep.
+ */
+const SWEEP_STEPS = 4;
 
 /**
  * Per-key rate windows, in this node's memory. A window opens at the first counted call and lasts
@@ -29,13 +32,16 @@ const FIRST_SWEEP_AT = 10_000;
  *   answer never depends on whether a sweep has run.
  * - A window is never dropped while it runs: dropping one (as a bounded LRU would, once more keys are
  *   in a window than it holds) would give its key a fresh `limit` before `resetAt`. So memory follows
- *   the rate-limited keys called within their window, one small entry each; ended windows are swept
- *   out whenever the count of windows held has doubled since the last sweep, which keeps the sweeps'
- *   cost per call constant.
+ *   the rate-limited keys called within their window, one small entry each. Ended windows are swept
+ *   out as new ones open: each opening looks at the next SWEEP_STEPS windows in a pass that goes round
+ *   and round, so the cost stays a few map steps per call. (Sweeping all of them at once, when their
+ *   count had doubled, paused one call for tens of milliseconds at a million windows.) At most about
+ *   a third more entries than running windows are held, plus those that ended within one pass.
  */
 export class RateLimiter {
   private readonly windows = new Map<string, Window>();
-  private sweepAt = FIRST_SWEEP_AT;
+  /** Where the sweep has got to: a Map's iterator goes on past deletions and sees what is added. */
+  private sweep: MapIterator<[string, Window]> | undefined;
 
   /** Counts a call when the window has room; `allowed` is false (and nothing is counted) otherwise. */
   take(keyId: string, rule: RateLimit, now: number): RateLimitState & { allowed: boolean } {
@@ -43,7 +49,7 @@ export class RateLimiter {
     if (window === undefined || now >= window.endsAt) {
       window = { startedAt: now, count: 0, endsAt: now + rule.durationMs };
       this.windows.set(keyId, window);
-      if (this.windows.size >= this.sweepAt) this.sweep(now);
+      this.sweepSome(now);
     }
     const resetAt = window.endsAt;
     if (window.count >= rule.limit) return { allowed: false, limit: rule.limit, remaining: 0, resetAt };
@@ -77,8 +83,16 @@ export class RateLimiter {
     return this.windows.size;
   }
 
-  private sweep(now: number): void {
-    for (const [keyId, window] of this.windows) if (now >= window.endsAt) this.windows.delete(keyId);
-    this.sweepAt = Math.max(FIRST_SWEEP_AT, 2 * this.windows.size);
+  private sweepSome(now: number): void {
+    for (let step = 0; step < SWEEP_STEPS; step++) {
+      this.sweep ??= this.windows.entries();
+      const next = this.sweep.next();
+      if (next.done) {
+        this.sweep = undefined; // the next opening starts a new pass
+        return;
+      }
+      const [keyId, window] = next.value;
+      if (now >= window.endsAt) this.windows.delete(keyId);
+    }
   }
 }

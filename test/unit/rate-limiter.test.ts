@@ -148,15 +148,30 @@ describe("RateLimiter", () => {
     }
   });
 
-  it("sweeps ended windows out as new ones open", () => {
+  it("sweeps ended windows out a few at a time as new ones open: memory follows the windows running", () => {
     const limiter = new RateLimiter();
     const perSecond = { limit: 1, durationMs: 1_000 };
-    for (let i = 0; i < 9_999; i++) limiter.take(`key_${i}`, perSecond, T);
-    expect(limiter.size).toBe(9_999);
-    // The 10,000th window, a second later: the others have ended and go.
-    limiter.take("key_late", perSecond, T + 1_000);
-    expect(limiter.size).toBe(1);
-    expect(limiter.take("key_late", perSecond, T + 1_001).allowed).toBe(false);
+    for (let i = 0; i < 10_000; i++) limiter.take(`key_${i}`, perSecond, T);
+    expect(limiter.size).toBe(10_000);
+    // A second later those have ended. One opening sweeps a few of them out, not all at once...
+    limiter.take("late_0", perSecond, T + 1_000);
+    expect(limiter.size).toBeGreaterThan(9_990);
+    // ...and as windows keep opening, every ended one goes.
+    for (let i = 1; i < 10_000; i++) limiter.take(`late_${i}`, perSecond, T + 1_000);
+    expect(limiter.size).toBe(10_000);
+    expect(limiter.take("late_0", perSecond, T + 1_001).allowed).toBe(false);
     expect(limiter.take("key_0", perSecond, T + 1_001).allowed).toBe(true);
+  });
+
+  it("holds about a third more windows than are running when they open and end at a steady rate", () => {
+    const limiter = new RateLimiter();
+    const perSecond = { limit: 1, durationMs: 1_000 };
+    // 100 new keys every 10 ms, each window a second long: 10,000 running at any time.
+    let most = 0;
+    for (let tick = 0; tick < 1_000; tick++) {
+      for (let i = 0; i < 100; i++) limiter.take(`key_${tick}_${i}`, perSecond, T + tick * 10);
+      most = Math.max(most, limiter.size);
+    }
+    expect(most).toBeLessThan(10_000 * 1.4);
   });
 });
