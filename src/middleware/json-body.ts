@@ -5,6 +5,7 @@ import type { Clock } from "../lib/clock.js";
 import { ApiError, type FieldError } from "../lib/errors.js";
 import { type BodySchema, matchedRoute, routeBodySchemas, routeKey } from "../lib/openapi.js";
 import { bodyFieldErrors } from "../lib/validation.js";
+import { isIdentityCoding, unsupportedEncoding } from "./content-coding.js";
 
 /**
  * How deep a JSON body may nest: as deep as the deepest valid request, a `meta` of 4 KiB (the
@@ -46,7 +47,6 @@ export function jsonBodyGuard(
     if (contentType === undefined || !isJsonMediaType(contentType)) return next();
     // Hono caches the bytes: the route's validator parses these, the body is read once.
     const bytes = Buffer.from(await c.req.arrayBuffer());
-    // Bodies are read as they come: a compressed one would be taken for JSON, or refused as bad UTF-8.
     if (bytes.length > 0 && !isIdentityCoding(c.req.header("content-encoding"))) throw unsupportedEncoding();
     const refusal = jsonBodyRefusal(bytes, maxDepth);
     if (refusal !== undefined) {
@@ -60,22 +60,6 @@ export function jsonBodyGuard(
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(UTF8.decode(bytes));
     return next();
   };
-}
-
-/** No content coding: no header, an empty one, or `identity`. */
-function isIdentityCoding(header: string | undefined): boolean {
-  const coding = header?.trim().toLowerCase();
-  return coding === undefined || coding === "" || coding === "identity";
-}
-
-/** RFC 9110 §15.5.16: 415, with Accept-Encoding naming the codings the server reads. */
-function unsupportedEncoding(): ApiError {
-  return new ApiError(
-    "UNSUPPORTED_MEDIA_TYPE",
-    "Send the request body without a Content-Encoding: it is not decoded.",
-    undefined,
-    { "accept-encoding": "identity" },
-  );
 }
 
 /**

@@ -224,8 +224,10 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   );
   if (!updated) throw notFound("Key");
   await invalidateKey(deps, id);
+  // The time now, not the request's: a window that ended while the change was written stays ended,
+  // as it would had a sweep dropped it meanwhile.
   if (updated.ratelimitDurationMs !== null)
-    deps.rateLimiter.ruleChanged(id, updated.ratelimitDurationMs, now);
+    deps.rateLimiter.ruleChanged(id, updated.ratelimitDurationMs, deps.clock.now());
   return deps.usage.withKeyLastUse(updated);
 }
 

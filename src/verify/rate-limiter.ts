@@ -31,12 +31,13 @@ const SWEEP_STEPS = 4;
  *   the key's `durationMs`): a window that has ended stays ended, whatever the rule becomes, so an
  *   answer never depends on whether a sweep has run.
  * - A window is never dropped while it runs: dropping one (as a bounded LRU would, once more keys are
- *   in a window than it holds) would give its key a fresh `limit` before `resetAt`. So memory follows
- *   the rate-limited keys called within their window, one small entry each. Ended windows are swept
- *   out as new ones open: each opening looks at the next SWEEP_STEPS windows in a pass that goes round
- *   and round, so the cost stays a few map steps per call. (Sweeping all of them at once, when their
- *   count had doubled, paused one call for tens of milliseconds at a million windows.) At most about
- *   a third more entries than running windows are held, plus those that ended within one pass.
+ *   in a window than it holds) would give its key a fresh `limit` before `resetAt`. So memory grows
+ *   with the rate-limited keys called within their window, one small entry each. Ended windows are
+ *   swept out as new ones open: each opening looks at the next SWEEP_STEPS windows in a pass that goes
+ *   round and round, so the cost stays a few map steps per call. (Sweeping all of them at once, when
+ *   their count had doubled, paused one call for tens of milliseconds at a million windows.) While
+ *   windows open at a steady rate, about a third more entries than running windows are held; when
+ *   openings stop, the ended windows stay (a few bytes each) until openings resume and sweep them.
  */
 export class RateLimiter {
   private readonly windows = new Map<string, Window>();

@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { beforeEach, describe, expect, it } from "vitest";
 import { MAX_JSON_DEPTH } from "../../src/middleware/json-body.js";
@@ -598,6 +599,26 @@ describe("JSON bodies the parser would accept but the service must not", () => {
         auth: "root",
       });
       expect(response.status).toBe(201);
+    },
+  );
+
+  it.each([
+    ["DELETE", "/v1/keys/{keyId}"],
+    ["POST", "/v1/root-keys/{rootKeyId}/revoke"],
+  ])(
+    "answers 415, not 400, for a gzip body on %s %s, which takes none, and changes nothing",
+    async (method, path) => {
+      const before = await snapshot(f);
+      const response = await send(f, {
+        method,
+        path: path.replace("{keyId}", f.keyId).replace("{rootKeyId}", f.rootKeyId),
+        headers: { ...JSON_TYPE, "content-encoding": "gzip" },
+        body: gzipSync("{}"),
+        auth: "root",
+      });
+      expectProblem({ ...response, body: response.body }, 415, "UNSUPPORTED_MEDIA_TYPE");
+      expect(response.headers.get("accept-encoding")).toBe("identity");
+      expect(await snapshot(f)).toBe(before);
     },
   );
 

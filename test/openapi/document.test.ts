@@ -187,6 +187,22 @@ describe("GET /openapi.json", () => {
     });
   });
 
+  it("says the latest date-time a request may name, which JSON Schema cannot", () => {
+    const LATEST = "at most 9999-12-31T23:59:59.999Z";
+    type Described = { description?: string };
+    const fields = (name: string) =>
+      (doc.components.schemas[name] as { properties: Record<string, Described> }).properties;
+    expect(fields("CreateKeyRequest").expiresAt?.description).toContain(LATEST);
+    expect(fields("UpdateKeyRequest").expiresAt?.description).toContain(LATEST);
+    const usage = operation("get", "/v1/keys/{id}/usage") as unknown as {
+      parameters: ({ name: string } & Described)[];
+    };
+    for (const name of ["from", "to"])
+      expect(usage.parameters.find((parameter) => parameter.name === name)?.description, name).toContain(
+        LATEST,
+      );
+  });
+
   it("describes the Key's nullable fields as nullable and requires them, as they are always sent", () => {
     const key = doc.components.schemas.Key as unknown as {
       properties: Record<string, { type?: string | string[] }>;

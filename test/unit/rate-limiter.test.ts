@@ -156,8 +156,12 @@ describe("RateLimiter", () => {
     // A second later those have ended. One opening sweeps a few of them out, not all at once...
     limiter.take("late_0", perSecond, T + 1_000);
     expect(limiter.size).toBeGreaterThan(9_990);
+    expect(limiter.size).toBeLessThan(10_001);
+    // ...each of the next openings sweeps a few more, so the count falls while windows open...
+    for (let i = 1; i < 100; i++) limiter.take(`late_${i}`, perSecond, T + 1_000);
+    expect(limiter.size).toBeLessThan(10_000);
     // ...and as windows keep opening, every ended one goes.
-    for (let i = 1; i < 10_000; i++) limiter.take(`late_${i}`, perSecond, T + 1_000);
+    for (let i = 100; i < 10_000; i++) limiter.take(`late_${i}`, perSecond, T + 1_000);
     expect(limiter.size).toBe(10_000);
     expect(limiter.take("late_0", perSecond, T + 1_001).allowed).toBe(false);
     expect(limiter.take("key_0", perSecond, T + 1_001).allowed).toBe(true);

@@ -65,6 +65,25 @@ describe("POST /v1/keys/verify: rate limits", () => {
     });
   });
 
+  it("leaves a window ended that ends while the PATCH raising durationMs is being written", async () => {
+    const created = await keyWith(t, { ratelimit: { limit: 1, durationMs: 1_000 } });
+    expect((await verify(t, { key: created.key })).code).toBe("VALID");
+    clock.advance(999);
+    // The write takes 2 ms, over the window's end: the rule changes after it, at T0 + 1_001.
+    const keys = t.deps.repos.keys;
+    const write = keys.update.bind(keys);
+    keys.update = async (...args) => {
+      clock.advance(2);
+      return write(...args);
+    };
+    const raised = { ratelimit: { limit: 1, durationMs: 60_000 } };
+    expect((await t.call("PATCH", `/v1/keys/${created.id}`, { body: raised })).status).toBe(200);
+    expect(await verify(t, { key: created.key })).toMatchObject({
+      code: "VALID",
+      ratelimit: { limit: 1, remaining: 0, resetAt: iso(T0 + 1_001 + 60_000) },
+    });
+  });
+
   it("opens the window at the first counted call, not aligned to the clock", async () => {
     const created = await keyWith(t, { ratelimit: { limit: 2, durationMs: 60_000 } });
     clock.advance(1_234);

@@ -8,6 +8,7 @@ import {
   rootKeyNeeds,
 } from "../../lib/openapi.js";
 import {
+  AT_MOST_LAST_ISO_TIME,
   CreatedKey,
   Cursor,
   IsoTime,
@@ -36,7 +37,7 @@ const keyFields = {
   scopes: StoredScopes.optional(),
   expiresAt: IsoTime.nullable()
     .optional()
-    .openapi({ description: "Must be in the future; null for no expiry." }),
+    .openapi({ description: `Must be in the future, ${AT_MOST_LAST_ISO_TIME}; null for no expiry.` }),
   remaining: Remaining.nullable().optional().openapi({
     description: "Credits; null for unlimited (with refill: null too, when a refill would apply).",
   }),
@@ -195,9 +196,9 @@ export const keyUsageRoute = createRoute({
     query: z.strictObject({
       granularity: z.enum(["hour", "day"]).default("hour"),
       from: IsoTime.optional().openapi({
-        description: "Inclusive; default 24 hours (hour) or 30 days (day) before `to`.",
+        description: `Inclusive, ${AT_MOST_LAST_ISO_TIME}; default 24 hours (hour) or 30 days (day) before \`to\`.`,
       }),
-      to: IsoTime.optional().openapi({ description: "Exclusive; default now." }),
+      to: IsoTime.optional().openapi({ description: `Exclusive, ${AT_MOST_LAST_ISO_TIME}; default now.` }),
     }),
   },
   responses: {
