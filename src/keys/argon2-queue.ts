@@ -59,10 +59,35 @@ export function defaultArgon2Concurrency(env: NodeJS.ProcessEnv = process.env): 
   return Math.max(1, Math.min(availableParallelism(), threadPoolSize(env) - 1));
 }
 
+/** One computation waiting for its turn. */
+interface Waiting {
+  start: () => void;
+  refuse: (error: Error) => void;
+  clientGone: (() => boolean) | undefined;
+}
+
+export interface Argon2WorkOptions {
+  /**
+   * Whose work this is (a workspace): tenants take turns, and one whose work fills the waiting list
+   * cannot keep the others' out. Work that names none shares one tenant.
+   */
+  tenant?: string;
+  /** Whether the client the work is for has hung up (see `run`). */
+  clientGone?: () => boolean;
+}
+
 /**
- * Runs argon2 computations a few at a time, in the order asked; the rest wait here, in JavaScript, as
- * long as their expected wait (those ahead of them, over the concurrency, times a computation's mean
- * duration) is within `maxExpectedWaitMs`; beyond it, work is refused at once (503, Retry-After).
+ * Runs argon2 computations a few at a time; the rest wait here, in JavaScript, as long as their
+ * expected wait (all the work waiting, over the concurrency, times a computation's mean duration) is
+ * within `maxExpectedWaitMs`; beyond it, work is refused at once (503, Retry-After).
+ *
+ * Tenants (workspaces) take turns: the next computation to start is the oldest of the tenant whose
+ * turn it is, round and round, each tenant's own work in the order it asked. And when the list is
+ * full, work of a tenant with less waiting than another takes the place of that other's newest
+ * waiting work, which is refused instead (503). So one tenant's flood of forged argon2id keys (or
+ * of creates) fills only its own share: the others' work is let in, and waits for a turn or so each
+ * round rather than behind the whole flood. The price: work let in can be pushed back by turns of
+ * tenants that come after it, or refused to make room for them.
  *
  * Handed straight to libuv, every one would be queued on its thread pool, which runs all it is given
  * and keeps the process alive (even through `process.exit()`) until its queue is empty. A backlog of
@@ -71,11 +96,9 @@ export function defaultArgon2Concurrency(env: NodeJS.ProcessEnv = process.env): 
  */
 export class Argon2Queue {
   private running = 0;
-  private waiting: {
-    start: () => void;
-    refuse: (error: Error) => void;
-    clientGone: (() => boolean) | undefined;
-  }[] = [];
+  /** Each tenant's waiting work, oldest first; the Map's order is the order their turns come in. */
+  private waiting = new Map<string, Waiting[]>();
+  private waitingTotal = 0;
   private stopped = false;
   /** The mean duration of a computation, from those timed so far (ms). */
   private meanMs = FIRST_ESTIMATE_MS;
@@ -101,7 +124,7 @@ export class Argon2Queue {
    * live requests nor stored as keys nobody received. It is asked, not listened to: an abort listener
    * would need the request's AbortController, which @hono/node-server otherwise never builds.
    */
-  run<T>(work: () => Promise<T>, clientGone?: () => boolean): Promise<T> {
+  run<T>(work: () => Promise<T>, { tenant = "", clientGone }: Argon2WorkOptions = {}): Promise<T> {
     if (this.stopped) return Promise.reject(new ShuttingDown());
     if (clientGone?.()) return Promise.reject(new ClientGone());
     if (this.running >= this.concurrency && this.waitOfNextMs() > this.maxExpectedWaitMs) {
@@ -112,7 +135,9 @@ export class Argon2Queue {
         this.refuseAbandoned();
       }
       const waitMs = this.waitOfNextMs();
-      if (waitMs > this.maxExpectedWaitMs) return Promise.reject(new Backlogged(Math.ceil(waitMs / 1000)));
+      if (waitMs > this.maxExpectedWaitMs && !this.makeRoomFor(tenant, waitMs)) {
+        return Promise.reject(new Backlogged(Math.ceil(waitMs / 1000)));
+      }
     }
     return new Promise<T>((resolve, reject) => {
       const start = () => {
@@ -139,7 +164,7 @@ export class Argon2Queue {
           });
       };
       if (this.running < this.concurrency) start();
-      else this.waiting.push({ start, refuse: reject, clientGone });
+      else this.enqueue(tenant, { start, refuse: reject, clientGone });
     });
   }
 
@@ -149,33 +174,75 @@ export class Argon2Queue {
    */
   stop(): void {
     this.stopped = true;
-    for (const job of this.waiting.splice(0)) job.refuse(new ShuttingDown());
+    const waiting = [...this.waiting.values()].flat();
+    this.waiting.clear();
+    this.waitingTotal = 0;
+    for (const job of waiting) job.refuse(new ShuttingDown());
   }
 
   /** Computations waiting for their turn. */
   get waitingCount(): number {
-    return this.waiting.length;
+    return this.waitingTotal;
   }
 
   /** How long work put on the waiting list now can expect to wait for its turn. */
   private waitOfNextMs(): number {
-    return Math.ceil((this.waiting.length + 1) / this.concurrency) * this.meanMs;
+    return Math.ceil((this.waitingTotal + 1) / this.concurrency) * this.meanMs;
+  }
+
+  private enqueue(tenant: string, job: Waiting): void {
+    const own = this.waiting.get(tenant);
+    if (own === undefined) this.waiting.set(tenant, [job]);
+    else own.push(job);
+    this.waitingTotal++;
+  }
+
+  /**
+   * The list is full: when another tenant has more work waiting than `tenant` would have with this one,
+   * the newest work of the one with the most is refused (with the Retry-After a newcomer would get), so
+   * that `tenant`'s may take its place. Not for a tenant as far in as any other: two would trade places.
+   */
+  private makeRoomFor(tenant: string, waitMs: number): boolean {
+    let largest: Waiting[] | undefined;
+    for (const own of this.waiting.values()) if (own.length > (largest?.length ?? 0)) largest = own;
+    const ownCount = this.waiting.get(tenant)?.length ?? 0;
+    if (largest === undefined || largest.length <= ownCount + 1) return false;
+    const pushedOut = largest.pop() as Waiting; // at least two are waiting in it
+    this.waitingTotal--;
+    pushedOut.refuse(new Backlogged(Math.ceil(waitMs / 1000)));
+    return true;
   }
 
   /** Refuses the waiting work whose client has gone (ClientGone), so that it no longer counts. */
   private refuseAbandoned(): void {
-    const stillWanted: typeof this.waiting = [];
-    for (const job of this.waiting) {
-      if (job.clientGone?.()) job.refuse(new ClientGone());
-      else stillWanted.push(job);
+    for (const [tenant, own] of this.waiting) {
+      const stillWanted: Waiting[] = [];
+      for (const job of own) {
+        if (job.clientGone?.()) job.refuse(new ClientGone());
+        else stillWanted.push(job);
+      }
+      this.waitingTotal -= own.length - stillWanted.length;
+      if (stillWanted.length > 0) this.waiting.set(tenant, stillWanted);
+      else this.waiting.delete(tenant);
     }
-    this.waiting = stillWanted;
+  }
+
+  /** The oldest work of the tenant whose turn it is, whose turn then comes again after the others'. */
+  private takeNext(): Waiting | undefined {
+    const first = this.waiting.entries().next();
+    if (first.done) return undefined;
+    const [tenant, own] = first.value;
+    const job = own.shift();
+    this.waiting.delete(tenant);
+    if (own.length > 0) this.waiting.set(tenant, own);
+    this.waitingTotal--;
+    return job;
   }
 
   /** Begins the next waiting work whose client is still there; the others are refused on the way. */
   private startNext(): void {
     while (!this.stopped && this.running < this.concurrency) {
-      const job = this.waiting.shift();
+      const job = this.takeNext();
       if (job === undefined) return;
       if (job.clientGone?.()) job.refuse(new ClientGone());
       else job.start();

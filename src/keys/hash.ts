@@ -1,6 +1,6 @@
 import { createHash, hash, timingSafeEqual } from "node:crypto";
 import argon2 from "argon2";
-import type { Argon2Queue } from "./argon2-queue.js";
+import type { Argon2Queue, Argon2WorkOptions } from "./argon2-queue.js";
 
 export type HashAlgorithm = "sha256" | "argon2id";
 
@@ -14,16 +14,16 @@ export function sha256Hex(value: string): string {
 
 /**
  * Hashes a new key for storage. argon2 runs on libuv's thread pool, off the event loop, its turn given
- * by `queue`; with `clientGone`, an argon2 hash whose client hung up is dropped (ClientGone).
+ * by `queue` (`work` says whose it is, and how to tell that its client hung up: see Argon2Queue.run).
  */
 export async function hashKey(
   key: string,
   algorithm: HashAlgorithm,
   queue: Argon2Queue,
-  clientGone?: () => boolean,
+  work: Argon2WorkOptions,
 ): Promise<string> {
   if (algorithm === "sha256") return sha256Hex(key);
-  return queue.run(() => argon2.hash(key, ARGON2_OPTIONS), clientGone);
+  return queue.run(() => argon2.hash(key, ARGON2_OPTIONS), work);
 }
 
 /** Constant-time compare of two hex SHA-256 digests. */
@@ -54,11 +54,12 @@ export async function keyMatchesHash(
   presentedSha256: string,
   stored: string,
   queue: Argon2Queue,
+  tenant: string,
 ): Promise<boolean> {
   if (isArgon2Hash(stored)) {
     // Only argon2's own failure (a malformed stored hash) means "no match": a refusal by the queue at
     // shutdown is not an answer about the key, and must not be cached as one.
-    return queue.run(() => argon2.verify(stored, key).catch(() => false));
+    return queue.run(() => argon2.verify(stored, key).catch(() => false), { tenant });
   }
   return sha256Equals(presentedSha256, stored);
 }

@@ -79,7 +79,10 @@ export async function createKey(deps: AppDeps, ctx: ServiceContext, input: Creat
   // Hashed before the clock is read: argon2id hashes finish out of order, and a key's createdAt must
   // follow the order in which keys are stored (the order lists show them in).
   const generated = generateKey(keyspace.prefix);
-  const hash = await hashKey(generated.key, keyspace.hashAlgorithm, deps.argon2, ctx.clientGone);
+  const hash = await hashKey(generated.key, keyspace.hashAlgorithm, deps.argon2, {
+    tenant: keyspace.workspaceId,
+    clientGone: ctx.clientGone,
+  });
   const now = deps.clock.now();
   const defaults = keyspace.defaults;
   let expiresAt: number | null = null;

@@ -26,7 +26,10 @@ export async function rotateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   const generated = generateKey(keyspace.prefix);
   // Hashed before the clock is read, as in createKey: createdAt follows the order keys are stored in,
   // so nothing is awaited between reading the clock and handing the rotation over to be written.
-  const hash = await hashKey(generated.key, keyspace.hashAlgorithm, deps.argon2, ctx.clientGone);
+  const hash = await hashKey(generated.key, keyspace.hashAlgorithm, deps.argon2, {
+    tenant: keyspace.workspaceId,
+    clientGone: ctx.clientGone,
+  });
   const now = deps.clock.now();
 
   // The successor copies the key as it stands when the rotation is written, not as it was read before

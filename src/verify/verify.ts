@@ -118,7 +118,7 @@ export async function verifyKey(
         // full argon2id computation (each forged string a fresh one). Nothing is cached: for its own
         // tenant the same digest may be the real key.
         if (!canSee(caller, row)) throw new NotTheCallersKey(row);
-        if (!(await keyMatchesHash(request.key, digest, row.hash, deps.argon2))) return null;
+        if (!(await keyMatchesHash(request.key, digest, row.hash, deps.argon2, row.workspaceId))) return null;
         // The last use written or on its way: a record loaded again (after a change or an eviction)
         // times the next write from where verify left it, not from the older stored time.
         return toCachedKey(deps.usage.withKeyLastWrite(row));

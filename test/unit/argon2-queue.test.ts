@@ -84,10 +84,7 @@ describe("Argon2Queue", () => {
     const queue = new Argon2Queue(1, NO_LIMIT);
     const first = deferred<string>();
     let firstGone = false;
-    const begun = queue.run(
-      () => first.promise,
-      () => firstGone,
-    );
+    const begun = queue.run(() => first.promise, { clientGone: () => firstGone });
     let secondGone = false;
     let secondStarted = false;
     const skipped = queue.run(
@@ -95,12 +92,9 @@ describe("Argon2Queue", () => {
         secondStarted = true;
         return "never";
       },
-      () => secondGone,
+      { clientGone: () => secondGone },
     );
-    const next = queue.run(
-      async () => "next",
-      () => false,
-    );
+    const next = queue.run(async () => "next", { clientGone: () => false });
     expect(queue.waitingCount).toBe(2);
 
     secondGone = true;
@@ -111,12 +105,7 @@ describe("Argon2Queue", () => {
     await expect(next).resolves.toBe("next");
     expect(secondStarted).toBe(false);
     // Gone before it is even queued: refused at once.
-    await expect(
-      queue.run(
-        async () => "x",
-        () => true,
-      ),
-    ).rejects.toBeInstanceOf(ClientGone);
+    await expect(queue.run(async () => "x", { clientGone: () => true })).rejects.toBeInstanceOf(ClientGone);
   });
 
   it("passes over a long run of abandoned work in one loop, not one call deep per job", async () => {
@@ -125,10 +114,7 @@ describe("Argon2Queue", () => {
     const begun = queue.run(() => first.promise);
     let clientsGone = false;
     const abandoned = Array.from({ length: 20_000 }, () =>
-      queue.run(
-        async () => "never",
-        () => clientsGone,
-      ),
+      queue.run(async () => "never", { clientGone: () => clientsGone }),
     );
     const live = queue.run(async () => "live");
     expect(queue.waitingCount).toBe(20_001);
@@ -221,12 +207,7 @@ describe("Argon2Queue", () => {
       await timed(40, 50);
       const running = computation(50);
       let gone = false;
-      const abandoned = [0, 1, 2].map(() =>
-        queue.run(
-          async () => "never",
-          () => gone,
-        ),
-      );
+      const abandoned = [0, 1, 2].map(() => queue.run(async () => "never", { clientGone: () => gone }));
       expect(queue.waitingCount).toBe(3);
       await expect(queue.run(async () => "no room")).rejects.toBeInstanceOf(Backlogged);
       gone = true;
@@ -246,13 +227,12 @@ describe("Argon2Queue", () => {
       const held = deferred<string>();
       const running = queue.run(() => held.promise);
       let asked = 0;
-      const waiting = queue.run(
-        async () => "waited",
-        () => {
+      const waiting = queue.run(async () => "waited", {
+        clientGone: () => {
           asked++;
           return false;
         },
-      );
+      });
       // What waits stays (its client is there), and the newcomers are refused.
       await expect(queue.run(async () => "refused")).rejects.toBeInstanceOf(Backlogged);
       await expect(queue.run(async () => "refused")).rejects.toBeInstanceOf(Backlogged);
@@ -263,6 +243,76 @@ describe("Argon2Queue", () => {
       held.resolve("done");
       await running;
       await expect(waiting).resolves.toBe("waited");
+    });
+  });
+
+  describe("between tenants", () => {
+    /** A queue of one at a time, its turn held, and work that records whose it is when it starts. */
+    function heldQueue(maxExpectedWaitMs: number) {
+      const queue = new Argon2Queue(1, maxExpectedWaitMs);
+      const held = deferred<string>();
+      const holding = queue.run(() => held.promise, { tenant: "holder" });
+      const started: string[] = [];
+      const ask = (tenant: string, label = tenant) =>
+        queue.run(
+          async () => {
+            started.push(label);
+            return label;
+          },
+          { tenant },
+        );
+      const release = async () => {
+        held.resolve("held");
+        await holding;
+      };
+      return { queue, started, ask, release };
+    }
+
+    it("takes turns: each tenant's oldest work, round and round, whatever order they asked in", async () => {
+      const { started, ask, release } = heldQueue(NO_LIMIT);
+      const asked = [
+        ask("ws_a", "a1"),
+        ask("ws_a", "a2"),
+        ask("ws_a", "a3"),
+        ask("ws_b", "b1"),
+        ask("ws_b", "b2"),
+      ];
+      asked.push(ask("ws_c", "c1"));
+      await release();
+      await Promise.all(asked);
+      expect(started).toEqual(["a1", "b1", "c1", "a2", "b2", "a3"]);
+    });
+
+    it("lets a tenant in past a full list by refusing the newest work of the tenant with the most waiting", async () => {
+      // Until computations are timed one is taken to cost 100 ms: with 500 ms, five may wait.
+      const { queue, started, ask, release } = heldQueue(500);
+      const flood = Array.from({ length: 5 }, (_, i) => ask("ws_flood", `f${i + 1}`));
+      await expect(ask("ws_flood", "f6")).rejects.toBeInstanceOf(Backlogged);
+      const other = ask("ws_other", "o1");
+      expect(queue.waitingCount).toBe(5);
+      // The flood's newest gave its place, with the Retry-After a newcomer would have had.
+      const pushedOut = (await flood[4]?.catch((error) => error)) as Backlogged;
+      expect([pushedOut instanceof Backlogged, pushedOut.headers]).toEqual([true, { "retry-after": "1" }]);
+      await release();
+      await Promise.all([other, ...flood.slice(0, 4)]);
+      // The other tenant's work starts second, not behind the whole flood.
+      expect(started).toEqual(["f1", "o1", "f2", "f3", "f4"]);
+    });
+
+    it("does not let a tenant in by refusing another that would then have no more waiting than it", async () => {
+      const { queue, started, ask, release } = heldQueue(400);
+      // Four may wait: two each.
+      const waiting = [ask("ws_a", "a1"), ask("ws_a", "a2"), ask("ws_b", "b1"), ask("ws_b", "b2")];
+      await expect(ask("ws_a")).rejects.toBeInstanceOf(Backlogged);
+      await expect(ask("ws_b")).rejects.toBeInstanceOf(Backlogged);
+      const c1 = ask("ws_c", "c1"); // in, for a2
+      await expect(waiting[1]).rejects.toBeInstanceOf(Backlogged);
+      // ws_c with two would only trade places with ws_b: refused.
+      await expect(ask("ws_c", "c2")).rejects.toBeInstanceOf(Backlogged);
+      expect(queue.waitingCount).toBe(4);
+      await release();
+      await Promise.all([waiting[0], waiting[2], waiting[3], c1]);
+      expect(started).toEqual(["a1", "b1", "c1", "b2"]);
     });
   });
 

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { defaultArgon2Concurrency } from "../../../src/keys/argon2-queue.js";
 import { createKey, createKeyspace, createTestApp, type TestApp, verify } from "../../helpers.js";
-import { deferred, totalChanges } from "../../support/verify.js";
+import { deferred, otherWorkspaceRootKey, totalChanges } from "../../support/verify.js";
 
 /*
  * Argon2 work that would wait longer than KEYMINT_ARGON2_MAX_WAIT_MS for its turn is refused at once:
@@ -85,5 +85,47 @@ describe("argon2 work over the waiting limit", () => {
     const release = holdEveryTurn();
     expect(await verify(t, { key: key.key })).toMatchObject({ code: "VALID" });
     await release();
+  });
+});
+
+/** Lets the event loop turn until `condition` holds (it fails the test after 10,000 turns). */
+async function until(condition: () => boolean): Promise<void> {
+  for (let turn = 0; !condition(); turn++) {
+    if (turn === 10_000) throw new Error("the condition never held");
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+describe("argon2 work of workspaces that share a full waiting list", () => {
+  it("lets another workspace's create in past one workspace's flood, in place of the flood's newest", async () => {
+    // 300 ms, with a computation taken to cost 100 ms until one is timed: 3 rounds of the queue may wait.
+    t = await createTestApp({ config: { KEYMINT_ARGON2_MAX_WAIT_MS: 300 } });
+    const floodKeyspace = (await createKeyspace(t, { hashAlgorithm: "argon2id", prefix: "flood" })).id;
+    const otherRootKey = await otherWorkspaceRootKey(t);
+    const otherKeyspace = (
+      await createKeyspace(t, { hashAlgorithm: "argon2id", prefix: "other" }, otherRootKey)
+    ).id;
+    const room = 3 * defaultArgon2Concurrency();
+    const release = holdEveryTurn();
+    let answered = 0;
+    const create = (keyspaceId: string, token?: string) =>
+      t.call("POST", "/v1/keys", { body: { keyspaceId }, token }).then((response) => {
+        answered++;
+        return response;
+      });
+
+    // The flood fills the list, and its one more is refused.
+    const flood = Array.from({ length: room + 1 }, () => create(floodKeyspace));
+    await until(() => t.deps.argon2.waitingCount === room && answered === 1);
+    // The other workspace's create takes the place of the flood's newest, which is refused.
+    const other = create(otherKeyspace, otherRootKey);
+    await until(() => answered === 2);
+    expect(t.deps.argon2.waitingCount).toBe(room);
+
+    await release();
+    expect((await other).status).toBe(201);
+    const statuses = (await Promise.all(flood)).map((response) => response.status);
+    expect(statuses.filter((status) => status === 201)).toHaveLength(room - 1);
+    expect(statuses.filter((status) => status === 503)).toHaveLength(2);
   });
 });
