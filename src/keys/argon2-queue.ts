@@ -61,6 +61,7 @@ export function defaultArgon2Concurrency(env: NodeJS.ProcessEnv = process.env): 
 
 /** One computation waiting for its turn. */
 interface Waiting {
+  tenant: string;
   start: () => void;
   refuse: (error: Error) => void;
   clientGone: (() => boolean) | undefined;
@@ -68,8 +69,8 @@ interface Waiting {
 
 export interface Argon2WorkOptions {
   /**
-   * Whose work this is (a workspace): tenants take turns, and one whose work fills the waiting list
-   * cannot keep the others' out. Work that names none shares one tenant.
+   * Whose work this is (a workspace): one tenant whose work fills the waiting list cannot keep the
+   * others' out. Work that names none shares one tenant.
    */
   tenant?: string;
   /** Whether the client the work is for has hung up (see `run`). */
@@ -81,13 +82,14 @@ export interface Argon2WorkOptions {
  * expected wait (all the work waiting, over the concurrency, times a computation's mean duration) is
  * within `maxExpectedWaitMs`; beyond it, work is refused at once (503, Retry-After).
  *
- * Tenants (workspaces) take turns: the next computation to start is the oldest of the tenant whose
- * turn it is, round and round, each tenant's own work in the order it asked. And when the list is
- * full, work of a tenant with less waiting than another takes the place of that other's newest
- * waiting work, which is refused instead (503). So one tenant's flood of forged argon2id keys (or
- * of creates) fills only its own share: the others' work is let in, and waits for a turn or so each
- * round rather than behind the whole flood. The price: work let in can be pushed back by turns of
- * tenants that come after it, or refused to make room for them.
+ * When the list is full, work of a tenant (a workspace) with at least two fewer computations waiting
+ * than the tenant with the most takes the place of that one's newest, which is refused instead (503).
+ * So one tenant's flood of forged argon2id keys (or of creates) cannot keep the others' work out: it
+ * is let in, behind what already waits. Work starts in the order it was let in, so nothing let in later
+ * ever starts first and the wait expected when work is let in still holds. (Turns taken between
+ * tenants would let the work of tenants that come later start first, again and again: work let in under
+ * a 5 s limit waited over a minute.) What pushing out adds is that work let in may be refused later,
+ * while it is its tenant's newest and another tenant's needs its place.
  *
  * Handed straight to libuv, every one would be queued on its thread pool, which runs all it is given
  * and keeps the process alive (even through `process.exit()`) until its queue is empty. A backlog of
@@ -96,9 +98,10 @@ export interface Argon2WorkOptions {
  */
 export class Argon2Queue {
   private running = 0;
-  /** Each tenant's waiting work, oldest first; the Map's order is the order their turns come in. */
-  private waiting = new Map<string, Waiting[]>();
-  private waitingTotal = 0;
+  /** In the order it was let in. */
+  private waiting: Waiting[] = [];
+  /** How much of the waiting work is each tenant's (tenants with none are left out). */
+  private waitingByTenant = new Map<string, number>();
   private stopped = false;
   /** The mean duration of a computation, from those timed so far (ms). */
   private meanMs = FIRST_ESTIMATE_MS;
@@ -164,7 +167,7 @@ export class Argon2Queue {
           });
       };
       if (this.running < this.concurrency) start();
-      else this.enqueue(tenant, { start, refuse: reject, clientGone });
+      else this.enqueue({ tenant, start, refuse: reject, clientGone });
     });
   }
 
@@ -174,76 +177,72 @@ export class Argon2Queue {
    */
   stop(): void {
     this.stopped = true;
-    const waiting = [...this.waiting.values()].flat();
-    this.waiting.clear();
-    this.waitingTotal = 0;
+    const waiting = this.waiting;
+    this.waiting = [];
+    this.waitingByTenant.clear();
     for (const job of waiting) job.refuse(new ShuttingDown());
   }
 
   /** Computations waiting for their turn. */
   get waitingCount(): number {
-    return this.waitingTotal;
+    return this.waiting.length;
   }
 
   /** How long work put on the waiting list now can expect to wait for its turn. */
   private waitOfNextMs(): number {
-    return Math.ceil((this.waitingTotal + 1) / this.concurrency) * this.meanMs;
+    return Math.ceil((this.waiting.length + 1) / this.concurrency) * this.meanMs;
   }
 
-  private enqueue(tenant: string, job: Waiting): void {
-    const own = this.waiting.get(tenant);
-    if (own === undefined) this.waiting.set(tenant, [job]);
-    else own.push(job);
-    this.waitingTotal++;
+  private enqueue(job: Waiting): void {
+    this.waiting.push(job);
+    this.counted(job.tenant, 1);
+  }
+
+  private counted(tenant: string, change: number): void {
+    const count = (this.waitingByTenant.get(tenant) ?? 0) + change;
+    if (count > 0) this.waitingByTenant.set(tenant, count);
+    else this.waitingByTenant.delete(tenant);
   }
 
   /**
-   * The list is full: when another tenant has more work waiting than `tenant` would have with this one,
-   * the newest work of the one with the most is refused (with the Retry-After a newcomer would get), so
-   * that `tenant`'s may take its place. Not for a tenant as far in as any other: two would trade places.
+   * The list is full: when the tenant with the most work waiting has at least two more than `tenant`
+   * (so more than `tenant` would have with this one, and the two never trade places back and forth),
+   * its newest is refused, with the Retry-After a newcomer would get, and `tenant`'s takes its place.
    */
   private makeRoomFor(tenant: string, waitMs: number): boolean {
-    let largest: Waiting[] | undefined;
-    for (const own of this.waiting.values()) if (own.length > (largest?.length ?? 0)) largest = own;
-    const ownCount = this.waiting.get(tenant)?.length ?? 0;
-    if (largest === undefined || largest.length <= ownCount + 1) return false;
-    const pushedOut = largest.pop() as Waiting; // at least two are waiting in it
-    this.waitingTotal--;
+    let largest: string | undefined;
+    let largestCount = 0;
+    for (const [other, count] of this.waitingByTenant) {
+      if (count > largestCount) [largest, largestCount] = [other, count];
+    }
+    if (largest === undefined || largestCount <= (this.waitingByTenant.get(tenant) ?? 0) + 1) return false;
+    const newest = this.waiting.findLastIndex((job) => job.tenant === largest);
+    const [pushedOut] = this.waiting.splice(newest, 1) as [Waiting];
+    this.counted(largest, -1);
     pushedOut.refuse(new Backlogged(Math.ceil(waitMs / 1000)));
     return true;
   }
 
   /** Refuses the waiting work whose client has gone (ClientGone), so that it no longer counts. */
   private refuseAbandoned(): void {
-    for (const [tenant, own] of this.waiting) {
-      const stillWanted: Waiting[] = [];
-      for (const job of own) {
-        if (job.clientGone?.()) job.refuse(new ClientGone());
-        else stillWanted.push(job);
+    const stillWanted: Waiting[] = [];
+    for (const job of this.waiting) {
+      if (job.clientGone?.()) {
+        job.refuse(new ClientGone());
+        this.counted(job.tenant, -1);
+      } else {
+        stillWanted.push(job);
       }
-      this.waitingTotal -= own.length - stillWanted.length;
-      if (stillWanted.length > 0) this.waiting.set(tenant, stillWanted);
-      else this.waiting.delete(tenant);
     }
-  }
-
-  /** The oldest work of the tenant whose turn it is, whose turn then comes again after the others'. */
-  private takeNext(): Waiting | undefined {
-    const first = this.waiting.entries().next();
-    if (first.done) return undefined;
-    const [tenant, own] = first.value;
-    const job = own.shift();
-    this.waiting.delete(tenant);
-    if (own.length > 0) this.waiting.set(tenant, own);
-    this.waitingTotal--;
-    return job;
+    this.waiting = stillWanted;
   }
 
   /** Begins the next waiting work whose client is still there; the others are refused on the way. */
   private startNext(): void {
     while (!this.stopped && this.running < this.concurrency) {
-      const job = this.takeNext();
+      const job = this.waiting.shift();
       if (job === undefined) return;
+      this.counted(job.tenant, -1);
       if (job.clientGone?.()) job.refuse(new ClientGone());
       else job.start();
     }
