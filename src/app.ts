@@ -7,6 +7,7 @@ import type { AppDeps } from "./deps.js";
 import { withAnswerHeaders } from "./lib/openapi-headers.js";
 import { validationHook } from "./lib/validation.js";
 import { bodyLimit } from "./middleware/body-limit.js";
+import { identityCodedBodies } from "./middleware/content-coding.js";
 import { corsForOrigins } from "./middleware/cors.js";
 import { handleErrors, handleNotFound } from "./middleware/errors.js";
 import { jsonBodyGuard } from "./middleware/json-body.js";
@@ -39,6 +40,7 @@ export function createApp(deps: AppDeps) {
   );
   app.use("/v1/*", routePermissions(app));
   app.use("/v1/*", strictQuery(app));
+  app.use("/v1/*", identityCodedBodies());
   app.use("/v1/*", strictBody(app));
   app.use("/v1/*", jsonBodyGuard(app, deps.clock));
 

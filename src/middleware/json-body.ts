@@ -5,7 +5,6 @@ import type { Clock } from "../lib/clock.js";
 import { ApiError, type FieldError } from "../lib/errors.js";
 import { type BodySchema, matchedRoute, routeBodySchemas, routeKey } from "../lib/openapi.js";
 import { bodyFieldErrors } from "../lib/validation.js";
-import { isIdentityCoding, unsupportedEncoding } from "./content-coding.js";
 
 /**
  * How deep a JSON body may nest: as deep as the deepest valid request, a `meta` of 4 KiB (the
@@ -47,7 +46,6 @@ export function jsonBodyGuard(
     if (contentType === undefined || !isJsonMediaType(contentType)) return next();
     // Hono caches the bytes: the route's validator parses these, the body is read once.
     const bytes = Buffer.from(await c.req.arrayBuffer());
-    if (bytes.length > 0 && !isIdentityCoding(c.req.header("content-encoding"))) throw unsupportedEncoding();
     const refusal = jsonBodyRefusal(bytes, maxDepth);
     if (refusal !== undefined) {
       bodySchemas ??= routeBodySchemas(app);
