@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
+import { waitFor } from "../support/ops.js";
 import {
   callServer,
   type ServerProcess,
@@ -42,14 +43,6 @@ async function createKeyspace(server: ServerProcess, rootKey: string, hashAlgori
   });
   expect(response.status).toBe(201);
   return response.body.id as string;
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** Sends a signal and measures how long the process takes to exit. */

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { defaultArgon2Concurrency } from "../../../src/keys/argon2-queue.js";
 import { createKey, createKeyspace, createTestApp, type TestApp, verify } from "../../helpers.js";
+import { waitFor } from "../../support/ops.js";
 import { deferred, otherWorkspaceRootKey, totalChanges } from "../../support/verify.js";
 
 /*
@@ -88,14 +89,6 @@ describe("argon2 work over the waiting limit", () => {
   });
 });
 
-/** Lets the event loop turn until `condition` holds (it fails the test after 10,000 turns). */
-async function until(condition: () => boolean): Promise<void> {
-  for (let turn = 0; !condition(); turn++) {
-    if (turn === 10_000) throw new Error("the condition never held");
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
 describe("argon2 work of workspaces that share a full waiting list", () => {
   it("lets another workspace's create in past one workspace's flood, in place of the flood's newest", async () => {
     // 300 ms, with a computation taken to cost 100 ms until one is timed: 3 rounds of the queue may wait.
@@ -116,10 +109,10 @@ describe("argon2 work of workspaces that share a full waiting list", () => {
 
     // The flood fills the list, and its one more is refused.
     const flood = Array.from({ length: room + 1 }, () => create(floodKeyspace));
-    await until(() => t.deps.argon2.waitingCount === room && answered === 1);
+    await waitFor(() => t.deps.argon2.waitingCount === room && answered === 1, "the flood to fill the list");
     // The other workspace's create takes the place of the flood's newest, which is refused.
     const other = create(otherKeyspace, otherRootKey);
-    await until(() => answered === 2);
+    await waitFor(() => answered === 2, "the flood's newest to be refused");
     expect(t.deps.argon2.waitingCount).toBe(room);
 
     await release();
