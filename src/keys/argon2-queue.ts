@@ -100,7 +100,12 @@ export class Argon2Queue {
   private running = 0;
   /** In the order it was let in. */
   private waiting: Waiting[] = [];
-  /** How much of the waiting work is each tenant's (tenants with none are left out). */
+  /**
+   * How much of the waiting work is each tenant's (tenants with none are left out). Kept as work comes
+   * and goes, not counted from `waiting` when the list is full: a flood's own refusals, one per request,
+   * then cost a step per tenant rather than one per waiting computation (hundreds of thousands under a
+   * limit of an hour).
+   */
   private waitingByTenant = new Map<string, number>();
   private stopped = false;
   /** The mean duration of a computation, from those timed so far (ms). */

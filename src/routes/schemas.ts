@@ -12,15 +12,15 @@ export const MAX_REMAINING = 2 ** 31;
 
 // The last instant RFC 3339 can write: a later one would be answered as "+010000-…", which is no date-time.
 const LAST_ISO_TIME = Date.parse("9999-12-31T23:59:59.999Z");
-/** The bound, as the validation error and the OpenAPI descriptions of time fields say it. */
+/**
+ * The bound, as the validation error says it and the OpenAPI descriptions of the time fields (JSON
+ * Schema cannot): each field describes itself, which replaces a description given here.
+ */
 export const AT_MOST_LAST_ISO_TIME = "at most 9999-12-31T23:59:59.999Z";
 export const IsoTime = z.iso
   .datetime({ offset: true })
   .refine((time) => Date.parse(time) <= LAST_ISO_TIME, `must be ${AT_MOST_LAST_ISO_TIME}`)
-  .openapi({
-    example: "2026-11-27T04:00:00.000Z",
-    description: `An RFC 3339 date-time with an offset, ${AT_MOST_LAST_ISO_TIME}.`,
-  });
+  .openapi({ example: "2026-11-27T04:00:00.000Z" });
 const IsoTimeOut = z.string().openapi({ format: "date-time", example: "2026-11-27T04:00:00.000Z" });
 
 // What is stored and shown again must be Unicode: SQLite stores a lone surrogate ("\ud800") as U+FFFD,
