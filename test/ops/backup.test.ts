@@ -5,7 +5,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createKey, createKeyspace, createTestApp, type TestApp } from "../helpers.js";
-import { REPO_ROOT, startServer, TSX } from "../support/ops.js";
+import { freePort, TSX } from "../support/ops.js";
+import { REPO_ROOT, startServer } from "../support/server-process.js";
 
 interface CliRun {
   code: number | null;
@@ -106,7 +107,11 @@ describe("cli backup <file>", () => {
     const restored = join(dir, "restored.db");
     copyFileSync(copyFile, restored);
     expect(existsSync(`${restored}-wal`)).toBe(false);
-    const server = await startServer({ KEYMINT_DB: restored, LOG_LEVEL: "silent" });
+    const server = await startServer({
+      dbFile: restored,
+      port: await freePort(),
+      env: { LOG_LEVEL: "silent" },
+    });
     try {
       const response = await fetch(`${server.url}/v1/keys/verify`, {
         method: "POST",
@@ -115,7 +120,7 @@ describe("cli backup <file>", () => {
       });
       expect(((await response.json()) as { code: string }).code).toBe("VALID");
     } finally {
-      expect(await server.stop()).toBe(0);
+      expect((await server.kill("SIGTERM")).code).toBe(0);
     }
   });
 

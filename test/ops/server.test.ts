@@ -4,7 +4,16 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SECRET_SCANNER_REGEX } from "../../src/keys/format.js";
 import { sha256Hex } from "../../src/keys/hash.js";
-import { type ServerProcess, sample, startServer, waitFor } from "../support/ops.js";
+import { freePort, sample, waitFor } from "../support/ops.js";
+import { type ServerProcess, startServer } from "../support/server-process.js";
+
+/**
+ * The server as a process manager runs it: stdout a pipe, without CI (the empty value is no CI), on a
+ * port chosen first, since LOG_LEVEL=silent prints no listening line to read it from.
+ */
+async function startAsOperator(dbFile: string, env: Record<string, string>): Promise<ServerProcess> {
+  return startServer({ dbFile, port: await freePort(), env: { CI: "", ...env } });
+}
 
 const ADMIN = "server-admin-token-0123456789";
 const BOOTSTRAP_KEY = /^ {2}(km_root_[0-9A-Za-z]{50})$/m;
@@ -39,14 +48,13 @@ describe("the server process (npm start) as an operator sees it", () => {
     dir = mkdtempSync(join(tmpdir(), "keymint-ops-"));
   });
   afterEach(async () => {
-    await server?.stop();
+    await server?.kill("SIGTERM");
     server = undefined;
     rmSync(dir, { recursive: true, force: true });
   });
 
   it("logs one JSON line per request on stdout, serves exact metrics, prints no key but the bootstrap one, and stops on SIGTERM", async () => {
-    server = await startServer({
-      KEYMINT_DB: join(dir, "keymint.db"),
+    server = await startAsOperator(join(dir, "keymint.db"), {
       LOG_LEVEL: "info",
       KEYMINT_ADMIN_TOKEN: ADMIN,
     });
@@ -97,7 +105,7 @@ describe("the server process (npm start) as an operator sees it", () => {
       durationMs: expect.any(Number),
     });
 
-    expect(await server.stop()).toBe(0);
+    expect((await server.kill("SIGTERM")).code).toBe(0);
     const messages = jsonLines(server.stdout()).map((line) => line.msg);
     expect(messages).toContain("KeyMint listening");
     expect(messages.at(-1)).toBe("stopped");
@@ -115,9 +123,9 @@ describe("the server process (npm start) as an operator sees it", () => {
   it("writes no request lines at LOG_LEVEL=warn and nothing but the bootstrap banner at LOG_LEVEL=silent", async () => {
     for (const level of ["warn", "silent"]) {
       const db = join(dir, `${level}.db`);
-      server = await startServer({ KEYMINT_DB: db, LOG_LEVEL: level });
+      server = await startAsOperator(db, { LOG_LEVEL: level });
       for (let i = 0; i < 3; i++) expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
-      expect(await server.stop()).toBe(0);
+      expect((await server.kill("SIGTERM")).code).toBe(0);
       expect(jsonLines(server.stdout()), level).toStrictEqual([]);
       expect(server.stdout()).toMatch(BOOTSTRAP_KEY);
       server = undefined;

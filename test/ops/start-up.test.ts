@@ -3,8 +3,13 @@ import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { REPO_ROOT } from "../support/ops.js";
-import { callServer, startServer, stopAllServers, tempDatabase } from "../support/server-process.js";
+import {
+  callServer,
+  REPO_ROOT,
+  startServer,
+  stopAllServers,
+  tempDatabase,
+} from "../support/server-process.js";
 
 interface Run {
   code: number | null;

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { createApp } from "../../src/app.js";
@@ -7,8 +6,6 @@ import { RequestLog } from "../../src/observability/request-log.js";
 import type { TestApp } from "../helpers.js";
 import { logSink } from "./log-sink.js";
 
-/** The repository's root, where child processes run. */
-export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 /** The project's own tsx, run directly (npx would add a package lookup to every spawn). */
 export const TSX = fileURLToPath(new URL("../../node_modules/.bin/tsx", import.meta.url));
 
@@ -64,63 +61,6 @@ export async function freePort(): Promise<number> {
       );
     });
   });
-}
-
-export interface ServerProcess {
-  url: string;
-  child: ChildProcess;
-  /** Everything the process wrote to stdout so far. */
-  stdout: () => string;
-  stderr: () => string;
-  /** Sends SIGTERM and resolves with the exit code once the process has exited. */
-  stop: () => Promise<number | null>;
-}
-
-/**
- * Starts the server's source (src/index.ts, through tsx) as a child process on a free loopback port with `env`
- * added, and resolves once /healthz answers. The caller must stop() it.
- */
-export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
-  const port = await freePort();
-  // Without CI in its environment: stdout is a pipe, and that alone must give JSON lines.
-  const { CI: _ci, ...inherited } = process.env;
-  const child = spawn(TSX, ["src/index.ts"], {
-    cwd: REPO_ROOT,
-    env: { ...inherited, HOST: "127.0.0.1", PORT: String(port), ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (chunk) => {
-    out += String(chunk);
-  });
-  child.stderr?.on("data", (chunk) => {
-    err += String(chunk);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
-  const server: ServerProcess = {
-    url,
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      return exited;
-    },
-  };
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${err}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return server;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  await server.stop();
-  throw new Error(`server did not answer /healthz within 20 s: ${err}`);
 }
 
 /** Waits until `condition` holds, polling; fails with `what` after `timeoutMs`. */

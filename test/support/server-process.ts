@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
-const REPO_ROOT = resolve(import.meta.dirname, "../..");
+/** The repository's root, where child processes run. */
+export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 const ROOT_KEY_LINE = /^\s+(km_root_[0-9A-Za-z]{50})\s*$/m;
 
 export interface Exit {
@@ -42,6 +43,11 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Start it the documented way, `npm start`, instead of running node directly. */
   npmStart?: boolean;
+  /**
+   * The port to listen on (see freePort). Without it the server picks one and its port is read from
+   * the "KeyMint listening" log line, which a LOG_LEVEL above info does not print.
+   */
+  port?: number;
   /** How much of the start and of the latest output is kept (64 KiB of each by default). */
   outputKept?: number;
 }
@@ -66,7 +72,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
-      PORT: "0",
+      PORT: String(options.port ?? 0),
       HOST: "127.0.0.1",
       KEYMINT_DB: options.dbFile,
       LOG_LEVEL: "info",
@@ -95,7 +101,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
 
   const timeoutMs = options.timeoutMs ?? 20_000;
   const deadline = Date.now() + timeoutMs;
-  let port: number | null = null;
+  let port: number | null = options.port ?? null;
   let exitedEarly: Exit | null = null;
   void exited.then((exit) => {
     exitedEarly = exit;
