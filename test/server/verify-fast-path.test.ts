@@ -6,8 +6,9 @@ import { generateKey } from "../../src/keys/format.js";
 import { createHttpServer } from "../../src/server/http-server.js";
 import { verifyFastPath } from "../../src/server/verify-fast-path.js";
 import { createTestApp, requestLinesWritten, type TestApp } from "../helpers.js";
+import { createRootKey } from "../support/api.js";
 import { sample } from "../support/ops.js";
-import { keyWith, rootKeyWith } from "../support/verify.js";
+import { keyWith } from "../support/verify.js";
 
 interface RawAnswer {
   status: number;
@@ -214,7 +215,7 @@ describe("verify's fast path on node:http", () => {
     });
 
     it("a revoked root key is refused on its very next verify (the app answers 401)", async () => {
-      const root = await rootKeyWith(t, ["keys:verify"]);
+      const root = await createRootKey(t, ["keys:verify"]);
       const call = { ...verifyCall({ key }), headers: { ...auth(root.key), ...json } };
       expect((await send(fast, call)).status).toBe(200);
       const before = handedOver;
@@ -278,14 +279,14 @@ describe("verify's fast path on node:http", () => {
     });
 
     it("a root key without keys:verify: 403", async () => {
-      const reader = await rootKeyWith(t, ["keys:read"]);
+      const reader = await createRootKey(t, ["keys:read"]);
       const call = { headers: { ...auth(reader.key), ...json }, body: JSON.stringify({ key }) };
       await send(fast, call); // now cached
       expect((await expectHandedToTheApp(call)).status).toBe(403);
     });
 
     it("a root key not yet in the cache: the app loads it, and the next call is the fast path's", async () => {
-      const fresh = await rootKeyWith(t, ["keys:verify"]);
+      const fresh = await createRootKey(t, ["keys:verify"]);
       const call = { headers: { ...auth(fresh.key), ...json }, body: JSON.stringify({ key }) };
       const before = handedOver;
       expect((await send(fast, call)).status).toBe(200);

@@ -1,40 +1,15 @@
 import type { RecordCache } from "../../src/verify/cache.js";
-import { ADMIN_TOKEN, createKey, createKeyspace, ManualClock, type TestApp, verify } from "../helpers.js";
+import { createKey, createKeyspace, type TestApp, verify } from "../helpers.js";
 
 /** The ManualClock's default start, 2026-11-27T04:00:00.000Z. */
 export const T0 = Date.parse("2026-11-27T04:00:00.000Z");
 
 export const iso = (ms: number) => new Date(ms).toISOString();
 
-/** A test app's clock when it was built with a ManualClock (fails loudly otherwise). */
-export function manualClock(t: TestApp): ManualClock {
-  if (!(t.deps.clock instanceof ManualClock))
-    throw new Error("this test needs createTestApp({ clock: new ManualClock() })");
-  return t.deps.clock;
-}
-
 /** A keyspace and one key in it, with the given key fields; returns the created key's 201 body. */
 export async function keyWith(t: TestApp, fields: Record<string, unknown> = {}, keyspace?: { id: string }) {
   const space = keyspace ?? (await createKeyspace(t));
   return createKey(t, { keyspaceId: space.id, ...fields });
-}
-
-/** Creates a root key of the test workspace and returns its plaintext and id. */
-export async function rootKeyWith(t: TestApp, permissions: string[], ownerId?: string) {
-  const response = await t.call("POST", "/v1/root-keys", { body: { name: "test", permissions, ownerId } });
-  if (response.status !== 201) throw new Error(`root key create failed: ${response.status} ${response.text}`);
-  return { key: response.body.key as string, id: response.body.id as string };
-}
-
-/** A second workspace on the same deployment; returns its "*" root key. */
-export async function otherWorkspaceRootKey(t: TestApp): Promise<string> {
-  const response = await t.call("POST", "/v1/admin/workspaces", {
-    body: { name: "other" },
-    token: ADMIN_TOKEN,
-  });
-  if (response.status !== 201)
-    throw new Error(`workspace create failed: ${response.status} ${response.text}`);
-  return response.body.rootKey.key as string;
 }
 
 /** Verifies the same request `n` times at once and counts the answers by code. */

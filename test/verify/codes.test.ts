@@ -11,7 +11,8 @@ import {
   type TestApp,
   verify,
 } from "../helpers.js";
-import { iso, keyWith, otherWorkspaceRootKey, rootKeyWith, T0 } from "../support/verify.js";
+import { createRootKey, createWorkspace } from "../support/api.js";
+import { iso, keyWith, T0 } from "../support/verify.js";
 
 const NOT_FOUND = { valid: false, code: "NOT_FOUND" };
 
@@ -136,7 +137,7 @@ describe("POST /v1/keys/verify: the codes", () => {
     });
 
     it("answers another workspace's key, both ways", async () => {
-      const otherRootKey = await otherWorkspaceRootKey(t);
+      const otherRootKey = (await createWorkspace(t)).rootKey;
       const otherKeyspace = await createKeyspace(t, {}, otherRootKey);
       const theirs = await createKey(t, { keyspaceId: otherKeyspace.id }, otherRootKey);
       const ours = await keyWith(t);
@@ -146,7 +147,7 @@ describe("POST /v1/keys/verify: the codes", () => {
     });
 
     it("spends no argon2id computation on another tenant's key id, and leaves its owner's verifies unharmed", async () => {
-      const otherRootKey = await otherWorkspaceRootKey(t);
+      const otherRootKey = (await createWorkspace(t)).rootKey;
       const slow = await createKeyspace(t, { hashAlgorithm: "argon2id" }, otherRootKey);
       const theirs = await createKey(t, { keyspaceId: slow.id }, otherRootKey);
       const computations = vi.spyOn(argon2, "verify");
@@ -168,7 +169,7 @@ describe("POST /v1/keys/verify: the codes", () => {
     });
 
     it("answers another owner's key to an owner-bound root key", async () => {
-      const boundRootKey = await rootKeyWith(t, ["keys:verify"], "user_1");
+      const boundRootKey = await createRootKey(t, ["keys:verify"], { ownerId: "user_1" });
       const mine = await keyWith(t, { ownerId: "user_1" });
       const theirs = await keyWith(t, { ownerId: "user_2" });
       const unowned = await keyWith(t);
@@ -178,7 +179,7 @@ describe("POST /v1/keys/verify: the codes", () => {
     });
 
     it("does not count a refused key's usage for a caller that may not see it", async () => {
-      const otherRootKey = await otherWorkspaceRootKey(t);
+      const otherRootKey = (await createWorkspace(t)).rootKey;
       const ours = await keyWith(t);
       await verify(t, { key: ours.key }, otherRootKey);
       const usage = await t.call("GET", `/v1/keys/${ours.id}/usage`);
@@ -305,7 +306,7 @@ describe("POST /v1/keys/verify: the codes", () => {
 
   describe("the request", () => {
     it("returns 403 to a root key without keys:verify", async () => {
-      const readOnly = await rootKeyWith(t, ["keys:read"]);
+      const readOnly = await createRootKey(t, ["keys:read"]);
       const created = await keyWith(t);
       const response = await t.call("POST", "/v1/keys/verify", {
         body: { key: created.key },

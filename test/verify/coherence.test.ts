@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
-import { deferred, iso, keyWith, rootKeyWith, T0 } from "../support/verify.js";
+import { createRootKey } from "../support/api.js";
+import { deferred, iso, keyWith, T0 } from "../support/verify.js";
 
 /**
  * Every change to a key takes effect on the node's very next verify. Each test warms the cache
@@ -85,7 +86,7 @@ describe("POST /v1/keys/verify: coherence with a warm cache", () => {
   });
 
   it("answers NOT_FOUND to an owner-bound root key right after the key moves to another owner", async () => {
-    const bound = await rootKeyWith(t, ["keys:verify"], "user_1");
+    const bound = await createRootKey(t, ["keys:verify"], { ownerId: "user_1" });
     const created = await keyWith(t, { ownerId: "user_1" });
     expect((await warm(created.key, bound.key)).code).toBe("VALID");
     const patched = await t.call("PATCH", `/v1/keys/${created.id}`, { body: { ownerId: "user_2" } });
@@ -194,7 +195,7 @@ describe("POST /v1/keys/verify: coherence with a warm cache", () => {
   });
 
   it("answers 401 to a root key right after it is revoked", async () => {
-    const verifier = await rootKeyWith(t, ["keys:verify"]);
+    const verifier = await createRootKey(t, ["keys:verify"]);
     const created = await keyWith(t);
     await verify(t, { key: created.key }, verifier.key);
     const hits = t.deps.rootKeyCache.hits;

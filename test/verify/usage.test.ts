@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createKey, createKeyspace, createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
-import { keyWith, otherWorkspaceRootKey, totalChanges } from "../support/verify.js";
+import { createWorkspace } from "../support/api.js";
+import { keyWith, totalChanges } from "../support/verify.js";
 
 describe("GET /v1/keys/:id/usage", () => {
   let t: TestApp;
@@ -127,7 +128,7 @@ describe("GET /v1/keys/:id/usage", () => {
   });
 
   it("answers 404 for another workspace's key and for an unknown key", async () => {
-    const otherRootKey = await otherWorkspaceRootKey(t);
+    const otherRootKey = (await createWorkspace(t)).rootKey;
     const foreign = await usage("", otherRootKey);
     expect(foreign.status).toBe(404);
     expect(foreign.body.code).toBe("NOT_FOUND");

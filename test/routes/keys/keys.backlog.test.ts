@@ -1,8 +1,9 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { defaultArgon2Concurrency } from "../../../src/keys/argon2-queue.js";
 import { createKey, createKeyspace, createTestApp, type TestApp, verify } from "../../helpers.js";
+import { createWorkspace } from "../../support/api.js";
 import { waitFor } from "../../support/ops.js";
-import { deferred, otherWorkspaceRootKey, totalChanges } from "../../support/verify.js";
+import { deferred, totalChanges } from "../../support/verify.js";
 
 /*
  * Argon2 work that would wait longer than KEYMINT_ARGON2_MAX_WAIT_MS for its turn is refused at once:
@@ -94,7 +95,7 @@ describe("argon2 work of workspaces that share a full waiting list", () => {
     // 300 ms, with a computation taken to cost 100 ms until one is timed: 3 rounds of the queue may wait.
     t = await createTestApp({ config: { KEYMINT_ARGON2_MAX_WAIT_MS: 300 } });
     const floodKeyspace = (await createKeyspace(t, { hashAlgorithm: "argon2id", prefix: "flood" })).id;
-    const otherRootKey = await otherWorkspaceRootKey(t);
+    const otherRootKey = (await createWorkspace(t)).rootKey;
     const otherKeyspace = (
       await createKeyspace(t, { hashAlgorithm: "argon2id", prefix: "other" }, otherRootKey)
     ).id;
