@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { PermissionGrant } from "../auth/permissions.js";
+import type { AuditAction } from "../services/audit.js";
 
 /*
  * Every table has an integer `seq` (AUTOINCREMENT: never reused) that orders lists exactly, even
@@ -122,7 +123,7 @@ export const auditEvents = sqliteTable(
     workspaceId: text("workspace_id").notNull(),
     actorType: text("actor_type", { enum: ["root_key", "admin", "system"] }).notNull(),
     actorId: text("actor_id"),
-    action: text("action").notNull(),
+    action: text("action").$type<AuditAction>().notNull(),
     resourceType: text("resource_type").notNull(),
     resourceId: text("resource_id").notNull(),
     /** The ownerId of the key an event is about, so owner-bound root keys see only their owner's events. */

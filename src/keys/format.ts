@@ -42,8 +42,8 @@ export function generateKey(prefix: string): GeneratedKey {
 
 /**
  * Whether `candidate` has the key format and its checksum matches, without building anything: every
- * verify and every root-key authentication checks this first (twice per verify), so it is one pass
- * over the characters that checks them and computes the CRC-32 as it goes (see scan).
+ * verify checks this first (root-key authentication runs the same scan, in isValidRootKey), so it is
+ * one pass over the characters that checks them and computes the CRC-32 as it goes (see scan).
  */
 export function isValidKey(candidate: string): boolean {
   return scan(candidate) !== -1;

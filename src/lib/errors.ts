@@ -53,7 +53,7 @@ export class ApiError extends Error {
     readonly headers?: Record<string, string>,
   ) {
     super(detail);
-    this.status = STATUS_AND_TITLE[code][0];
+    this.status = statusOf(code);
   }
 }
 

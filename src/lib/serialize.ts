@@ -2,7 +2,7 @@ import type { AuditEventRow, KeyRow, KeyspaceRow, RootKeyRow, WorkspaceRow } fro
 import { effectiveRemaining } from "../keys/credits.js";
 import { toIso } from "./time.js";
 
-/** The one place rows become API objects: times as ISO strings, nulls kept, hashes never included. */
+/* The one place rows become API objects: times as ISO strings, nulls kept, hashes never included. */
 
 export function toWorkspaceJson(row: WorkspaceRow) {
   return { id: row.id, name: row.name, createdAt: toIso(row.createdAt) };

@@ -1,12 +1,8 @@
-/** Maps stored epoch milliseconds to the contract's ISO 8601 UTC strings (and back), in one place. */
+/** Maps stored epoch milliseconds to the contract's ISO 8601 UTC strings, in one place. */
 export function toIso(ms: number): string;
 export function toIso(ms: number | null): string | null;
 export function toIso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
-}
-
-export function fromIso(iso: string): number {
-  return Date.parse(iso);
 }
 
 const HOUR_MS = 3_600_000;

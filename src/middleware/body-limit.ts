@@ -9,7 +9,7 @@ const MAX_DISCARD_BYTES = 16 * 1024 * 1024;
  * Refuses bodies over 64 KiB with 413. The rest of the body is read and discarded first: a client
  * still sending would otherwise get a connection reset instead of the answer.
  */
-export function bodyLimit(maxBytes = MAX_BODY_BYTES): MiddlewareHandler {
+export function bodyLimit(): MiddlewareHandler {
   return async (c, next) => {
     const request = c.req.raw;
     if (request.method === "GET" || request.method === "HEAD") return next();
@@ -17,9 +17,9 @@ export function bodyLimit(maxBytes = MAX_BODY_BYTES): MiddlewareHandler {
     // getter builds a full web Request with a body stream, which costs more than the rest of a verify.
     const declared = request.headers.get("content-length");
     if (declared !== null && !request.headers.has("transfer-encoding")) {
-      if (Number(declared) <= maxBytes) return next();
+      if (Number(declared) <= MAX_BODY_BYTES) return next();
       if (request.body) await discard(request.body.getReader());
-      throw tooLarge(maxBytes);
+      throw tooLarge();
     }
     if (!request.body) return next();
     // No declared length (chunked): count while reading.
@@ -30,9 +30,9 @@ export function bodyLimit(maxBytes = MAX_BODY_BYTES): MiddlewareHandler {
       const { done, value } = await reader.read();
       if (done) break;
       size += value.byteLength;
-      if (size > maxBytes) {
+      if (size > MAX_BODY_BYTES) {
         await discard(reader, size);
-        throw tooLarge(maxBytes);
+        throw tooLarge();
       }
       chunks.push(value);
     }
@@ -58,6 +58,6 @@ async function discard(reader: ReadableStreamDefaultReader<Uint8Array>, alreadyR
   }
 }
 
-function tooLarge(maxBytes: number): ApiError {
-  return new ApiError("PAYLOAD_TOO_LARGE", `Request bodies are limited to ${maxBytes / 1024} KiB.`);
+function tooLarge(): ApiError {
+  return new ApiError("PAYLOAD_TOO_LARGE", `Request bodies are limited to ${MAX_BODY_BYTES / 1024} KiB.`);
 }

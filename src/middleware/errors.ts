@@ -52,12 +52,8 @@ function send(c: Context<AppEnv>, answer: ProblemAnswer): Response {
   return c.body(answer.body, answer.status as 400, answer.headers);
 }
 
-export function problemResponse(
-  c: Context<AppEnv>,
-  error: ApiError,
-  scrub: (text: string) => string = scrubSecrets,
-): Response {
-  return send(c, problemAnswer(error, c.get("requestId") ?? "", scrub));
+function problemResponse(c: Context<AppEnv>, error: ApiError): Response {
+  return send(c, problemAnswer(error, c.get("requestId") ?? "", scrubSecrets));
 }
 
 /**

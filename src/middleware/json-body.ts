@@ -13,7 +13,7 @@ import { bodyFieldErrors } from "../lib/validation.js";
  */
 export const MAX_JSON_DEPTH = 2_047;
 
-// The media types @hono/zod-openapi's validator reads as JSON; anything else is its 415.
+// The media types hono's validator reads as JSON (which of them a route takes is JSON_REQUEST_TYPE below).
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 const OPEN_OBJECT = 0x7b;
 const OPEN_ARRAY = 0x5b;
@@ -33,11 +33,7 @@ const UNICODE_ESCAPE = Buffer.from("\\u");
  * VALIDATION_FAILED naming the object: zod's copy of an object would turn one into a prototype and
  * drop it silently, and nested ones would be stored as given). Runs after authentication, so anonymous callers never get their bodies read.
  */
-export function jsonBodyGuard(
-  app: Pick<OpenAPIHono, "openAPIRegistry">,
-  clock: Clock,
-  maxDepth = MAX_JSON_DEPTH,
-): MiddlewareHandler {
+export function jsonBodyGuard(app: Pick<OpenAPIHono, "openAPIRegistry">, clock: Clock): MiddlewareHandler {
   let bodySchemas: Map<string, BodySchema> | undefined;
   return async (c, next) => {
     const method = c.req.method;
@@ -46,7 +42,7 @@ export function jsonBodyGuard(
     if (contentType === undefined || !isJsonMediaType(contentType)) return next();
     // Hono caches the bytes: the route's validator parses these, the body is read once.
     const bytes = Buffer.from(await c.req.arrayBuffer());
-    const refusal = jsonBodyRefusal(bytes, maxDepth);
+    const refusal = jsonBodyRefusal(bytes);
     if (refusal !== undefined) {
       bodySchemas ??= routeBodySchemas(app);
       const route = matchedRoute(c);
@@ -101,10 +97,10 @@ export function isJsonMediaType(contentType: string): boolean {
 }
 
 /** Why a JSON body must be refused before it is parsed (see jsonBodyGuard); undefined when it need not be. */
-export function jsonBodyRefusal(bytes: Buffer, maxDepth = MAX_JSON_DEPTH): ApiError | undefined {
+export function jsonBodyRefusal(bytes: Buffer): ApiError | undefined {
   if (!isUtf8(bytes)) return new ApiError("BAD_REQUEST", "The request body is not valid UTF-8.");
-  if (nestingDepth(bytes, maxDepth) > maxDepth) {
-    return new ApiError("BAD_REQUEST", `The request body nests deeper than ${maxDepth} levels.`);
+  if (nestingDepth(bytes, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+    return new ApiError("BAD_REQUEST", `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
   }
   // "__proto__" can only be a field name when it is spelled out or escaped (\u005f…).
   if (bytes.includes(PROTO_NAME) || bytes.includes(UNICODE_ESCAPE)) {

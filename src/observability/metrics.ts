@@ -50,7 +50,7 @@ export function createMetrics(cacheStats: () => CacheStats) {
   });
   new Counter({
     name: "keymint_verify_cache_misses_total",
-    help: "Verify lookups that went to the database.",
+    help: "Verify lookups the cache did not answer (each waits for a load, its own or one under way).",
     registers: [registry],
     collect() {
       this.reset();

@@ -1,13 +1,14 @@
 import { and, desc, eq, lt, type SQL } from "drizzle-orm";
 import type { Db } from "../db/client.js";
 import { type AuditEventRow, auditEvents, type NewAuditEvent } from "../db/schema.js";
+import type { AuditAction } from "../services/audit.js";
 
 export interface AuditFilter {
   workspaceId: string;
   /** Only the events about keys of this owner, moves away included (contract §2: an owner-bound root key's view). */
   ownerId?: string;
   resourceId?: string;
-  action?: string;
+  action?: AuditAction;
   beforeSeq?: number;
   limit: number;
 }

@@ -18,6 +18,7 @@ import type { Db } from "../db/client.js";
 import type { GroupCommit } from "../db/group-commit.js";
 import { type KeyRow, keys, keyUsage, type NewAuditEvent } from "../db/schema.js";
 import { effectiveRemaining } from "../keys/credits.js";
+import { startOfUtcDay, startOfUtcMonth } from "../lib/time.js";
 import { insertAuditEvents } from "./audit-events.js";
 
 export type KeyStatus = "active" | "revoked" | "expired" | "all";
@@ -387,12 +388,8 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
      * rotated, as the database says when the spend runs), applying a due refill first. Returns the
      * balance left, or null when the balance is short (nothing is spent then).
      */
-    async spendCredits(
-      id: string,
-      cost: number,
-      now: number,
-      period: { dayStart: number; monthStart: number },
-    ): Promise<number | null> {
+    async spendCredits(id: string, cost: number, now: number): Promise<number | null> {
+      const period = { dayStart: startOfUtcDay(now), monthStart: startOfUtcMonth(now) };
       // Concurrent spends share one commit (one fsync) instead of one each.
       const row = await commits.run(() => spend.get({ id, cost, now, ...period }));
       return row?.remaining ?? null;

@@ -235,7 +235,7 @@ export const AuditEvent = z
     time: IsoTimeOut,
     workspaceId: z.string(),
     actor: z.object({ type: z.enum(["root_key", "admin", "system"]), id: z.string().nullable() }),
-    action: z.enum(AUDIT_ACTIONS as [string, ...string[]]),
+    action: z.enum(AUDIT_ACTIONS),
     resourceType: z.string(),
     resourceId: z.string(),
     requestId: z.string(),

@@ -11,7 +11,7 @@ import { isJsonRequestType, jsonBodyRefusal } from "../middleware/json-body.js";
 import { DEFAULT_CSP, SECURITY_HEADERS } from "../middleware/security-headers.js";
 import { requestIdPolicy } from "../observability/request-id.js";
 import { VerifyBody } from "../routes/keys/keys.routes.js";
-import { verifyAndCount } from "../services/verify-key.js";
+import { verifyAndCount } from "../services/verify-and-count.js";
 import type { VerifyRequest } from "../verify/verify.js";
 
 export type NodeListener = (request: IncomingMessage, response: ServerResponse) => unknown;

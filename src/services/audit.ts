@@ -3,19 +3,7 @@ import type { NewAuditEvent } from "../db/schema.js";
 import type { AppDeps } from "../deps.js";
 import { newId } from "../lib/ids.js";
 
-export type AuditAction =
-  | "workspace.create"
-  | "keyspace.create"
-  | "keyspace.update"
-  | "key.create"
-  | "key.update"
-  | "key.rotate"
-  | "key.revoke"
-  | "key.delete"
-  | "root_key.create"
-  | "root_key.revoke";
-
-export const AUDIT_ACTIONS: readonly AuditAction[] = [
+export const AUDIT_ACTIONS = [
   "workspace.create",
   "keyspace.create",
   "keyspace.update",
@@ -26,7 +14,9 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   "key.delete",
   "root_key.create",
   "root_key.revoke",
-];
+] as const;
+
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 /** Who caused a change and through which request: copied into every audit event. */
 export interface Origin {
@@ -68,7 +58,7 @@ export function auditEvent(origin: Origin, time: number, subject: AuditSubject):
 
 export interface ListAuditEventsInput {
   resourceId?: string;
-  action?: string;
+  action?: AuditAction;
   limit: number;
   cursor?: string;
 }

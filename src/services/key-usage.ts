@@ -54,5 +54,3 @@ export async function keyUsage(
 function rangeError(path: string, message: string): ApiError {
   return new ApiError("VALIDATION_FAILED", "The usage range is not valid.", [{ path, message }]);
 }
-
-export { RULES as USAGE_RULES };

@@ -9,6 +9,7 @@ import { ApiError, notFound } from "../lib/errors.js";
 import { scrubSecrets } from "../observability/logger.js";
 import type { KeyChanges, KeyStatus } from "../repo/keys.js";
 import { auditEvent } from "./audit.js";
+import { getKeyspace } from "./keyspaces.js";
 import type { ServiceContext } from "./request-context.js";
 
 export interface KeyFields {
@@ -68,8 +69,7 @@ function unlimitedWithRefill(): ApiError {
 
 export async function createKey(deps: AppDeps, ctx: ServiceContext, input: CreateKeyInput) {
   const { caller } = ctx;
-  const keyspace = await deps.repos.keyspaces.findById(input.keyspaceId);
-  if (!keyspace || keyspace.workspaceId !== caller.workspaceId) throw notFound("Keyspace");
+  const keyspace = await getKeyspace(deps, caller, input.keyspaceId);
   const ownerId = ownerFor(caller, input.ownerId) ?? caller.ownerId;
   // As on PATCH: asking for no limit while the keyspace's default refill applies.
   if (input.remaining === null && input.refill === undefined && keyspace.defaults.refill !== undefined) {
@@ -260,7 +260,6 @@ export async function revokeKey(deps: AppDeps, ctx: ServiceContext, id: string, 
 export async function deleteKey(deps: AppDeps, ctx: ServiceContext, id: string): Promise<void> {
   const current = await findVisibleKey(deps, ctx.caller, id);
   const now = deps.clock.now();
-  const spenders = await deps.repos.keys.idsSpendingCreditsOf(id);
   const deleted = await deps.repos.keys.delete(id, [
     auditEvent(ctx.origin, now, {
       workspaceId: current.workspaceId,
@@ -271,14 +270,14 @@ export async function deleteKey(deps: AppDeps, ctx: ServiceContext, id: string):
       details: { start: current.start },
     }),
   ]);
-  for (const spender of spenders) deps.keyCache.invalidate(spender);
-  deps.keyCache.invalidate(id);
+  // The keys spending its credits still name it (credits_key_id has no foreign key): found as before.
+  await invalidateKey(deps, id);
   deps.rateLimiter.forget(id);
   if (!deleted) throw notFound("Key");
 }
 
 /** Drops a changed key, and every key spending its credits, from the verify cache. */
-export async function invalidateKey(deps: AppDeps, id: string): Promise<void> {
+async function invalidateKey(deps: AppDeps, id: string): Promise<void> {
   deps.keyCache.invalidate(id);
   for (const spender of await deps.repos.keys.idsSpendingCreditsOf(id)) deps.keyCache.invalidate(spender);
 }

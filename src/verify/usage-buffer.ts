@@ -24,16 +24,6 @@ interface UsedRow {
 }
 
 /**
- * Verification counts and lastUsedAt times, gathered in memory and written at most every few
- * seconds, so a verify of a key without credits writes nothing on the request path.
- *
- * A flush writes in several transactions and lets the event loop run between them, so requests never
- * wait long on it. Their size follows how long the last one took, aiming at WRITE_BUDGET_MS: 500
- * rows take about 1 ms on a small database, and at a million keys about 2 ms (8 ms when the rows are
- * new in this hour, 18 ms back when every key's lastUsedAt was rewritten too), as their pages come
- * from the OS rather than SQLite's cache.
- */
-/**
  * A key's lastUsedAt is written at most once this often while it is in use: a VALID call writes it only
  * when the last time written (or on its way) is at least this much older. Written every time, a key
  * verified all day would rewrite its row at every flush; at a million keys those scattered page writes
@@ -43,6 +33,16 @@ interface UsedRow {
  */
 export const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 
+/**
+ * Verification counts and lastUsedAt times, gathered in memory and written at most every few
+ * seconds, so a verify of a key without credits writes nothing on the request path.
+ *
+ * A flush writes in several transactions and lets the event loop run between them, so requests never
+ * wait long on it. Their size follows how long the last one took, aiming at WRITE_BUDGET_MS: 500
+ * rows take about 1 ms on a small database, and at a million keys about 2 ms (8 ms when the rows are
+ * new in this hour, 18 ms back when every key's lastUsedAt was rewritten too), as their pages come
+ * from the OS rather than SQLite's cache.
+ */
 export class UsageBuffer {
   /** Counts by key id: the record's own id string, whose hash V8 keeps, so a lookup never rehashes. */
   private counts = new Map<string, UsageCount[]>();
@@ -217,16 +217,12 @@ export class UsageBuffer {
     const now = this.clock.now();
     if (!all && now - this.latestUseWindowStart < LAST_USED_WRITE_INTERVAL_MS) return;
     for (const [id, at] of this.keyLatestUseBefore) {
-      if (all || !this.keyLatestUse.has(id)) this.takeLastUse(id, at);
+      if (all || !this.keyLatestUse.has(id)) keepLatest(this.keyLastUsed, id, at);
     }
-    if (all) for (const [id, at] of this.keyLatestUse) this.takeLastUse(id, at);
+    if (all) for (const [id, at] of this.keyLatestUse) keepLatest(this.keyLastUsed, id, at);
     this.keyLatestUseBefore = all ? new Map() : this.keyLatestUse;
     this.keyLatestUse = new Map();
     this.latestUseWindowStart = now;
-  }
-
-  private takeLastUse(id: string, at: number): void {
-    this.keyLastUsed.set(id, Math.max(at, this.keyLastUsed.get(id) ?? at));
   }
 
   /** Sizes the next write after the last one: at most double, toward WRITE_BUDGET_MS. */
@@ -246,12 +242,8 @@ export class UsageBuffer {
   ): void {
     for (const rows of counts.values())
       for (const row of rows) addCount(this.counts, row.keyId, row.hour, row.code, row.count);
-    for (const [id, at] of keyLastUsed) {
-      this.keyLastUsed.set(id, Math.max(at, this.keyLastUsed.get(id) ?? at));
-    }
-    for (const [id, at] of rootKeyLastUsed) {
-      this.rootKeyLastUsed.set(id, Math.max(at, this.rootKeyLastUsed.get(id) ?? at));
-    }
+    for (const [id, at] of keyLastUsed) keepLatest(this.keyLastUsed, id, at);
+    for (const [id, at] of rootKeyLastUsed) keepLatest(this.rootKeyLastUsed, id, at);
   }
 
   start(intervalMs: number, onError: (error: unknown) => void): void {
@@ -321,4 +313,9 @@ function firstEntries<K, V>(map: Map<K, V>, count: number): [K, V][] {
     entries.push(entry);
   }
   return entries;
+}
+
+/** Records `at` as `id`'s last use unless a later one is already recorded. */
+function keepLatest(lastUsed: Map<string, number>, id: string, at: number): void {
+  lastUsed.set(id, Math.max(at, lastUsed.get(id) ?? at));
 }

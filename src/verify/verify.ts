@@ -4,7 +4,7 @@ import { effectiveRemaining } from "../keys/credits.js";
 import { isValidKey, type ParsedKey, parseKey } from "../keys/format.js";
 import { keyMatchesHash, sha256Hex } from "../keys/hash.js";
 import type { Clock } from "../lib/clock.js";
-import { startOfUtcDay, startOfUtcMonth, toIso } from "../lib/time.js";
+import { toIso } from "../lib/time.js";
 import type { Repos } from "../repo/index.js";
 import type { VerifyKeyRow } from "../repo/keys.js";
 import type { RecordCache } from "./cache.js";
@@ -57,7 +57,6 @@ export interface VerifyDeps {
 }
 
 /** Whose keys the caller may verify: a workspace, and within it one owner for owner-bound root keys. */
-/** The workspace (and owner) whose keys a verify may answer for. */
 export type VerifyScope = Scope;
 
 export interface VerifyRequest {
@@ -92,9 +91,9 @@ class NotTheCallersKey extends Error {
 }
 
 /**
- * The verify path, top to bottom: the cache (on a miss: format and checksum → lookup → hash compare),
- * then in contract order REVOKED, DISABLED, EXPIRED, INSUFFICIENT_SCOPES, RATE_LIMITED,
- * USAGE_EXCEEDED → VALID.
+ * The verify path, top to bottom: format and checksum, the cache (on a miss: lookup → hash compare),
+ * the caller's right to see the key, then in contract order REVOKED, DISABLED, EXPIRED,
+ * INSUFFICIENT_SCOPES, RATE_LIMITED, USAGE_EXCEEDED → VALID.
  */
 export async function verifyKey(
   deps: VerifyDeps,
@@ -135,6 +134,7 @@ export async function verifyKey(
       });
     }
   }
+  // 4. Only a key the caller may see (contract §2: another workspace's or owner's key is NOT_FOUND).
   if (key === null || !canSee(caller, key)) return NOT_FOUND;
 
   const now = deps.clock.now();
@@ -150,17 +150,14 @@ export async function verifyKey(
   let ratelimit: RateLimitState | undefined;
   if (key.ratelimit !== null) {
     const taken = deps.rateLimiter.take(key.id, key.ratelimit, now);
-    if (!taken.allowed) return refusal(deps, key, "RATE_LIMITED", now);
+    if (!taken.allowed) return refusal(deps, key, "RATE_LIMITED", now, taken);
     ratelimit = taken;
   }
 
   // 6. Credits last, in one atomic statement: N concurrent calls on k credits give exactly min(N, k) VALID.
   let remaining: number | undefined;
   if (key.hasCredits) {
-    const left = await deps.repos.keys.spendCredits(key.creditsKeyId, request.cost, now, {
-      dayStart: startOfUtcDay(now),
-      monthStart: startOfUtcMonth(now),
-    });
+    const left = await deps.repos.keys.spendCredits(key.creditsKeyId, request.cost, now);
     if (left === null) {
       // Not spent: the balance was short when the spend ran, or the pool this record names is gone or was
       // made unlimited since (a PATCH committed during this verify): see which.
@@ -190,7 +187,8 @@ async function refusal(
   key: CachedKey,
   code: VerifyCode,
   now: number,
-  counted?: RateLimitState,
+  /** The rate window as this call already saw it; else it is read without counting the call. */
+  known?: RateLimitState,
 ): Promise<VerifyResult> {
   deps.usage.recordVerification(key.id, code, now, false);
   let remaining: number | undefined;
@@ -198,8 +196,7 @@ async function refusal(
     const pool = await deps.repos.keys.findRowById(key.creditsKeyId);
     remaining = (pool && effectiveRemaining(pool, now)) ?? 0;
   }
-  const ratelimit =
-    counted ?? (key.ratelimit ? deps.rateLimiter.peek(key.id, key.ratelimit, now) : undefined);
+  const ratelimit = known ?? (key.ratelimit ? deps.rateLimiter.peek(key.id, key.ratelimit, now) : undefined);
   return result(key, code, remaining, ratelimit);
 }
 

@@ -1,7 +1,6 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type CreditState, effectiveRemaining, refillPeriodStart } from "../../src/keys/credits.js";
-import { startOfUtcDay, startOfUtcMonth } from "../../src/lib/time.js";
 import { createTestApp, type TestApp } from "../helpers.js";
 import { keyWith } from "../support/verify.js";
 
@@ -115,10 +114,7 @@ describe("effectiveRemaining agrees with the spend statement", () => {
           },
           now,
         );
-        const left = await t.deps.repos.keys.spendCredits(keyId, cost, now, {
-          dayStart: startOfUtcDay(now),
-          monthStart: startOfUtcMonth(now),
-        });
+        const left = await t.deps.repos.keys.spendCredits(keyId, cost, now);
         expect(left).toBe(expected !== null && expected >= cost ? expected - cost : null);
       }),
       { numRuns: 300 },

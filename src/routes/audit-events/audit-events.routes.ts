@@ -13,7 +13,7 @@ export const listAuditEventsRoute = createRoute({
   request: {
     query: z.strictObject({
       resourceId: z.string().min(1).max(64).optional(),
-      action: z.enum(AUDIT_ACTIONS as [string, ...string[]]).optional(),
+      action: z.enum(AUDIT_ACTIONS).optional(),
       limit: Limit,
       cursor: Cursor.optional(),
     }),

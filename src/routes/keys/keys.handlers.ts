@@ -5,7 +5,7 @@ import { toKeyJson } from "../../lib/serialize.js";
 import { keyUsage } from "../../services/key-usage.js";
 import { createKey, deleteKey, getKey, listKeys, revokeKey, updateKey } from "../../services/keys.js";
 import { rotateKey } from "../../services/rotate-key.js";
-import { verifyAndCount } from "../../services/verify-key.js";
+import { verifyAndCount } from "../../services/verify-and-count.js";
 import { serviceContext } from "../service-context.js";
 import type {
   createKeyRoute,

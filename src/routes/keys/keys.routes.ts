@@ -161,13 +161,13 @@ export const deleteKeyRoute = createRoute({
   summary: "Delete a key (its audit events stay)",
   security: rootKeyNeeds("keys:write"),
   request: { params: KeyIdParam },
-  // A body is not read, but the JSON guard still answers one that is too large or encoded.
+  // It takes no body: one must be empty, {} or null (strictBody); too large is 413, a coded one 415.
   responses: { 204: { description: "Deleted." }, ...rootKeyErrors(404, 413, 415) },
 });
 
 export const VerifyBody = z.strictObject({
   // No length limit of its own (the body's 64 KiB is one): a string of any length that is not a key is
-  // NOT_FOUND, as §5 answers every well-formed request 200, and parseKey refuses a long one first.
+  // NOT_FOUND, as §5 answers every well-formed request 200, and isValidKey refuses a long one first.
   key: z.string().openapi({ example: "dm_live_4fJ9kQ2mXa1Bq8ZrT3vLw0YpN6cHs2KdF9gJm4XbR7tE3ighly" }),
   scopes: Scopes.optional().openapi({ description: "Scopes the key must all hold." }),
   cost: z.number().int().min(0).max(1000).default(1).openapi({ description: "Credits to spend." }),
