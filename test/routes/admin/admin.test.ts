@@ -43,6 +43,24 @@ describe("POST /v1/admin/workspaces", () => {
     expect(response.body.rootKey.name).toMatch(/ root key$/);
   });
 
+  it("never cuts the first root key's name inside a character: the 201, the list and the audit event agree", async () => {
+    const t = await createTestApp();
+    // The emoji (two UTF-16 units) straddles the cut at 119 units.
+    const name = `${"a".repeat(118)}😀tail`;
+    const response = await t.call("POST", "/v1/admin/workspaces", { body: { name }, token: ADMIN_TOKEN });
+    expectStatus(response, 201);
+    const expected = `${"a".repeat(118)} root key`;
+    expect(response.body.rootKey.name).toBe(expected);
+    const listed = await t.call("GET", "/v1/root-keys", { token: response.body.rootKey.key });
+    expect(listed.body.data.map((rootKey: { name: string }) => rootKey.name)).toEqual([expected]);
+    const events = await t.call("GET", "/v1/audit-events?action=root_key.create", {
+      token: response.body.rootKey.key,
+    });
+    expect(events.body.data.map((event: { details: { name: string } }) => event.details.name)).toEqual([
+      expected,
+    ]);
+  });
+
   it("records workspace.create and root_key.create with an admin actor", async () => {
     const t = await createTestApp();
     const created = await t.call("POST", "/v1/admin/workspaces", {
