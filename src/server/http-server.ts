@@ -17,8 +17,14 @@ export function createHttpServer(app: App, deps: AppDeps, host?: string): Server
     hostname,
     errorHandler: unparsable.requestErrorHandler,
   });
-  const server = createServer(verifyFastPath(deps, unparsable.withArriving(appListener)));
+  const listener = unparsable.refusingHostless(verifyFastPath(deps, unparsable.withArriving(appListener)));
+  // Node's own Host check would answer a bare 400, without a request id or a problem: refusingHostless
+  // answers instead.
+  const server = createServer({ requireHostHeader: false }, listener);
   unparsable.answerClientErrors(server);
+  // An expectation other than 100-continue would get node's bare 417. RFC 9110 §10.1.1 lets a server
+  // ignore it: such a request is served as a request without one, by every "request" listener.
+  server.on("checkExpectation", (request, response) => server.emit("request", request, response));
   return server;
 }
 

@@ -7,6 +7,7 @@ import { ApiError } from "../lib/errors.js";
 import { errorAnswers } from "../middleware/errors.js";
 import { DEFAULT_CSP, SECURITY_HEADERS } from "../middleware/security-headers.js";
 import { requestIdPolicy } from "../observability/request-id.js";
+import type { NodeListener } from "./verify-fast-path.js";
 
 /** How long a refused connection may stay open after its answer, for the client to read it. */
 const LINGER_MS = 500;
@@ -22,6 +23,7 @@ const UNPARSED_METHOD = "UNPARSED";
  *   request's target or Host header (`Host: a b`) and would answer a bare 400 itself.
  * - `answerClientErrors`: node's own HTTP parser refused the bytes (a malformed request line, headers
  *   over 16 KiB) and would write a bare 400 or 431 and close.
+ * - `refusingHostless`: an HTTP/1.1 request without a Host header, which node would answer a bare 400.
  */
 export function unparsableRequests(deps: AppDeps) {
   const answerError = errorAnswers(deps);
@@ -105,6 +107,32 @@ export function unparsableRequests(deps: AppDeps) {
     }) as L;
   }
 
+  /**
+   * Refuses an HTTP/1.1 request that sends no Host header (400, as RFC 9112 §3.2 says a server must),
+   * in front of `listener`, and closes its connection. HTTP/1.0 needs none: HOST stands in (http-server.ts).
+   */
+  function refusingHostless(listener: NodeListener): NodeListener {
+    return (request, response) => {
+      const needsHost = request.httpVersionMajor === 1 && request.httpVersionMinor >= 1;
+      if (!needsHost || request.headers.host !== undefined) return listener(request, response);
+      const given = request.headers["x-request-id"];
+      const answer = answerFor(
+        new ApiError("BAD_REQUEST", "An HTTP/1.1 request must send a Host header."),
+        request.method ?? UNPARSED_METHOD,
+        typeof given === "string" ? given : undefined,
+      );
+      request.resume(); // a body is read and dropped, so that the client sees the answer
+      response.writeHead(answer.status, [
+        ...answer.headers.flat(),
+        "content-length",
+        String(Buffer.byteLength(answer.body)),
+        "connection",
+        "close",
+      ]);
+      response.end(answer.body);
+    };
+  }
+
   function answerClientErrors(server: Server): void {
     const lingering = new WeakSet<Duplex>();
     server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
@@ -144,5 +172,5 @@ export function unparsableRequests(deps: AppDeps) {
     );
   }
 
-  return { requestErrorHandler, withArriving, answerClientErrors };
+  return { requestErrorHandler, withArriving, answerClientErrors, refusingHostless };
 }

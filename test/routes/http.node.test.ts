@@ -167,6 +167,11 @@ describe("HTTP over a real Node server", () => {
       undefined,
     ],
     ["a malformed request line", "NOT HTTP AT ALL\r\n\r\n", undefined],
+    [
+      "an HTTP/1.1 request without a Host header",
+      "GET /v1/keys HTTP/1.1\r\nx-request-id: no-host\r\n\r\n",
+      "no-host",
+    ],
   ])("answers %s with a problem, a request id and the secure headers, logged", async (_, raw, givenId) => {
     const { head, body } = await sendRaw(raw);
     expect(head).toMatch(/^http\/1\.1 400 /);
@@ -178,6 +183,45 @@ describe("HTTP over a real Node server", () => {
     expect(JSON.parse(body)).toMatchObject({ status: 400, code: "BAD_REQUEST", requestId });
     const line = await requestLineOf(requestId);
     expect(line).toMatchObject({ route: "unmatched", status: 400 });
+  });
+
+  it("refuses a verify without a Host header before the fast path answers it", async () => {
+    await fetch(`${base}/v1/keyspaces`, { headers: auth() }); // caches the root key for the fast path
+    const { key } = await createKey(t, { keyspaceId: (await createKeyspace(t)).id });
+    const json = JSON.stringify({ key });
+    const { head, body } = await sendRaw(
+      `POST /v1/keys/verify HTTP/1.1\r\nauthorization: Bearer ${t.rootKey}\r\nx-request-id: hostless-verify\r\n` +
+        `content-type: application/json\r\ncontent-length: ${json.length}\r\n\r\n${json}`,
+    );
+    expect(head).toMatch(/^http\/1\.1 400 /);
+    expect(head).toContain("content-type: application/problem+json");
+    expect(JSON.parse(body)).toMatchObject({
+      status: 400,
+      code: "BAD_REQUEST",
+      requestId: "hostless-verify",
+    });
+    expect(await requestLineOf("hostless-verify")).toMatchObject({ route: "unmatched", status: 400 });
+  });
+
+  it.each([
+    ["the app", "/v1/keyspaces"],
+    ["verify's fast path", "/v1/keys/verify"],
+  ])("serves a request in %s whose Expect header it does not know as one without it", async (_, path) => {
+    await fetch(`${base}/v1/keyspaces`, { headers: auth() }); // caches the root key for the fast path
+    const { key } = await createKey(t, { keyspaceId: (await createKeyspace(t)).id });
+    const json = JSON.stringify({ key });
+    const requestId = `expect-${path.length}`;
+    const request =
+      path === "/v1/keyspaces"
+        ? `GET ${path} HTTP/1.1\r\n`
+        : `POST ${path} HTTP/1.1\r\ncontent-type: application/json\r\ncontent-length: ${json.length}\r\n`;
+    const { head, body } = await sendRaw(
+      `${request}host: x\r\nauthorization: Bearer ${t.rootKey}\r\nexpect: something-else\r\n` +
+        `x-request-id: ${requestId}\r\nconnection: close\r\n\r\n${path === "/v1/keyspaces" ? "" : json}`,
+    );
+    expect(head).toMatch(/^http\/1\.1 200 /);
+    expect(head).toContain(`x-request-id: ${requestId}`);
+    if (path !== "/v1/keyspaces") expect(JSON.parse(body)).toMatchObject({ valid: true, code: "VALID" });
   });
 
   it("closes a connection it refused, though the client keeps its side open", async () => {
