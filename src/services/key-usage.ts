@@ -18,7 +18,11 @@ export interface UsageBucket {
   byCode: Record<string, number>;
 }
 
-/** Verification counts of one key in UTC buckets over [from, to); only buckets with verifications. */
+/**
+ * Verification counts of one key in UTC buckets over [from, to), widened to whole buckets at both ends
+ * (counts are kept by the hour, and a bucket that held part of its hour or day would read as all of it);
+ * only buckets with verifications.
+ */
 export async function keyUsage(
   deps: AppDeps,
   caller: Caller,
@@ -35,7 +39,7 @@ export async function keyUsage(
   }
   await deps.usage.flushCounts();
   const floor = query.granularity === "hour" ? startOfUtcHour : startOfUtcDay;
-  const rows = await deps.repos.keys.usage(id, floor(from), to);
+  const rows = await deps.repos.keys.usage(id, floor(from), floor(to - 1) + rule.bucketMs);
   const buckets = new Map<number, UsageBucket>();
   for (const row of rows) {
     const start = floor(row.hour);

@@ -69,6 +69,23 @@ describe("GET /v1/keys/:id/usage", () => {
     });
   });
 
+  it("answers whole days at both ends with granularity=day, wherever from and to cut them", async () => {
+    const response = await usage(
+      "?granularity=day&from=2026-11-27T05:00:00.000Z&to=2026-11-28T01:00:00.000Z",
+    );
+    expect(response.body).toStrictEqual({
+      data: [
+        {
+          time: "2026-11-27T00:00:00.000Z",
+          valid: 3,
+          invalid: 1,
+          byCode: { VALID: 3, INSUFFICIENT_SCOPES: 1 },
+        },
+        { time: "2026-11-28T00:00:00.000Z", valid: 1, invalid: 1, byCode: { VALID: 1, REVOKED: 1 } },
+      ],
+    });
+  });
+
   it("includes from and excludes to", async () => {
     const hours = async (from: string, to: string) =>
       (await usage(`?granularity=hour&from=${from}&to=${to}`)).body.data.map(

@@ -196,9 +196,11 @@ export const keyUsageRoute = createRoute({
     query: z.strictObject({
       granularity: z.enum(["hour", "day"]).default("hour"),
       from: IsoTime.optional().openapi({
-        description: `Inclusive, ${AT_MOST_LAST_ISO_TIME}; default 24 hours (hour) or 30 days (day) before \`to\`.`,
+        description: `Inclusive, ${AT_MOST_LAST_ISO_TIME}; default 24 hours (hour) or 30 days (day) before \`to\`. The first bucket is whole: it holds its whole hour or day.`,
       }),
-      to: IsoTime.optional().openapi({ description: `Exclusive, ${AT_MOST_LAST_ISO_TIME}; default now.` }),
+      to: IsoTime.optional().openapi({
+        description: `Exclusive, ${AT_MOST_LAST_ISO_TIME}; default now. The last bucket is whole: it holds its whole hour or day.`,
+      }),
     }),
   },
   responses: {
