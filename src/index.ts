@@ -27,7 +27,9 @@ async function main(): Promise<void> {
   // Responses under way when a shutdown starts, so they can be told to close their connection.
   const unanswered = new Set<ServerResponse>();
   let stopping = false;
-  server.on("request", (_request: IncomingMessage, response: ServerResponse) => {
+  // In front of the app's listener, which may answer before returning (a request refused at once):
+  // a header set after that would throw.
+  server.prependListener("request", (_request: IncomingMessage, response: ServerResponse) => {
     if (stopping) {
       // A request on a kept-alive connection after the signal: answer it, then close the connection.
       response.setHeader("connection", "close");

@@ -1,4 +1,6 @@
+import { once } from "node:events";
 import { request as httpRequest, type IncomingMessage } from "node:http";
+import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../support/ops.js";
 import {
@@ -317,6 +319,31 @@ describe("graceful shutdown", () => {
     const exit = await exited;
     expect(exit).toEqual({ code: 0, signal: null });
     expect(Date.now() - sent).toBeLessThan(3_000);
+  });
+
+  it("answers and closes a request refused at once (no Host header) that arrives during the shutdown, and still exits 0", async () => {
+    const { server } = await startFresh();
+    const socket = connect(server.port, "127.0.0.1");
+    await once(socket, "connect");
+    let received = "";
+    socket.setEncoding("utf8").on("data", (chunk: string) => {
+      received += chunk;
+    });
+    const closed = once(socket, "close");
+    // The request line before the signal, the end of the headers after it: the request arrives while
+    // the server is stopping, and is refused before its listener returns.
+    socket.write("GET /healthz HTTP/1.1\r\n");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const exited = server.kill("SIGTERM");
+    await waitFor(() => server.stdout().includes("shutting down"), "the shutdown log line");
+    socket.write("X-Request-Id: late-hostless\r\n\r\n");
+    await closed;
+
+    expect(received).toMatch(/^HTTP\/1\.1 400 /);
+    expect(received.toLowerCase()).toContain("x-request-id: late-hostless");
+    expect(received.toLowerCase()).toContain("connection: close");
+    expect(await exited).toEqual({ code: 0, signal: null });
+    expect(server.stdout()).toContain('"msg":"stopped"');
   });
 });
 

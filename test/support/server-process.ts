@@ -106,12 +106,16 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   void exited.then((exit) => {
     exitedEarly = exit;
   });
-  while (port === null) {
+  // With a port given, the wait is in the /healthz loop alone: an exit must end it there too.
+  const failIfExited = () => {
     if (exitedEarly !== null) {
       throw new Error(
-        `the server exited before listening (${JSON.stringify(exitedEarly)}): ${err.text()}${out.text()}`,
+        `the server exited before answering (${JSON.stringify(exitedEarly)}): ${err.text()}${out.text()}`,
       );
     }
+  };
+  while (port === null) {
+    failIfExited();
     if (Date.now() > deadline) {
       killTree(child.pid, "SIGKILL");
       throw new Error(`the server did not listen within ${timeoutMs} ms: ${err.text()}${out.text()}`);
@@ -128,6 +132,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     } catch {
       // Not answering yet.
     }
+    failIfExited();
     if (Date.now() > deadline) {
       killTree(child.pid, "SIGKILL");
       throw new Error(
