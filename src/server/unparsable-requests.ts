@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { RequestError } from "@hono/node-server";
@@ -134,24 +134,43 @@ export function unparsableRequests(deps: AppDeps) {
   }
 
   function answerClientErrors(server: Server): void {
-    const lingering = new WeakSet<Duplex>();
+    const refused = new WeakSet<Duplex>();
     server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
-      // As node's own handler does: answer only when nothing is being answered on this connection yet
-      // (a pipelined request's response under way), and close the connection whatever happens.
       // Node keeps feeding the parser what the client still sends, and reports each failure again.
-      if (lingering.has(socket)) return;
-      const answering = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-      if (error.code === "ECONNRESET" || !socket.writable || answering?.headersSent === true) {
+      if (refused.has(socket)) return;
+      refused.add(socket);
+      // A client that hung up, mid-request or not, reads no answer: nothing to answer or record.
+      if (error.code === "ECONNRESET" || error.code === "HPE_INVALID_EOF_STATE") {
         socket.destroy();
         return;
       }
-      // A lingering close: the answer and a FIN now, the socket destroyed a moment later. Destroyed at
-      // once (as node does) with the client's bytes still unread, the kernel resets the connection, and
-      // a client may drop the answer; ended alone, it stays half-open as long as the client keeps its side.
-      socket.end(rawAnswer(error, (socket as Socket).bytesRead));
-      lingering.add(socket);
-      setTimeout(() => socket.destroy(), LINGER_MS).unref();
+      const bytesRead = (socket as Socket).bytesRead;
+      afterPendingAnswers(socket, () => {
+        if (!socket.writable) {
+          socket.destroy();
+          return;
+        }
+        // A lingering close: the answer and a FIN now, the socket destroyed a moment later. Destroyed
+        // at once (as node does) with the client's bytes still unread, the kernel resets the
+        // connection, and a client may drop the answer; ended alone, it stays half-open as long as
+        // the client keeps its side.
+        socket.end(rawAnswer(error, bytesRead));
+        setTimeout(() => socket.destroy(), LINGER_MS).unref();
+      });
     });
+  }
+
+  /**
+   * Runs `then` once the answers to the requests the client sent before the bad bytes are written:
+   * answers go in the order of their requests (RFC 9112 §9.3.2), and a pipelined request served (a
+   * verify that spent a credit) must not have its answer replaced by the refusal of the next one.
+   */
+  function afterPendingAnswers(socket: Duplex, then: () => void): void {
+    // Node's own: the response the connection is writing; the next queued one takes its place when
+    // it finishes, before its "close".
+    const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (pending) pending.once("close", () => afterPendingAnswers(socket, then));
+    else then();
   }
 
   /** The bytes of the answer to a request node could not parse. */

@@ -224,6 +224,47 @@ describe("HTTP over a real Node server", () => {
     if (path !== "/v1/keyspaces") expect(JSON.parse(body)).toMatchObject({ valid: true, code: "VALID" });
   });
 
+  it("answers the requests pipelined before a malformed one first, in order, then refuses it", async () => {
+    await fetch(`${base}/v1/keyspaces`, { headers: auth() }); // caches the root key for the fast path
+    const { key } = await createKey(t, { keyspaceId: (await createKeyspace(t)).id });
+    const json = JSON.stringify({ key });
+    const socket = connect(Number(new URL(base).port), "127.0.0.1");
+    let received = "";
+    socket.on("data", (chunk) => {
+      received += String(chunk);
+    });
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    // One write: node parses all three at once, and meets the bad bytes before it answers the first.
+    socket.write(
+      `POST /v1/keys/verify HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${json.length}\r\n\r\n${json}` +
+        "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n" +
+        "NOT HTTP AT ALL\r\n\r\n",
+    );
+    await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    expect(received.match(/HTTP\/1\.1 \d{3}/g)).toEqual(["HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 400"]);
+    expect(received).toContain('"code":"VALID"');
+    expect(received).toContain('"code":"BAD_REQUEST"');
+  });
+
+  it("neither answers nor records a client that hangs up in the middle of its headers", async () => {
+    const unparsedLines = () => {
+      requestLinesWritten(t);
+      return t.logs.filter((line) => line.includes('"UNPARSED"')).length;
+    };
+    const before = unparsedLines();
+    const socket = connect({ port: Number(new URL(base).port), host: "127.0.0.1", allowHalfOpen: true });
+    let received = "";
+    socket.on("data", (chunk) => {
+      received += String(chunk);
+    });
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.end("GET /v1/keys HTTP/1.1\r\nhost: x\r\nx-partial: ");
+    await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    expect(received).toBe("");
+    expect(unparsedLines()).toBe(before);
+  });
+
   it("closes a connection it refused, though the client keeps its side open", async () => {
     const accepted = new Promise<import("node:net").Socket>((resolve) => server.once("connection", resolve));
     const socket = connect({ port: Number(new URL(base).port), host: "127.0.0.1", allowHalfOpen: true });
