@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import type { Config } from "../config.js";
 import { secretScrubber } from "./logger.js";
 
@@ -17,4 +18,10 @@ export function requestIdPolicy(
   const scrub = secretScrubber(config);
   const mayEcho = (id: string) => SANE_REQUEST_ID.test(id) && scrub(id) === id;
   return (given) => (given !== undefined && mayEcho(given) ? given : randomUUID());
+}
+
+/** The `x-request-id` a request arriving on node's server sent, before the policy above decides on it. */
+export function givenRequestId(request: IncomingMessage | undefined): string | undefined {
+  const given = request?.headers["x-request-id"];
+  return typeof given === "string" ? given : undefined;
 }

@@ -6,7 +6,7 @@ import type { AppDeps } from "../deps.js";
 import { ApiError } from "../lib/errors.js";
 import { errorAnswers } from "../middleware/errors.js";
 import { DEFAULT_CSP, SECURITY_HEADERS } from "../middleware/security-headers.js";
-import { requestIdPolicy } from "../observability/request-id.js";
+import { givenRequestId, requestIdPolicy } from "../observability/request-id.js";
 import type { NodeListener } from "./verify-fast-path.js";
 
 /** How long a refused connection may stay open after its answer, for the client to read it. */
@@ -23,7 +23,8 @@ const UNPARSED_METHOD = "UNPARSED";
  *   request's target or Host header (`Host: a b`) and would answer a bare 400 itself.
  * - `answerClientErrors`: node's own HTTP parser refused the bytes (a malformed request line, headers
  *   over 16 KiB) and would write a bare 400 or 431 and close.
- * - `refusingHostless`: an HTTP/1.1 request without a Host header, which node would answer a bare 400.
+ * - `refusingBadHost`: an HTTP/1.1 request without a Host header, which node would answer a bare 400,
+ *   and a request with two, which node would serve.
  */
 export function unparsableRequests(deps: AppDeps) {
   const answerError = errorAnswers(deps);
@@ -86,13 +87,7 @@ export function unparsableRequests(deps: AppDeps) {
       error instanceof RequestError
         ? new ApiError("BAD_REQUEST", "The request's target or Host header does not form a URL.")
         : error;
-    const request = arriving;
-    const given = request?.headers["x-request-id"];
-    const answer = answerFor(
-      refusal,
-      request?.method ?? UNPARSED_METHOD,
-      typeof given === "string" ? given : undefined,
-    );
+    const answer = answerFor(refusal, arriving?.method ?? UNPARSED_METHOD, givenRequestId(arriving));
     return new Response(answer.body, { status: answer.status, headers: answer.headers });
   };
 
@@ -108,18 +103,19 @@ export function unparsableRequests(deps: AppDeps) {
   }
 
   /**
-   * Refuses an HTTP/1.1 request that sends no Host header (400, as RFC 9112 §3.2 says a server must),
-   * in front of `listener`, and closes its connection. HTTP/1.0 needs none: HOST stands in (http-server.ts).
+   * Refuses, in front of `listener`, a request whose Host header is missing (HTTP/1.1) or sent more than
+   * once, with a 400 as RFC 9112 §3.2 says a server must, and closes its connection. Node keeps the
+   * first of two Host headers, so a proxy that routed by the other would disagree with us about the
+   * request's target. HTTP/1.0 needs none: HOST stands in (http-server.ts).
    */
-  function refusingHostless(listener: NodeListener): NodeListener {
+  function refusingBadHost(listener: NodeListener): NodeListener {
     return (request, response) => {
-      const needsHost = request.httpVersionMajor === 1 && request.httpVersionMinor >= 1;
-      if (!needsHost || request.headers.host !== undefined) return listener(request, response);
-      const given = request.headers["x-request-id"];
+      const refusal = hostRefusal(request);
+      if (refusal === undefined) return listener(request, response);
       const answer = answerFor(
-        new ApiError("BAD_REQUEST", "An HTTP/1.1 request must send a Host header."),
+        new ApiError("BAD_REQUEST", refusal),
         request.method ?? UNPARSED_METHOD,
-        typeof given === "string" ? given : undefined,
+        givenRequestId(request),
       );
       request.resume(); // a body is read and dropped, so that the client sees the answer
       response.writeHead(answer.status, [
@@ -191,5 +187,20 @@ export function unparsableRequests(deps: AppDeps) {
     );
   }
 
-  return { requestErrorHandler, withArriving, answerClientErrors, refusingHostless };
+  return { requestErrorHandler, withArriving, answerClientErrors, refusingBadHost };
+}
+
+/** Why the request's Host header is refused, or undefined when it is not. */
+function hostRefusal(request: IncomingMessage): string | undefined {
+  if (request.headers.host === undefined) {
+    const needsHost = request.httpVersionMajor === 1 && request.httpVersionMinor >= 1;
+    return needsHost ? "An HTTP/1.1 request must send a Host header." : undefined;
+  }
+  let hosts = 0;
+  const raw = request.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === "host") hosts++;
+  }
+  return hosts > 1 ? "A request must send one Host header, not several." : undefined;
 }

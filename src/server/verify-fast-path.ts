@@ -9,7 +9,7 @@ import { corsHeadersWithoutOrigin } from "../middleware/cors.js";
 import { CLIENT_CLOSED_REQUEST, errorAnswers } from "../middleware/errors.js";
 import { isJsonRequestType, jsonBodyRefusal } from "../middleware/json-body.js";
 import { DEFAULT_CSP, SECURITY_HEADERS } from "../middleware/security-headers.js";
-import { requestIdPolicy } from "../observability/request-id.js";
+import { givenRequestId, requestIdPolicy } from "../observability/request-id.js";
 import { VerifyBody } from "../routes/keys/keys.routes.js";
 import { verifyAndCount } from "../services/verify-and-count.js";
 import type { VerifyRequest } from "../verify/verify.js";
@@ -34,10 +34,7 @@ const FIXED_HEADERS = [...SECURITY_HEADERS.flat(), "content-security-policy", DE
  */
 export function verifyFastPath(deps: AppDeps, fallback: NodeListener): NodeListener {
   const requestIdFor = requestIdPolicy(deps.config);
-  const requestIdOf = (request: IncomingMessage) => {
-    const given = request.headers["x-request-id"];
-    return requestIdFor(typeof given === "string" ? given : undefined);
-  };
+  const requestIdOf = (request: IncomingMessage) => requestIdFor(givenRequestId(request));
   const answerError = errorAnswers(deps);
   const corsEnabled = deps.config.KEYMINT_CORS_ORIGINS.length > 0;
   const fixedHeaders = [...FIXED_HEADERS, ...corsHeadersWithoutOrigin(deps.config.KEYMINT_CORS_ORIGINS)];

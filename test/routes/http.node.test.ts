@@ -172,6 +172,11 @@ describe("HTTP over a real Node server", () => {
       "GET /v1/keys HTTP/1.1\r\nx-request-id: no-host\r\n\r\n",
       "no-host",
     ],
+    [
+      "a request with two Host headers",
+      "GET /v1/keys HTTP/1.1\r\nHost: a.example\r\nhost: b.example\r\nx-request-id: two-hosts\r\n\r\n",
+      "two-hosts",
+    ],
   ])("answers %s with a problem, a request id and the secure headers, logged", async (_, raw, givenId) => {
     const { head, body } = await sendRaw(raw);
     expect(head).toMatch(/^http\/1\.1 400 /);
