@@ -22,6 +22,7 @@ export function createHttpServer(app: App, deps: AppDeps, host?: string): Server
   // answers instead.
   const server = createServer({ requireHostHeader: false }, listener);
   unparsable.answerClientErrors(server);
+  unparsable.answerConnect(server);
   // An expectation other than 100-continue would get node's bare 417. RFC 9110 §10.1.1 lets a server
   // ignore it: such a request is served as a request without one, by every "request" listener.
   server.on("checkExpectation", (request, response) => server.emit("request", request, response));

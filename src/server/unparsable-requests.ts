@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { RequestError } from "@hono/node-server";
@@ -25,6 +25,7 @@ const UNPARSED_METHOD = "UNPARSED";
  *   over 16 KiB) and would write a bare 400 or 431 and close.
  * - `refusingBadHost`: an HTTP/1.1 request without a Host header, which node would answer a bare 400,
  *   and a request with two, which node would serve.
+ * - `answerConnect`: a CONNECT, which node would close without an answer.
  */
 export function unparsableRequests(deps: AppDeps) {
   const answerError = errorAnswers(deps);
@@ -141,19 +142,38 @@ export function unparsableRequests(deps: AppDeps) {
         return;
       }
       const bytesRead = (socket as Socket).bytesRead;
-      afterPendingAnswers(socket, () => {
-        if (!socket.writable) {
-          socket.destroy();
-          return;
-        }
-        // A lingering close: the answer and a FIN now, the socket destroyed a moment later. Destroyed
-        // at once (as node does) with the client's bytes still unread, the kernel resets the
-        // connection, and a client may drop the answer; ended alone, it stays half-open as long as
-        // the client keeps its side.
-        socket.end(rawAnswer(error, bytesRead));
-        setTimeout(() => socket.destroy(), LINGER_MS).unref();
-      });
+      afterPendingAnswers(socket, () => closeWith(socket, () => rawAnswer(error, bytesRead)));
     });
+  }
+
+  /**
+   * Answers a CONNECT 404, as any other method no route serves: KeyMint is no proxy. Node hands a
+   * CONNECT to a "connect" listener, and without one closes the connection with no answer at all.
+   */
+  function answerConnect(server: Server): void {
+    server.on("connect", (request: IncomingMessage, socket: Duplex) => {
+      const answer = answerFor(
+        new ApiError("NOT_FOUND", "No such route."),
+        request.method ?? "CONNECT",
+        givenRequestId(request),
+      );
+      afterPendingAnswers(socket, () => closeWith(socket, () => rawBytes(answer)));
+    });
+  }
+
+  /**
+   * Writes `answer()` and closes the connection with a lingering close: the answer and a FIN now, the
+   * socket destroyed a moment later. Destroyed at once (as node does) with the client's bytes still
+   * unread, the kernel resets the connection, and a client may drop the answer; ended alone, it stays
+   * half-open as long as the client keeps its side.
+   */
+  function closeWith(socket: Duplex, answer: () => string): void {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end(answer());
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
   }
 
   /**
@@ -179,15 +199,19 @@ export function unparsableRequests(deps: AppDeps) {
     const answer = timedOut
       ? timeoutAnswer(bytesRead)
       : answerFor(new ApiError("BAD_REQUEST", detail), UNPARSED_METHOD, undefined);
+    return rawBytes(answer);
+  }
+
+  /** An answer as the bytes of an HTTP/1.1 response that closes its connection. */
+  function rawBytes(answer: Answer): string {
     const head = answer.headers.map(([name, value]) => `${name}: ${value}\r\n`).join("");
-    const reason = timedOut ? "Request Timeout" : "Bad Request";
     return (
-      `HTTP/1.1 ${answer.status} ${reason}\r\n${head}content-length: ${Buffer.byteLength(answer.body)}\r\n` +
-      `connection: close\r\n\r\n${answer.body}`
+      `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}\r\n${head}` +
+      `content-length: ${Buffer.byteLength(answer.body)}\r\nconnection: close\r\n\r\n${answer.body}`
     );
   }
 
-  return { requestErrorHandler, withArriving, answerClientErrors, refusingBadHost };
+  return { requestErrorHandler, withArriving, answerClientErrors, answerConnect, refusingBadHost };
 }
 
 /** Why the request's Host header is refused, or undefined when it is not. */

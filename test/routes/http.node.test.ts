@@ -190,6 +190,21 @@ describe("HTTP over a real Node server", () => {
     expect(line).toMatchObject({ route: "unmatched", status: 400 });
   });
 
+  it("answers a CONNECT 404 with a problem and a request id, logged, as any method no route serves", async () => {
+    const { head, body } = await sendRaw(
+      "CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\nx-request-id: connect-1\r\n\r\n",
+    );
+    expect(head).toMatch(/^http\/1\.1 404 not found\r\n/);
+    expect(head).toContain("content-type: application/problem+json");
+    expect(head).toContain("x-request-id: connect-1");
+    expect(JSON.parse(body)).toMatchObject({ status: 404, code: "NOT_FOUND", requestId: "connect-1" });
+    expect(await requestLineOf("connect-1")).toMatchObject({
+      method: "CONNECT",
+      route: "unmatched",
+      status: 404,
+    });
+  });
+
   it("refuses a verify without a Host header before the fast path answers it", async () => {
     await fetch(`${base}/v1/keyspaces`, { headers: auth() }); // caches the root key for the fast path
     const { key } = await createKey(t, { keyspaceId: (await createKeyspace(t)).id });
