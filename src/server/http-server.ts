@@ -17,8 +17,8 @@ export function createHttpServer(app: App, deps: AppDeps, host?: string): Server
     hostname,
     errorHandler: unparsable.requestErrorHandler,
   });
-  const listener = unparsable.refusingBadHost(verifyFastPath(deps, unparsable.withArriving(appListener)));
-  // Node's own Host check would answer a bare 400, without a request id or a problem: refusingBadHost
+  const listener = unparsable.refusingBadHeaders(verifyFastPath(deps, unparsable.withArriving(appListener)));
+  // Node's own Host check would answer a bare 400, without a request id or a problem: refusingBadHeaders
   // answers instead.
   const server = createServer({ requireHostHeader: false }, listener);
   unparsable.answerClientErrors(server);

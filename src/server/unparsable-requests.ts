@@ -23,8 +23,8 @@ const UNPARSED_METHOD = "UNPARSED";
  *   request's target or Host header (`Host: a b`) and would answer a bare 400 itself.
  * - `answerClientErrors`: node's own HTTP parser refused the bytes (a malformed request line, headers
  *   over 16 KiB) and would write a bare 400 or 431 and close.
- * - `refusingBadHost`: an HTTP/1.1 request without a Host header, which node would answer a bare 400,
- *   and a request with two, which node would serve.
+ * - `refusingBadHeaders`: an HTTP/1.1 request without a Host header, which node would answer a bare
+ *   400, and a request with two, or a transfer coding other than chunked, which node would serve.
  * - `answerConnect`: a CONNECT, which node would close without an answer.
  */
 export function unparsableRequests(deps: AppDeps) {
@@ -104,15 +104,25 @@ export function unparsableRequests(deps: AppDeps) {
   }
 
   /**
-   * Refuses, in front of `listener`, a request whose Host header is missing (HTTP/1.1) or sent more than
-   * once, with a 400 as RFC 9112 §3.2 says a server must, and closes its connection. Node keeps the
-   * first of two Host headers, so a proxy that routed by the other would disagree with us about the
-   * request's target. HTTP/1.0 needs none: HOST stands in (http-server.ts).
+   * Refuses, in front of `listener`, with a 400 that closes the connection:
+   * - a request whose Host header is missing (HTTP/1.1) or sent more than once, as RFC 9112 §3.2 says a
+   *   server must. Node keeps the first of two, so a proxy that routed by the other would disagree with
+   *   us about the request's target. HTTP/1.0 needs none: HOST stands in (http-server.ts).
+   * - a body in a transfer coding other than chunked (`gzip, chunked`): node undoes only the chunking,
+   *   and the JSON parser would read compressed bytes (RFC 9112 §6.1 suggests 501; the contract's codes
+   *   stop at 400 for a request we cannot read).
+   * An HTTP/1.0 request with a Transfer-Encoding is served, and its connection closed after the answer
+   * (RFC 9112 §6.1: its framing cannot be trusted for the next request).
    */
-  function refusingBadHost(listener: NodeListener): NodeListener {
+  function refusingBadHeaders(listener: NodeListener): NodeListener {
     return (request, response) => {
-      const refusal = hostRefusal(request);
-      if (refusal === undefined) return listener(request, response);
+      const refusal = hostRefusal(request) ?? transferCodingRefusal(request);
+      if (refusal === undefined) {
+        if (request.httpVersionMinor === 0 && request.headers["transfer-encoding"] !== undefined) {
+          response.setHeader("connection", "close");
+        }
+        return listener(request, response);
+      }
       const answer = answerFor(
         new ApiError("BAD_REQUEST", refusal),
         request.method ?? UNPARSED_METHOD,
@@ -211,7 +221,7 @@ export function unparsableRequests(deps: AppDeps) {
     );
   }
 
-  return { requestErrorHandler, withArriving, answerClientErrors, answerConnect, refusingBadHost };
+  return { requestErrorHandler, withArriving, answerClientErrors, answerConnect, refusingBadHeaders };
 }
 
 /** Why the request's Host header is refused, or undefined when it is not. */
@@ -227,4 +237,11 @@ function hostRefusal(request: IncomingMessage): string | undefined {
     if (name.length === 4 && name.toLowerCase() === "host") hosts++;
   }
   return hosts > 1 ? "A request must send one Host header, not several." : undefined;
+}
+
+/** Why the request's transfer coding is refused, or undefined when it is not (node refuses the rest). */
+function transferCodingRefusal(request: IncomingMessage): string | undefined {
+  const codings = request.headers["transfer-encoding"];
+  if (codings === undefined || codings.toLowerCase() === "chunked") return undefined;
+  return "A request body may be sent in the chunked transfer coding alone.";
 }

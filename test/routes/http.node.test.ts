@@ -177,6 +177,12 @@ describe("HTTP over a real Node server", () => {
       "GET /v1/keys HTTP/1.1\r\nHost: a.example\r\nhost: b.example\r\nx-request-id: two-hosts\r\n\r\n",
       "two-hosts",
     ],
+    [
+      "a body in a transfer coding other than chunked",
+      "POST /v1/keyspaces HTTP/1.1\r\nhost: x\r\ntransfer-encoding: gzip, chunked\r\nx-request-id: gzip-te\r\n" +
+        "content-type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+      "gzip-te",
+    ],
   ])("answers %s with a problem, a request id and the secure headers, logged", async (_, raw, givenId) => {
     const { head, body } = await sendRaw(raw);
     expect(head).toMatch(/^http\/1\.1 400 /);
@@ -188,6 +194,16 @@ describe("HTTP over a real Node server", () => {
     expect(JSON.parse(body)).toMatchObject({ status: 400, code: "BAD_REQUEST", requestId });
     const line = await requestLineOf(requestId);
     expect(line).toMatchObject({ route: "unmatched", status: 400 });
+  });
+
+  it("serves an HTTP/1.0 request with a chunked body, then closes its connection (its framing is suspect)", async () => {
+    const { head, body } = await sendRaw(
+      `GET /v1/keyspaces HTTP/1.0\r\nauthorization: Bearer ${t.rootKey}\r\nconnection: keep-alive\r\n` +
+        "transfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+    );
+    expect(head).toMatch(/^http\/1\.1 200 /);
+    expect(head).toContain("connection: close");
+    expect(JSON.parse(body)).toHaveProperty("data");
   });
 
   it("answers a CONNECT 404 with a problem and a request id, logged, as any method no route serves", async () => {
