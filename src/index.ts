@@ -1,9 +1,9 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { openConfiguredDatabase } from "./db/open-configured.js";
 import { createDeps } from "./deps.js";
 import { createLogger, wantsPrettyLogs } from "./observability/logger.js";
+import { closeOnShutdown } from "./server/close-on-shutdown.js";
 import { createHttpServer, listen } from "./server/http-server.js";
 import { bootstrapIfEmpty } from "./services/workspaces.js";
 
@@ -24,20 +24,8 @@ async function main(): Promise<void> {
   const app = createApp(deps);
   const server = createHttpServer(app, deps, config.HOST);
 
-  // Responses under way when a shutdown starts, so they can be told to close their connection.
-  const unanswered = new Set<ServerResponse>();
+  const connections = closeOnShutdown(server);
   let stopping = false;
-  // In front of the app's listener, which may answer before returning (a request refused at once):
-  // a header set after that would throw.
-  server.prependListener("request", (_request: IncomingMessage, response: ServerResponse) => {
-    if (stopping) {
-      // A request on a kept-alive connection after the signal: answer it, then close the connection.
-      response.setHeader("connection", "close");
-      return;
-    }
-    unanswered.add(response);
-    response.once("close", () => unanswered.delete(response));
-  });
 
   // Listen before the bootstrap: a start that cannot listen would otherwise create and print the one
   // root key and die, and the next start, on a database no longer empty, would show none. The bootstrap's
@@ -59,10 +47,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down: finishing in-flight requests");
-    // A kept-alive connection would otherwise stay open after its answer, holding close() back.
-    for (const response of unanswered) {
-      if (!response.headersSent) response.setHeader("connection", "close");
-    }
+    connections.start();
     const deadline = setTimeout(() => {
       logger.warn("in-flight requests did not finish in time; closing their connections");
       // Their argon2 work too: waiting, it would hold the exit until all of it had run.

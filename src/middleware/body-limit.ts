@@ -18,7 +18,9 @@ export function bodyLimit(): MiddlewareHandler {
     const declared = request.headers.get("content-length");
     if (declared !== null && !request.headers.has("transfer-encoding")) {
       if (Number(declared) <= MAX_BODY_BYTES) return next();
-      if (request.body) await discard(request.body.getReader());
+      // A client that asked before sending it (Expect: 100-continue) was not asked for it (http-server.ts).
+      const bodyComing = request.headers.get("expect")?.toLowerCase() !== "100-continue";
+      if (bodyComing && request.body) await discard(request.body.getReader());
       throw tooLarge();
     }
     if (!request.body) return next();

@@ -12,6 +12,13 @@ import type { NodeListener } from "./verify-fast-path.js";
 /** How long a refused connection may stay open after its answer, for the client to read it. */
 const LINGER_MS = 500;
 
+/**
+ * How long a refusal waits for the answers to the requests ahead of it on its connection (a verify
+ * waits at most 5 s for argon2id); past it, the connection is dropped unanswered. Within the 8 s a
+ * shutdown gives in-flight requests.
+ */
+const PENDING_ANSWERS_WAIT_MS = 5_000;
+
 /** The method recorded for a request node could not parse far enough to read one. */
 const UNPARSED_METHOD = "UNPARSED";
 
@@ -115,14 +122,21 @@ export function unparsableRequests(deps: AppDeps) {
    * (RFC 9112 §6.1: its framing cannot be trusted for the next request).
    */
   function refusingBadHeaders(listener: NodeListener): NodeListener {
+    // Connections whose next answer closes them. A request pipelined behind such an answer is not run:
+    // its own answer could never be sent, and a verify would spend a credit nobody can read about.
+    const closing = new WeakSet<Duplex>();
     return (request, response) => {
+      const socket = request.socket;
+      if (closing.has(socket)) return; // node drops its response when the connection closes
       const refusal = hostRefusal(request) ?? transferCodingRefusal(request);
       if (refusal === undefined) {
         if (request.httpVersionMinor === 0 && request.headers["transfer-encoding"] !== undefined) {
           response.setHeader("connection", "close");
+          closing.add(socket);
         }
         return listener(request, response);
       }
+      closing.add(socket);
       const answer = answerFor(
         new ApiError("BAD_REQUEST", refusal),
         request.method ?? UNPARSED_METHOD,
@@ -162,6 +176,9 @@ export function unparsableRequests(deps: AppDeps) {
    */
   function answerConnect(server: Server): void {
     server.on("connect", (request: IncomingMessage, socket: Duplex) => {
+      // Node took its own error listener off the socket when it handed it over: a client's reset
+      // would otherwise be an uncaught error, and end the process.
+      socket.on("error", () => socket.destroy());
       const answer = answerFor(
         new ApiError("NOT_FOUND", "No such route."),
         request.method ?? "CONNECT",
@@ -190,13 +207,33 @@ export function unparsableRequests(deps: AppDeps) {
    * Runs `then` once the answers to the requests the client sent before the bad bytes are written:
    * answers go in the order of their requests (RFC 9112 §9.3.2), and a pipelined request served (a
    * verify that spent a credit) must not have its answer replaced by the refusal of the next one.
+   * Waits only for answers that will come, and not forever: the connection is dropped past `deadline`.
    */
-  function afterPendingAnswers(socket: Duplex, then: () => void): void {
+  function afterPendingAnswers(
+    socket: Duplex,
+    then: () => void,
+    deadline = Date.now() + PENDING_ANSWERS_WAIT_MS,
+  ): void {
     // Node's own: the response the connection is writing; the next queued one takes its place when
     // it finishes, before its "close".
     const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (pending) pending.once("close", () => afterPendingAnswers(socket, then));
-    else then();
+    if (!pending) {
+      then();
+      return;
+    }
+    if (!pending.req.complete) {
+      // What failed is that request's own body (malformed chunks, a body that stopped coming): it
+      // will never be answered, so the refusal is its answer, unless part of another was written.
+      if (pending.headersSent) socket.destroy();
+      else then();
+      return;
+    }
+    const giveUp = setTimeout(() => socket.destroy(), Math.max(0, deadline - Date.now()));
+    giveUp.unref();
+    pending.once("close", () => {
+      clearTimeout(giveUp);
+      afterPendingAnswers(socket, then, deadline);
+    });
   }
 
   /** The bytes of the answer to a request node could not parse. */

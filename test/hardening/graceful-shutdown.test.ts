@@ -1,8 +1,7 @@
-import { once } from "node:events";
 import { request as httpRequest, type IncomingMessage } from "node:http";
-import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../support/ops.js";
+import { rawConnection, statusLines } from "../support/raw-connection.js";
 import {
   callServer,
   type ServerProcess,
@@ -321,15 +320,39 @@ describe("graceful shutdown", () => {
     expect(Date.now() - sent).toBeLessThan(3_000);
   });
 
+  it("answers every request pipelined on a connection across the signal, and closes it after the last", async () => {
+    const { server, rootKey } = await startFresh();
+    const keyspaceId = await createKeyspace(server, rootKey, "argon2id", "pipelined");
+    const { socket, received, closed } = await rawConnection(server.port);
+    const body = JSON.stringify({ keyspaceId });
+    const create =
+      `POST /v1/keys HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${rootKey}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    // Three argon2id creates in flight when the signal arrives (the last provably: half its body comes
+    // after), two health checks that arrive after it. Each answer waits for the ones before it.
+    const half = create.length - 10;
+    socket.write(`${create}${create}${create.slice(0, half)}`);
+    const exited = server.kill("SIGTERM");
+    await waitFor(() => server.stdout().includes("shutting down"), "the shutdown log line");
+    socket.write(
+      `${create.slice(half)}GET /healthz HTTP/1.1\r\nhost: x\r\n\r\nGET /healthz HTTP/1.1\r\nhost: x\r\n\r\n`,
+    );
+    await closed;
+
+    expect(statusLines(received())).toEqual([
+      "HTTP/1.1 201",
+      "HTTP/1.1 201",
+      "HTTP/1.1 201",
+      "HTTP/1.1 200",
+      "HTTP/1.1 200",
+    ]);
+    expect(received().match(/connection: close/gi)).toHaveLength(1); // on the last answer alone
+    expect(await exited).toEqual({ code: 0, signal: null });
+  });
+
   it("answers and closes a request refused at once (no Host header) that arrives during the shutdown, and still exits 0", async () => {
     const { server } = await startFresh();
-    const socket = connect(server.port, "127.0.0.1");
-    await once(socket, "connect");
-    let received = "";
-    socket.setEncoding("utf8").on("data", (chunk: string) => {
-      received += chunk;
-    });
-    const closed = once(socket, "close");
+    const { socket, received, closed } = await rawConnection(server.port);
     // The request line before the signal, the end of the headers after it: the request arrives while
     // the server is stopping, and is refused before its listener returns.
     socket.write("GET /healthz HTTP/1.1\r\n");
@@ -339,9 +362,9 @@ describe("graceful shutdown", () => {
     socket.write("X-Request-Id: late-hostless\r\n\r\n");
     await closed;
 
-    expect(received).toMatch(/^HTTP\/1\.1 400 /);
-    expect(received.toLowerCase()).toContain("x-request-id: late-hostless");
-    expect(received.toLowerCase()).toContain("connection: close");
+    expect(received()).toMatch(/^HTTP\/1\.1 400 /);
+    expect(received().toLowerCase()).toContain("x-request-id: late-hostless");
+    expect(received().toLowerCase()).toContain("connection: close");
     expect(await exited).toEqual({ code: 0, signal: null });
     expect(server.stdout()).toContain('"msg":"stopped"');
   });

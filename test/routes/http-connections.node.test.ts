@@ -1,0 +1,153 @@
+import type { Server } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { MAX_BODY_BYTES } from "../../src/middleware/body-limit.js";
+import { createHttpServer } from "../../src/server/http-server.js";
+import { createKey, createKeyspace, createTestApp, requestLinesWritten, type TestApp } from "../helpers.js";
+import { rawConnection, statusLines } from "../support/raw-connection.js";
+
+// What a connection carries besides one well-formed request at a time: requests pipelined behind a
+// refused or closing one, a body that breaks off or turns malformed, a CONNECT behind pending answers,
+// an Expect: 100-continue for a body over the limit. Over a real loopback socket.
+describe("connections over a real Node server", () => {
+  let t: TestApp;
+  let server: Server;
+  let port: number;
+  beforeAll(async () => {
+    t = await createTestApp();
+    server = createHttpServer(t.app, t.deps, "127.0.0.1");
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  /** A verify of `key` as raw bytes, under `requestId`. */
+  function verifyBytes(key: string, requestId: string): string {
+    const json = JSON.stringify({ key });
+    return (
+      `POST /v1/keys/verify HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\n` +
+      `x-request-id: ${requestId}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(json)}\r\n\r\n${json}`
+    );
+  }
+
+  function loggedIds(): string[] {
+    requestLinesWritten(t);
+    return t.logs.map((line) => /"requestId":"([^"]+)"/.exec(line)?.[1] ?? "");
+  }
+
+  async function keyWithCredits(remaining: number) {
+    await t.call("GET", "/v1/keyspaces"); // caches the root key, so that verify takes its fast path
+    return createKey(t, { keyspaceId: (await createKeyspace(t)).id, remaining });
+  }
+
+  async function remainingOf(keyId: string): Promise<unknown> {
+    return (await t.call("GET", `/v1/keys/${keyId}`)).body.remaining;
+  }
+
+  it.each([
+    ["refused for its two Host headers", "GET /healthz HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n", 400],
+    [
+      "whose client asked to close the connection",
+      "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+      200,
+    ],
+    [
+      "in HTTP/1.0 with a chunked body (its framing is suspect)",
+      "POST /healthz HTTP/1.0\r\nconnection: keep-alive\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+      404,
+    ],
+  ])("runs no request pipelined behind one %s: its answer could never be sent", async (_, first, status) => {
+    const { id, key } = await keyWithCredits(5);
+    const requestId = `behind-${status}-${first.length}`;
+    const connection = await rawConnection(port);
+    connection.socket.write(first + verifyBytes(key, requestId));
+    await connection.closed;
+    expect(statusLines(connection.received())).toEqual([`HTTP/1.1 ${status}`]);
+    expect(await remainingOf(id)).toBe(5); // no credit spent on a verify nobody could read
+    expect(loggedIds()).not.toContain(requestId);
+  });
+
+  it("answers 400 to a chunked body that turns malformed, and closes the connection", async () => {
+    const connection = await rawConnection(port);
+    connection.socket.write(
+      `POST /v1/keyspaces HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\n` +
+        'content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{"a":\r\nZZ\r\n',
+    );
+    await connection.closed;
+    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 400"]);
+    expect(connection.received()).toContain('"code":"BAD_REQUEST"');
+  });
+
+  it("answers 408 to a request whose body stopped coming, though answers are pending before it", async () => {
+    const accepted = new Promise<Socket>((resolve) => server.once("connection", resolve));
+    const connection = await rawConnection(port);
+    const serverSide = await accepted;
+    const sent =
+      "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n" +
+      `POST /v1/keyspaces HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\n` +
+      'content-type: application/json\r\ncontent-length: 50\r\n\r\n{"name":';
+    connection.socket.write(sent);
+    await vi.waitFor(() => expect(serverSide.bytesRead).toBe(sent.length));
+    await vi.waitFor(() => expect(statusLines(connection.received())).toEqual(["HTTP/1.1 200"]));
+    // What node's request timeout raises after 300 s, raised at once.
+    const timeout = Object.assign(new Error("Request Timeout"), { code: "ERR_HTTP_REQUEST_TIMEOUT" });
+    server.emit("clientError", timeout, serverSide);
+    await connection.closed;
+    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 200", "HTTP/1.1 408"]);
+  });
+
+  it("survives a client that sends a CONNECT behind a pending answer and then resets the connection", async () => {
+    const connection = await rawConnection(port);
+    connection.socket.pause(); // reads nothing: the answer to the GET stays pending
+    connection.socket.write(
+      "GET /openapi.json HTTP/1.1\r\nhost: x\r\n\r\nCONNECT a.example:443 HTTP/1.1\r\nhost: a.example:443\r\n\r\n",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    connection.socket.resetAndDestroy();
+    await connection.closed;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // An uncaught ECONNRESET on the handed-over socket would have ended the process (and this run).
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+  });
+
+  it("answers a CONNECT pipelined behind a request in order, after that request's answer", async () => {
+    const connection = await rawConnection(port);
+    connection.socket.write(
+      "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\nCONNECT a.example:443 HTTP/1.1\r\nhost: a.example:443\r\n\r\n",
+    );
+    await connection.closed;
+    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 200", "HTTP/1.1 404"]);
+  });
+
+  it("answers 413 instead of 100 Continue to an Expect: 100-continue for a body over the limit", async () => {
+    const connection = await rawConnection(port);
+    connection.socket.write(
+      `POST /v1/keyspaces HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\n` +
+        `x-request-id: too-big-continue\r\ncontent-type: application/json\r\n` +
+        `content-length: ${MAX_BODY_BYTES + 1}\r\nexpect: 100-continue\r\n\r\n`,
+    );
+    await connection.closed;
+    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 413"]);
+    expect(connection.received()).not.toContain("100 Continue");
+    expect(connection.received()).toContain("x-request-id: too-big-continue");
+    expect(connection.received().toLowerCase()).toContain("connection: close");
+  });
+
+  it("sends 100 Continue to an Expect: 100-continue within the limit, and serves the request", async () => {
+    const connection = await rawConnection(port);
+    const json = JSON.stringify({ name: "continued", prefix: "cont" });
+    connection.socket.write(
+      `POST /v1/keyspaces HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${json.length}\r\nexpect: 100-continue\r\n` +
+        "connection: close\r\n\r\n",
+    );
+    await vi.waitFor(() => expect(connection.received()).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n$/));
+    connection.socket.write(json);
+    await connection.closed;
+    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 100", "HTTP/1.1 201"]);
+  });
+});
