@@ -31,8 +31,9 @@ const UNPARSED_METHOD = "UNPARSED";
  * - `answerClientErrors`: node's own HTTP parser refused the bytes (a malformed request line, headers
  *   over 16 KiB) and would write a bare 400 or 431 and close.
  * - `refusingBadHeaders`: an HTTP/1.1 request without a Host header, which node would answer a bare
- *   400, and a request with two, or a transfer coding other than chunked, which node would serve.
- * - `answerConnect`: a CONNECT, which node would close without an answer.
+ *   400, and a request with two, a transfer coding other than chunked, or a request line that says
+ *   HTTP/2.0 or 0.9, which node would serve.
+ * - `answerConnect`: a CONNECT, which node would close without an answer (404, or 400 for its Host).
  */
 export function unparsableRequests(deps: AppDeps) {
   const answerError = errorAnswers(deps);
@@ -112,6 +113,8 @@ export function unparsableRequests(deps: AppDeps) {
 
   /**
    * Refuses, in front of `listener`, with a 400 that closes the connection:
+   * - a request line that says HTTP/2.0 or 0.9, as node's parser refuses 1.2 (RFC 9110 suggests 505,
+   *   a status no contract code has).
    * - a request whose Host header is missing (HTTP/1.1) or sent more than once, as RFC 9112 §3.2 says a
    *   server must. Node keeps the first of two, so a proxy that routed by the other would disagree with
    *   us about the request's target. HTTP/1.0 needs none: HOST stands in (http-server.ts).
@@ -128,7 +131,7 @@ export function unparsableRequests(deps: AppDeps) {
     return (request, response) => {
       const socket = request.socket;
       if (closing.has(socket)) return; // node drops its response when the connection closes
-      const refusal = hostRefusal(request) ?? transferCodingRefusal(request);
+      const refusal = versionRefusal(request) ?? hostRefusal(request) ?? transferCodingRefusal(request);
       if (refusal === undefined) {
         if (request.httpVersionMinor === 0 && request.headers["transfer-encoding"] !== undefined) {
           response.setHeader("connection", "close");
@@ -179,8 +182,12 @@ export function unparsableRequests(deps: AppDeps) {
       // Node took its own error listener off the socket when it handed it over: a client's reset
       // would otherwise be an uncaught error, and end the process.
       socket.on("error", () => socket.destroy());
+      // Its Host header is checked as every other request's is (refusingBadHeaders), first.
+      const hostProblem = hostRefusal(request);
       const answer = answerFor(
-        new ApiError("NOT_FOUND", "No such route."),
+        hostProblem === undefined
+          ? new ApiError("NOT_FOUND", "No such route.")
+          : new ApiError("BAD_REQUEST", hostProblem),
         request.method ?? "CONNECT",
         givenRequestId(request),
       );
@@ -259,6 +266,15 @@ export function unparsableRequests(deps: AppDeps) {
   }
 
   return { requestErrorHandler, withArriving, answerClientErrors, answerConnect, refusingBadHeaders };
+}
+
+/**
+ * Why the request's HTTP version is refused, or undefined when it is 1.0 or 1.1. Node's parser refuses
+ * HTTP/1.2 or 3.1 itself (400), but serves a request line that says HTTP/2.0 or 0.9 as if it were 1.x.
+ */
+function versionRefusal(request: IncomingMessage): string | undefined {
+  if (request.httpVersionMajor === 1 && request.httpVersionMinor <= 1) return undefined;
+  return "The request is not valid HTTP/1.1.";
 }
 
 /** Why the request's Host header is refused, or undefined when it is not. */

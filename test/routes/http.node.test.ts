@@ -173,6 +173,11 @@ describe("HTTP over a real Node server", () => {
       "no-host",
     ],
     [
+      "a request line that says HTTP/2.0",
+      "GET /healthz HTTP/2.0\r\nhost: x\r\nx-request-id: http-2\r\n\r\n",
+      "http-2",
+    ],
+    [
       "a request with two Host headers",
       "GET /v1/keys HTTP/1.1\r\nHost: a.example\r\nhost: b.example\r\nx-request-id: two-hosts\r\n\r\n",
       "two-hosts",
@@ -218,6 +223,21 @@ describe("HTTP over a real Node server", () => {
       method: "CONNECT",
       route: "unmatched",
       status: 404,
+    });
+  });
+
+  it.each([
+    ["without a Host header", "CONNECT example.com:443 HTTP/1.1\r\n"],
+    ["with two", "CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\nhost: other.example:443\r\n"],
+  ])("refuses a CONNECT %s 400, as any other request", async (_, requestHead) => {
+    const { head, body } = await sendRaw(
+      `${requestHead}x-request-id: connect-host-${requestHead.length}\r\n\r\n`,
+    );
+    expect(head).toMatch(/^http\/1\.1 400 /);
+    expect(JSON.parse(body)).toMatchObject({ status: 400, code: "BAD_REQUEST" });
+    expect(await requestLineOf(`connect-host-${requestHead.length}`)).toMatchObject({
+      method: "CONNECT",
+      status: 400,
     });
   });
 
