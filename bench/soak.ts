@@ -29,6 +29,19 @@ const SECONDS = Number(flags.seconds);
 const CONCURRENCY = Number(flags.concurrency);
 const INITIAL_KEYS = Number(flags.keys);
 const MEMORY_GROWTH_LIMIT = 1.2;
+/** The memory check compares quarters of the RSS samples, one a second: it needs 8 at least. */
+const MIN_SECONDS = 10;
+
+for (const [flag, value, minimum] of [
+  ["--seconds", SECONDS, MIN_SECONDS],
+  ["--concurrency", CONCURRENCY, 1],
+  ["--keys", INITIAL_KEYS, 1],
+] as const) {
+  if (!Number.isInteger(value) || value < minimum) {
+    process.stderr.write(`${flag} must be a whole number of at least ${minimum}\n`);
+    process.exit(2);
+  }
+}
 
 type Operation = "verify" | "create" | "update" | "rotate" | "revoke";
 type KeyState = "active" | "revoked" | "rotated";
