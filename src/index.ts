@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from "./config.js";
 import { openConfiguredDatabase } from "./db/open-configured.js";
 import { createDeps } from "./deps.js";
 import { createLogger, wantsPrettyLogs } from "./observability/logger.js";
-import { closeOnShutdown } from "./server/close-on-shutdown.js";
+import { connectionsAtShutdown } from "./server/connections-at-shutdown.js";
 import { createHttpServer, listen } from "./server/http-server.js";
 import { bootstrapIfEmpty } from "./services/workspaces.js";
 
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const app = createApp(deps);
   const server = createHttpServer(app, deps, config.HOST);
 
-  const connections = closeOnShutdown(server);
+  const connections = connectionsAtShutdown(server);
   let stopping = false;
 
   // Listen before the bootstrap: a start that cannot listen would otherwise create and print the one
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
       logger.warn("in-flight requests did not finish in time; closing their connections");
       // Their argon2 work too: waiting, it would hold the exit until all of it had run.
       deps.argon2.stop();
-      server.closeAllConnections();
+      connections.closeAll();
     }, SHUTDOWN_DEADLINE_MS);
     deadline.unref();
     // The last resort if flushing or closing hangs: never outlive the 10 s a supervisor gives us.

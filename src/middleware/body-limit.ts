@@ -18,10 +18,8 @@ export function bodyLimit(): MiddlewareHandler {
     const declared = request.headers.get("content-length");
     if (declared !== null && !request.headers.has("transfer-encoding")) {
       if (Number(declared) <= MAX_BODY_BYTES) return next();
-      // A client that asked before sending it (Expect: 100-continue) was not asked for it (http-server.ts).
-      const bodyComing = request.headers.get("expect")?.toLowerCase() !== "100-continue";
-      if (bodyComing && request.body) await discard(request.body.getReader());
-      throw tooLarge();
+      if (request.body) await discard(request.body.getReader());
+      throw bodyTooLarge();
     }
     if (!request.body) return next();
     // No declared length (chunked): count while reading.
@@ -34,7 +32,7 @@ export function bodyLimit(): MiddlewareHandler {
       size += value.byteLength;
       if (size > MAX_BODY_BYTES) {
         await discard(reader, size);
-        throw tooLarge();
+        throw bodyTooLarge();
       }
       chunks.push(value);
     }
@@ -60,6 +58,6 @@ async function discard(reader: ReadableStreamDefaultReader<Uint8Array>, alreadyR
   }
 }
 
-function tooLarge(): ApiError {
+export function bodyTooLarge(): ApiError {
   return new ApiError("PAYLOAD_TOO_LARGE", `Request bodies are limited to ${MAX_BODY_BYTES / 1024} KiB.`);
 }

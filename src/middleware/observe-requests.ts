@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { type AppEnv, clientHungUp } from "../context.js";
 import type { AppDeps } from "../deps.js";
 import { matchedRoute } from "../lib/openapi.js";
+import { answeredByRefusal } from "../observability/answered-by-refusal.js";
 import { requestIdPolicy } from "../observability/request-id.js";
 import { CLIENT_CLOSED_REQUEST } from "./errors.js";
 
@@ -23,6 +24,7 @@ export function observeRequests(deps: AppDeps): MiddlewareHandler<AppEnv> {
     outgoing?.setHeader("x-request-id", requestId);
     await next();
     if (outgoing === undefined) c.res.headers.set("x-request-id", requestId);
+    if (answeredByRefusal(c.env?.incoming)) return; // logged with the answer its client got
     deps.requestLog.record({
       requestId,
       method: c.req.method,

@@ -3,7 +3,6 @@ import { isIPv6 } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import type { App } from "../app.js";
 import type { AppDeps } from "../deps.js";
-import { MAX_BODY_BYTES } from "../middleware/body-limit.js";
 import { unparsableRequests } from "./unparsable-requests.js";
 import { verifyFastPath } from "./verify-fast-path.js";
 
@@ -27,13 +26,7 @@ export function createHttpServer(app: App, deps: AppDeps, host?: string): Server
   // An expectation other than 100-continue would get node's bare 417. RFC 9110 §10.1.1 lets a server
   // ignore it: such a request is served as a request without one, by every "request" listener.
   server.on("checkExpectation", (request, response) => server.emit("request", request, response));
-  server.on("checkContinue", (request, response) => {
-    // A body the limit refuses is not asked for: the 413 comes instead of 100 Continue, and closes the
-    // connection, so that a client that sends the body anyway is not read to its end.
-    if (Number(request.headers["content-length"]) > MAX_BODY_BYTES) response.setHeader("connection", "close");
-    else response.writeContinue();
-    server.emit("request", request, response);
-  });
+  unparsable.answerContinue(server);
   return server;
 }
 

@@ -4,20 +4,15 @@ import type { Duplex } from "node:stream";
 import { RequestError } from "@hono/node-server";
 import type { AppDeps } from "../deps.js";
 import { ApiError } from "../lib/errors.js";
+import { bodyTooLarge, MAX_BODY_BYTES } from "../middleware/body-limit.js";
 import { errorAnswers } from "../middleware/errors.js";
 import { DEFAULT_CSP, SECURITY_HEADERS } from "../middleware/security-headers.js";
+import { markAnsweredByRefusal } from "../observability/answered-by-refusal.js";
 import { givenRequestId, requestIdPolicy } from "../observability/request-id.js";
 import type { NodeListener } from "./verify-fast-path.js";
 
 /** How long a refused connection may stay open after its answer, for the client to read it. */
 const LINGER_MS = 500;
-
-/**
- * How long a refusal waits for the answers to the requests ahead of it on its connection (a verify
- * waits at most 5 s for argon2id); past it, the connection is dropped unanswered. Within the 8 s a
- * shutdown gives in-flight requests.
- */
-const PENDING_ANSWERS_WAIT_MS = 5_000;
 
 /** The method recorded for a request node could not parse far enough to read one. */
 const UNPARSED_METHOD = "UNPARSED";
@@ -76,9 +71,9 @@ export function unparsableRequests(deps: AppDeps) {
    * every answer carries; recorded unless the connection sent nothing (a browser's preconnect, a TCP
    * health check).
    */
-  function timeoutAnswer(bytesRead: number): Answer {
-    const requestId = requestIdFor(undefined);
-    if (bytesRead > 0) recordUnmatched(requestId, UNPARSED_METHOD, 408);
+  function timeoutAnswer(bytesRead: number, request: IncomingMessage | undefined): Answer {
+    const requestId = requestIdFor(givenRequestId(request));
+    if (bytesRead > 0) recordUnmatched(requestId, request?.method ?? UNPARSED_METHOD, 408);
     return { status: 408, headers: withCommonHeaders(requestId, {}), body: "" };
   }
 
@@ -125,36 +120,58 @@ export function unparsableRequests(deps: AppDeps) {
    * (RFC 9112 §6.1: its framing cannot be trusted for the next request).
    */
   function refusingBadHeaders(listener: NodeListener): NodeListener {
-    // Connections whose next answer closes them. A request pipelined behind such an answer is not run:
-    // its own answer could never be sent, and a verify would spend a credit nobody can read about.
-    const closing = new WeakSet<Duplex>();
     return (request, response) => {
       const socket = request.socket;
       if (closing.has(socket)) return; // node drops its response when the connection closes
       const refusal = versionRefusal(request) ?? hostRefusal(request) ?? transferCodingRefusal(request);
-      if (refusal === undefined) {
-        if (request.httpVersionMinor === 0 && request.headers["transfer-encoding"] !== undefined) {
-          response.setHeader("connection", "close");
-          closing.add(socket);
-        }
-        return listener(request, response);
+      if (refusal !== undefined) {
+        refuse(request, response, new ApiError("BAD_REQUEST", refusal));
+        return;
       }
-      closing.add(socket);
-      const answer = answerFor(
-        new ApiError("BAD_REQUEST", refusal),
-        request.method ?? UNPARSED_METHOD,
-        givenRequestId(request),
-      );
-      request.resume(); // a body is read and dropped, so that the client sees the answer
-      response.writeHead(answer.status, [
-        ...answer.headers.flat(),
-        "content-length",
-        String(Buffer.byteLength(answer.body)),
-        "connection",
-        "close",
-      ]);
-      response.end(answer.body);
+      if (request.httpVersionMinor === 0 && request.headers["transfer-encoding"] !== undefined) {
+        // As node does for a client that asks to close: "connection: close", and the end after it.
+        response.shouldKeepAlive = false;
+        closing.add(socket);
+      }
+      return listener(request, response);
     };
+  }
+
+  /**
+   * Connections whose next answer closes them. A request pipelined behind such an answer is not run:
+   * its own answer could never be sent, and a verify would spend a credit nobody can read about.
+   */
+  const closing = new WeakSet<Duplex>();
+
+  /** Answers `request` with the problem for `error`, logged, and closes the connection after it. */
+  function refuse(request: IncomingMessage, response: ServerResponse, error: ApiError): void {
+    closing.add(request.socket);
+    const answer = answerFor(error, request.method ?? UNPARSED_METHOD, givenRequestId(request));
+    request.resume(); // a body is read and dropped, so that the client sees the answer
+    response.writeHead(answer.status, [
+      ...answer.headers.flat(),
+      "content-length",
+      String(Buffer.byteLength(answer.body)),
+      "connection",
+      "close",
+    ]);
+    response.end(answer.body);
+  }
+
+  /**
+   * Answers an `Expect: 100-continue` (node's "checkContinue"): a declared body the limit refuses is
+   * not asked for, and the 413 comes instead of 100 Continue; any other is asked for and served.
+   * Without a listener node sends 100 Continue to all, and the 413 came after up to 16 MiB.
+   */
+  function answerContinue(server: Server): void {
+    server.on("checkContinue", (request: IncomingMessage, response: ServerResponse) => {
+      if (Number(request.headers["content-length"]) > MAX_BODY_BYTES) {
+        refuse(request, response, bodyTooLarge());
+        return;
+      }
+      response.writeContinue();
+      server.emit("request", request, response);
+    });
   }
 
   function answerClientErrors(server: Server): void {
@@ -169,7 +186,9 @@ export function unparsableRequests(deps: AppDeps) {
         return;
       }
       const bytesRead = (socket as Socket).bytesRead;
-      afterPendingAnswers(socket, () => closeWith(socket, () => rawAnswer(error, bytesRead)));
+      afterPendingAnswers(socket, (unfinished) =>
+        closeWith(socket, () => rawAnswer(error, bytesRead, unfinished)),
+      );
     });
   }
 
@@ -214,45 +233,40 @@ export function unparsableRequests(deps: AppDeps) {
    * Runs `then` once the answers to the requests the client sent before the bad bytes are written:
    * answers go in the order of their requests (RFC 9112 §9.3.2), and a pipelined request served (a
    * verify that spent a credit) must not have its answer replaced by the refusal of the next one.
-   * Waits only for answers that will come, and not forever: the connection is dropped past `deadline`.
+   * When the request whose answer is pending is itself what failed (malformed chunks, a body that
+   * stopped coming), it will never be answered otherwise: `then` runs at once and answers it, given
+   * that request; or, when part of its answer is already written, the connection is dropped.
    */
-  function afterPendingAnswers(
-    socket: Duplex,
-    then: () => void,
-    deadline = Date.now() + PENDING_ANSWERS_WAIT_MS,
-  ): void {
+  function afterPendingAnswers(socket: Duplex, then: (unfinished?: IncomingMessage) => void): void {
     // Node's own: the response the connection is writing; the next queued one takes its place when
     // it finishes, before its "close".
     const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
     if (!pending) {
       then();
-      return;
+    } else if (pending.req.complete) {
+      pending.once("close", () => afterPendingAnswers(socket, then));
+    } else if (pending.headersSent) {
+      socket.destroy();
+    } else {
+      markAnsweredByRefusal(pending.req);
+      then(pending.req);
     }
-    if (!pending.req.complete) {
-      // What failed is that request's own body (malformed chunks, a body that stopped coming): it
-      // will never be answered, so the refusal is its answer, unless part of another was written.
-      if (pending.headersSent) socket.destroy();
-      else then();
-      return;
-    }
-    const giveUp = setTimeout(() => socket.destroy(), Math.max(0, deadline - Date.now()));
-    giveUp.unref();
-    pending.once("close", () => {
-      clearTimeout(giveUp);
-      afterPendingAnswers(socket, then, deadline);
-    });
   }
 
   /** The bytes of the answer to a request node could not parse. */
-  function rawAnswer(error: NodeJS.ErrnoException, bytesRead: number): string {
+  function rawAnswer(error: NodeJS.ErrnoException, bytesRead: number, request?: IncomingMessage): string {
     const timedOut = error.code === "ERR_HTTP_REQUEST_TIMEOUT";
     const detail =
       error.code === "HPE_HEADER_OVERFLOW"
         ? "The request's headers are too large."
         : "The request is not valid HTTP/1.1.";
     const answer = timedOut
-      ? timeoutAnswer(bytesRead)
-      : answerFor(new ApiError("BAD_REQUEST", detail), UNPARSED_METHOD, undefined);
+      ? timeoutAnswer(bytesRead, request)
+      : answerFor(
+          new ApiError("BAD_REQUEST", detail),
+          request?.method ?? UNPARSED_METHOD,
+          givenRequestId(request),
+        );
     return rawBytes(answer);
   }
 
@@ -265,7 +279,14 @@ export function unparsableRequests(deps: AppDeps) {
     );
   }
 
-  return { requestErrorHandler, withArriving, answerClientErrors, answerConnect, refusingBadHeaders };
+  return {
+    requestErrorHandler,
+    withArriving,
+    answerClientErrors,
+    answerConnect,
+    answerContinue,
+    refusingBadHeaders,
+  };
 }
 
 /**

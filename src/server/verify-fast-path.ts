@@ -9,6 +9,7 @@ import { corsHeadersWithoutOrigin } from "../middleware/cors.js";
 import { CLIENT_CLOSED_REQUEST, errorAnswers } from "../middleware/errors.js";
 import { isJsonRequestType, jsonBodyRefusal } from "../middleware/json-body.js";
 import { DEFAULT_CSP, SECURITY_HEADERS } from "../middleware/security-headers.js";
+import { answeredByRefusal } from "../observability/answered-by-refusal.js";
 import { givenRequestId, requestIdPolicy } from "../observability/request-id.js";
 import { VerifyBody } from "../routes/keys/keys.routes.js";
 import { verifyAndCount } from "../services/verify-and-count.js";
@@ -102,6 +103,7 @@ export function verifyFastPath(deps: AppDeps, fallback: NodeListener): NodeListe
     request.on("error", () => {
       // The client went away mid-body: nothing to answer; recorded as the app records it (errors.ts).
       response.destroy();
+      if (answeredByRefusal(request)) return; // logged with the answer its client got
       deps.requestLog.record({
         requestId: requestIdOf(request),
         method: "POST",

@@ -71,34 +71,53 @@ describe("connections over a real Node server", () => {
     expect(loggedIds()).not.toContain(requestId);
   });
 
-  it("answers 400 to a chunked body that turns malformed, and closes the connection", async () => {
+  it("answers 400 to a chunked body that turns malformed, under the request's own id, logged once", async () => {
     const connection = await rawConnection(port);
     connection.socket.write(
-      `POST /v1/keyspaces HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\n` +
+      `POST /v1/keyspaces HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\nx-request-id: bad-chunks\r\n` +
         'content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{"a":\r\nZZ\r\n',
     );
     await connection.closed;
     expect(statusLines(connection.received())).toEqual(["HTTP/1.1 400"]);
     expect(connection.received()).toContain('"code":"BAD_REQUEST"');
+    expect(connection.received()).toContain("x-request-id: bad-chunks");
+    // The route's handler ends when the connection closes: it must not log the request again as a 499.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    requestLinesWritten(t);
+    const lines = t.logs.filter((line) => line.includes('"requestId":"bad-chunks"'));
+    expect(lines.map((line) => JSON.parse(line))).toMatchObject([{ method: "POST", status: 400 }]);
   });
 
-  it("answers 408 to a request whose body stopped coming, though answers are pending before it", async () => {
-    const accepted = new Promise<Socket>((resolve) => server.once("connection", resolve));
-    const connection = await rawConnection(port);
-    const serverSide = await accepted;
-    const sent =
-      "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n" +
-      `POST /v1/keyspaces HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\n` +
-      'content-type: application/json\r\ncontent-length: 50\r\n\r\n{"name":';
-    connection.socket.write(sent);
-    await vi.waitFor(() => expect(serverSide.bytesRead).toBe(sent.length));
-    await vi.waitFor(() => expect(statusLines(connection.received())).toEqual(["HTTP/1.1 200"]));
-    // What node's request timeout raises after 300 s, raised at once.
-    const timeout = Object.assign(new Error("Request Timeout"), { code: "ERR_HTTP_REQUEST_TIMEOUT" });
-    server.emit("clientError", timeout, serverSide);
-    await connection.closed;
-    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 200", "HTTP/1.1 408"]);
-  });
+  it.each([
+    ["the app", "/v1/keyspaces"],
+    ["verify's fast path", "/v1/keys/verify"],
+  ])(
+    "answers 408 to a request in %s whose body stopped coming, after the answers before it, logged once",
+    async (_, path) => {
+      await t.call("GET", "/v1/keyspaces"); // caches the root key, so that verify takes its fast path
+      const requestId = `stalled-${path.length}`;
+      const accepted = new Promise<Socket>((resolve) => server.once("connection", resolve));
+      const connection = await rawConnection(port);
+      const serverSide = await accepted;
+      const sent =
+        "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n" +
+        `POST ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\nx-request-id: ${requestId}\r\n` +
+        'content-type: application/json\r\ncontent-length: 50\r\n\r\n{"name":';
+      connection.socket.write(sent);
+      await vi.waitFor(() => expect(serverSide.bytesRead).toBe(sent.length));
+      await vi.waitFor(() => expect(statusLines(connection.received())).toEqual(["HTTP/1.1 200"]));
+      // What node's request timeout raises after 300 s, raised at once.
+      const timeout = Object.assign(new Error("Request Timeout"), { code: "ERR_HTTP_REQUEST_TIMEOUT" });
+      server.emit("clientError", timeout, serverSide);
+      await connection.closed;
+      expect(statusLines(connection.received())).toEqual(["HTTP/1.1 200", "HTTP/1.1 408"]);
+      expect(connection.received()).toContain(`x-request-id: ${requestId}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      requestLinesWritten(t);
+      const lines = t.logs.filter((line) => line.includes(`"requestId":"${requestId}"`));
+      expect(lines.map((line) => JSON.parse(line))).toMatchObject([{ method: "POST", status: 408 }]);
+    },
+  );
 
   it("survives a client that sends a CONNECT behind a pending answer and then resets the connection", async () => {
     const connection = await rawConnection(port);
@@ -123,18 +142,24 @@ describe("connections over a real Node server", () => {
     expect(statusLines(connection.received())).toEqual(["HTTP/1.1 200", "HTTP/1.1 404"]);
   });
 
-  it("answers 413 instead of 100 Continue to an Expect: 100-continue for a body over the limit", async () => {
+  it.each([
+    ["expect: 100-continue\r\n"],
+    ["expect: 100-continue\r\nexpect: 100-continue\r\n"],
+    ["Expect: 100-Continue, something-else\r\n"],
+  ])("answers 413 instead of 100 Continue to %j for a body over the limit", async (expectation) => {
+    const requestId = `too-big-continue-${expectation.length}`;
     const connection = await rawConnection(port);
     connection.socket.write(
       `POST /v1/keyspaces HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\n` +
-        `x-request-id: too-big-continue\r\ncontent-type: application/json\r\n` +
-        `content-length: ${MAX_BODY_BYTES + 1}\r\nexpect: 100-continue\r\n\r\n`,
+        `x-request-id: ${requestId}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${MAX_BODY_BYTES + 1}\r\n${expectation}\r\n`,
     );
     await connection.closed;
     expect(statusLines(connection.received())).toEqual(["HTTP/1.1 413"]);
-    expect(connection.received()).not.toContain("100 Continue");
-    expect(connection.received()).toContain("x-request-id: too-big-continue");
+    expect(connection.received()).toContain(`x-request-id: ${requestId}`);
+    expect(connection.received()).toContain('"code":"PAYLOAD_TOO_LARGE"');
     expect(connection.received().toLowerCase()).toContain("connection: close");
+    expect(loggedIds().filter((id) => id === requestId)).toHaveLength(1);
   });
 
   it("sends 100 Continue to an Expect: 100-continue within the limit, and serves the request", async () => {

@@ -1,0 +1,89 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { connectionsAtShutdown } from "../../src/server/connections-at-shutdown.js";
+import { createHttpServer } from "../../src/server/http-server.js";
+import { createKeyspace, createTestApp, type TestApp } from "../helpers.js";
+import { rawConnection, statusLines } from "../support/raw-connection.js";
+
+// What index.ts does with the server's connections at a shutdown, on a real loopback socket: start()
+// where the signal would come, and each connection must close after the answer to its last request.
+describe("connections at a shutdown", () => {
+  let t: TestApp;
+  let server: Server;
+  let connections: ReturnType<typeof connectionsAtShutdown>;
+  let port: number;
+
+  async function listening() {
+    t = await createTestApp();
+    server = createHttpServer(t.app, t.deps, "127.0.0.1");
+    connections = connectionsAtShutdown(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    port = (server.address() as AddressInfo).port;
+  }
+  afterEach(async () => {
+    connections.closeAll();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  /** An argon2id key create as raw bytes: slow enough to be in flight when start() is called. */
+  async function slowCreate(): Promise<string> {
+    const keyspace = await createKeyspace(t, { hashAlgorithm: "argon2id" });
+    const body = JSON.stringify({ keyspaceId: keyspace.id });
+    return (
+      `POST /v1/keys HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+    );
+  }
+
+  it("forgets a connection once it closes, also one whose last request was never run", async () => {
+    await listening();
+    for (const bytes of [
+      "GET /healthz HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\nGET /healthz HTTP/1.1\r\nhost: x\r\n\r\n",
+      "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\nGET /healthz HTTP/1.1\r\nhost: x\r\n\r\n",
+      "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    ]) {
+      const connection = await rawConnection(port);
+      connection.socket.write(bytes);
+      await connection.closed;
+    }
+    await vi.waitFor(() => expect(connections.tracked()).toBe(0));
+  });
+
+  it("closes a connection after its last answer when that answer was written before the signal, queued behind a slower one", async () => {
+    await listening();
+    const connection = await rawConnection(port);
+    connection.socket.write(`${await slowCreate()}GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n`);
+    await new Promise((resolve) => setTimeout(resolve, 5)); // the health check is answered, and waits its turn
+    connections.start();
+    server.closeIdleConnections();
+    const closedBy = Promise.race([
+      connection.closed.then(() => "the server"),
+      new Promise((resolve) => setTimeout(() => resolve("nobody"), 3_000)),
+    ]);
+    expect(await closedBy).toBe("the server");
+    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 201", "HTTP/1.1 200"]);
+  });
+
+  it("keeps an HTTP/1.0 answer's own connection: close when a request is pipelined behind it after the signal", async () => {
+    await listening();
+    const connection = await rawConnection(port);
+    const body = JSON.stringify({ name: "late", prefix: "late" });
+    connection.socket.write(
+      `POST /v1/keyspaces HTTP/1.0\r\nauthorization: Bearer ${t.rootKey}\r\ncontent-type: application/json\r\n` +
+        "connection: keep-alive\r\ntransfer-encoding: chunked\r\n\r\n",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50)); // its headers have arrived
+    connections.start();
+    connection.socket.write(
+      `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nhost: x\r\n\r\n`,
+    );
+    const closedBy = Promise.race([
+      connection.closed.then(() => "the server"),
+      new Promise((resolve) => setTimeout(() => resolve("nobody"), 3_000)),
+    ]);
+    expect(await closedBy).toBe("the server");
+    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 201"]);
+    expect(connection.received().toLowerCase()).toContain("connection: close");
+  });
+});
