@@ -9,7 +9,9 @@ import type { Duplex } from "node:stream";
  * staying open and holding server.close() back. After the newest alone: answers to pipelined requests
  * go out in order, and an earlier answer that closed the connection would lose the ones queued behind
  * it. The newest is told with `connection: close`, or, when its headers are already written (answered
- * but queued behind a slower one), its connection is ended once it has gone out.
+ * but queued behind a slower one, or before its body came), its connection is closed once it has gone
+ * out and the body is read: destroySoon, as node closes a connection after an answer that says
+ * `connection: close`, so that a request the client sends after it is not run.
  *
  * `closeAll()`, at the shutdown's deadline, destroys every connection, the ones node no longer tracks
  * included: a CONNECT's, handed to the "connect" listener while it waits to answer in turn.
@@ -33,6 +35,13 @@ export function connectionsAtShutdown(server: Server): {
     response.setHeader("connection", "close");
     closedByUs.add(response);
     return true;
+  };
+
+  /** Runs `then` once `response` has gone out and its request's body has all been read. */
+  const afterAnswerAndBody = (response: ServerResponse, then: () => void) => {
+    const bodyRead = () => (response.req.complete ? then() : response.req.once("end", then));
+    if (response.writableFinished) bodyRead();
+    else response.once("finish", bodyRead);
   };
 
   server.on("connection", (socket: Socket) => {
@@ -60,10 +69,11 @@ export function connectionsAtShutdown(server: Server): {
     start() {
       stopping = true;
       for (const [connection, response] of newestOfConnection) {
-        // An answered one leaves its connection idle: server.closeIdleConnections() closes it.
-        if (response.writableFinished || closeAfter(response)) continue;
-        response.once("finish", () => {
-          if (newestOfConnection.get(connection) === response) connection.end();
+        if (closeAfter(response)) continue;
+        // Its answer is written (maybe queued behind a slower one, maybe before its body has all
+        // come): the connection closes once both are through, unless a newer request came meanwhile.
+        afterAnswerAndBody(response, () => {
+          if (newestOfConnection.get(connection) === response) connection.destroySoon();
         });
       }
     },

@@ -29,6 +29,8 @@ const UNPARSED_METHOD = "UNPARSED";
  *   400, and a request with two, a transfer coding other than chunked, or a request line that says
  *   HTTP/2.0 or 0.9, which node would serve.
  * - `answerConnect`: a CONNECT, which node would close without an answer (404, or 400 for its Host).
+ * - `answerContinue`: an `Expect: 100-continue` for a body over the limit, which node would ask for
+ *   (413 instead of 100 Continue, in refusingBadHeaders).
  */
 export function unparsableRequests(deps: AppDeps) {
   const answerError = errorAnswers(deps);
@@ -123,10 +125,19 @@ export function unparsableRequests(deps: AppDeps) {
     return (request, response) => {
       const socket = request.socket;
       if (closing.has(socket)) return; // node drops its response when the connection closes
+      latestRequest.set(socket, request);
       const refusal = versionRefusal(request) ?? hostRefusal(request) ?? transferCodingRefusal(request);
       if (refusal !== undefined) {
         refuse(request, response, new ApiError("BAD_REQUEST", refusal));
         return;
+      }
+      if (request.headers.expect !== undefined && awaitingContinue.has(request)) {
+        // The client waits to be asked for its body: a body the limit refuses is not asked for.
+        if (Number(request.headers["content-length"]) > MAX_BODY_BYTES) {
+          refuse(request, response, bodyTooLarge());
+          return;
+        }
+        response.writeContinue();
       }
       if (request.httpVersionMinor === 0 && request.headers["transfer-encoding"] !== undefined) {
         // As node does for a client that asks to close: "connection: close", and the end after it.
@@ -142,6 +153,10 @@ export function unparsableRequests(deps: AppDeps) {
    * its own answer could never be sent, and a verify would spend a credit nobody can read about.
    */
   const closing = new WeakSet<Duplex>();
+  /** The newest request of each connection: a failure in its body comes after it was maybe answered. */
+  const latestRequest = new WeakMap<Duplex, IncomingMessage>();
+  /** Requests with an `Expect: 100-continue` (node's "checkContinue"), not yet asked for their body. */
+  const awaitingContinue = new WeakSet<IncomingMessage>();
 
   /** Answers `request` with the problem for `error`, logged, and closes the connection after it. */
   function refuse(request: IncomingMessage, response: ServerResponse, error: ApiError): void {
@@ -159,17 +174,14 @@ export function unparsableRequests(deps: AppDeps) {
   }
 
   /**
-   * Answers an `Expect: 100-continue` (node's "checkContinue"): a declared body the limit refuses is
-   * not asked for, and the 413 comes instead of 100 Continue; any other is asked for and served.
-   * Without a listener node sends 100 Continue to all, and the 413 came after up to 16 MiB.
+   * Hands an `Expect: 100-continue` (node's "checkContinue") to the request listeners, where
+   * refusingBadHeaders checks it as any other request, then answers 413 instead of 100 Continue to a
+   * body over the limit, or asks for it. Without a listener node asks for every body, and the 413
+   * came after up to 16 MiB.
    */
   function answerContinue(server: Server): void {
     server.on("checkContinue", (request: IncomingMessage, response: ServerResponse) => {
-      if (Number(request.headers["content-length"]) > MAX_BODY_BYTES) {
-        refuse(request, response, bodyTooLarge());
-        return;
-      }
-      response.writeContinue();
+      awaitingContinue.add(request);
       server.emit("request", request, response);
     });
   }
@@ -242,7 +254,10 @@ export function unparsableRequests(deps: AppDeps) {
     // it finishes, before its "close".
     const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
     if (!pending) {
-      then();
+      // Nothing pending, but the newest request is unfinished: it was answered before its body
+      // failed (a 401 or 404 needs no body). One answer, one log line: the connection just closes.
+      if (latestRequest.get(socket)?.complete === false) closeWith(socket, () => "");
+      else then();
     } else if (pending.req.complete) {
       pending.once("close", () => afterPendingAnswers(socket, then));
     } else if (pending.headersSent) {

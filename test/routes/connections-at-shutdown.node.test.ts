@@ -65,6 +65,44 @@ describe("connections at a shutdown", () => {
     expect(statusLines(connection.received())).toEqual(["HTTP/1.1 201", "HTTP/1.1 200"]);
   });
 
+  it("runs no request that comes after the connection was closed behind its last answer", async () => {
+    await listening();
+    const connection = await rawConnection(port, { allowHalfOpen: true });
+    const ended = new Promise((resolve) => connection.socket.once("end", resolve));
+    connection.socket.write(`${await slowCreate()}GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    connections.start();
+    await ended; // the server's FIN: a client that had not read it yet sends its next request
+    const body = JSON.stringify({ name: "after the end", prefix: "afterend" });
+    connection.socket.end(
+      `POST /v1/keyspaces HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    );
+    await connection.closed;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 201", "HTTP/1.1 200"]);
+    const keyspaces = (await t.call("GET", "/v1/keyspaces")).body.data as { prefix: string }[];
+    expect(keyspaces.map((keyspace) => keyspace.prefix)).not.toContain("afterend");
+  });
+
+  it("closes a connection whose answer went out before its body had all come, once the body is read", async () => {
+    await listening();
+    const connection = await rawConnection(port);
+    connection.socket.write(
+      "POST /v1/keyspaces HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 20\r\n\r\n0123456789",
+    );
+    await vi.waitFor(() => expect(statusLines(connection.received())).toEqual(["HTTP/1.1 401"]));
+    connections.start();
+    server.closeIdleConnections();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    connection.socket.write("0123456789");
+    const closedBy = Promise.race([
+      connection.closed.then(() => "the server"),
+      new Promise((resolve) => setTimeout(() => resolve("nobody"), 3_000)),
+    ]);
+    expect(await closedBy).toBe("the server");
+  });
+
   it("keeps an HTTP/1.0 answer's own connection: close when a request is pipelined behind it after the signal", async () => {
     await listening();
     const connection = await rawConnection(port);

@@ -162,6 +162,49 @@ describe("connections over a real Node server", () => {
     expect(loggedIds().filter((id) => id === requestId)).toHaveLength(1);
   });
 
+  it.each([
+    ["without a Host header", "", `${MAX_BODY_BYTES + 1}`],
+    ["with two Host headers", "host: a\r\nhost: b\r\n", "2"],
+  ])("refuses an Expect: 100-continue %s 400, without asking for its body", async (_, hosts, length) => {
+    const connection = await rawConnection(port);
+    connection.socket.write(
+      `POST /v1/keyspaces HTTP/1.1\r\n${hosts}content-type: application/json\r\n` +
+        `content-length: ${length}\r\nexpect: 100-continue\r\n\r\n`,
+    );
+    await connection.closed;
+    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 400"]);
+  });
+
+  it("neither answers nor logs an Expect: 100-continue pipelined behind a refused request", async () => {
+    const connection = await rawConnection(port);
+    connection.socket.write(
+      "GET /healthz HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n" +
+        "POST /v1/keyspaces HTTP/1.1\r\nhost: x\r\nx-request-id: behind-refusal-413\r\n" +
+        `expect: 100-continue\r\ncontent-length: ${MAX_BODY_BYTES + 1}\r\n\r\n`,
+    );
+    await connection.closed;
+    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 400"]);
+    expect(loggedIds()).not.toContain("behind-refusal-413");
+  });
+
+  it("answers a request once, logged once, when its body fails after its answer went out", async () => {
+    const unparsedLines = () => {
+      requestLinesWritten(t);
+      return t.logs.filter((line) => line.includes('"UNPARSED"')).length;
+    };
+    const before = unparsedLines();
+    const connection = await rawConnection(port);
+    connection.socket.write(
+      "POST /no-such-route HTTP/1.1\r\nhost: x\r\nx-request-id: answered-early\r\ntransfer-encoding: chunked\r\n\r\n",
+    );
+    await vi.waitFor(() => expect(statusLines(connection.received())).toEqual(["HTTP/1.1 404"]));
+    connection.socket.write("ZZ\r\n");
+    await connection.closed;
+    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 404"]);
+    expect(loggedIds().filter((id) => id === "answered-early")).toHaveLength(1);
+    expect(unparsedLines()).toBe(before);
+  });
+
   it("sends 100 Continue to an Expect: 100-continue within the limit, and serves the request", async () => {
     const connection = await rawConnection(port);
     const json = JSON.stringify({ name: "continued", prefix: "cont" });
