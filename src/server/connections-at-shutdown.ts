@@ -37,6 +37,11 @@ export function connectionsAtShutdown(server: Server): {
     return true;
   };
 
+  /** Takes back a close start() gave `response`, when a newer request came on its connection. */
+  const keepOpen = (response: ServerResponse) => {
+    if (closedByUs.has(response) && !response.headersSent) response.removeHeader("connection");
+  };
+
   /** Runs `then` once `response` has gone out and its request's body has all been read. */
   const afterAnswerAndBody = (response: ServerResponse, then: () => void) => {
     const bodyRead = () => (response.req.complete ? then() : response.req.once("end", then));
@@ -47,9 +52,14 @@ export function connectionsAtShutdown(server: Server): {
   server.on("connection", (socket: Socket) => {
     socket.once("close", () => newestOfConnection.delete(socket));
   });
-  server.on("connect", (_request: IncomingMessage, socket: Duplex) => {
+  server.on("connect", (request: IncomingMessage, socket: Duplex) => {
     handedOver.add(socket);
     socket.once("close", () => handedOver.delete(socket));
+    // The CONNECT is the connection's newest request now, and its answer (unparsable-requests.ts)
+    // closes the connection: no earlier answer may close it first.
+    const previous = newestOfConnection.get(request.socket);
+    newestOfConnection.delete(request.socket);
+    if (previous !== undefined) keepOpen(previous);
   });
   // In front of the app's listener, which may answer before returning (a request refused at once):
   // a header set after that would throw.
@@ -59,9 +69,7 @@ export function connectionsAtShutdown(server: Server): {
     newestOfConnection.set(connection, response);
     if (!stopping) return;
     // A request on a kept-alive connection after the signal: it is the newest now.
-    if (previous !== undefined && closedByUs.has(previous) && !previous.headersSent) {
-      previous.removeHeader("connection");
-    }
+    if (previous !== undefined) keepOpen(previous);
     closeAfter(response);
   });
 

@@ -132,8 +132,10 @@ export function unparsableRequests(deps: AppDeps) {
         return;
       }
       if (request.headers.expect !== undefined && awaitingContinue.has(request)) {
-        // The client waits to be asked for its body: a body the limit refuses is not asked for.
-        if (Number(request.headers["content-length"]) > MAX_BODY_BYTES) {
+        // The client waits to be asked for its body: a body the limit refuses is not asked for (the
+        // limit reads no body of a GET or HEAD).
+        const hasBody = request.method !== "GET" && request.method !== "HEAD";
+        if (hasBody && Number(request.headers["content-length"]) > MAX_BODY_BYTES) {
           refuse(request, response, bodyTooLarge());
           return;
         }
@@ -213,16 +215,22 @@ export function unparsableRequests(deps: AppDeps) {
       // Node took its own error listener off the socket when it handed it over: a client's reset
       // would otherwise be an uncaught error, and end the process.
       socket.on("error", () => socket.destroy());
+      if (closing.has(socket)) {
+        socket.destroy(); // behind an answer that closes the connection: never answered, not logged
+        return;
+      }
       // Its Host header is checked as every other request's is (refusingBadHeaders), first.
       const hostProblem = hostRefusal(request);
-      const answer = answerFor(
+      const refusal =
         hostProblem === undefined
           ? new ApiError("NOT_FOUND", "No such route.")
-          : new ApiError("BAD_REQUEST", hostProblem),
-        request.method ?? "CONNECT",
-        givenRequestId(request),
+          : new ApiError("BAD_REQUEST", hostProblem);
+      // Answered, and logged, only if the connection is still open when its turn comes.
+      afterPendingAnswers(socket, () =>
+        closeWith(socket, () =>
+          rawBytes(answerFor(refusal, request.method ?? "CONNECT", givenRequestId(request))),
+        ),
       );
-      afterPendingAnswers(socket, () => closeWith(socket, () => rawBytes(answer)));
     });
   }
 
@@ -261,7 +269,10 @@ export function unparsableRequests(deps: AppDeps) {
     } else if (pending.req.complete) {
       pending.once("close", () => afterPendingAnswers(socket, then));
     } else if (pending.headersSent) {
-      socket.destroy();
+      // Its answer is under way: let it go out whole (an answer given before the body, such as a
+      // 401), then close; an answer its handler has not finished is dropped with the connection.
+      if (pending.writableEnded) pending.once("close", () => closeWith(socket, () => ""));
+      else socket.destroy();
     } else {
       markAnsweredByRefusal(pending.req);
       then(pending.req);

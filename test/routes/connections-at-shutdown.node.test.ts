@@ -103,6 +103,20 @@ describe("connections at a shutdown", () => {
     expect(await closedBy).toBe("the server");
   });
 
+  it("answers a CONNECT pipelined behind a request in flight at the signal, after that request", async () => {
+    await listening();
+    const connection = await rawConnection(port);
+    connection.socket.write(
+      `${await slowCreate()}GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n` +
+        "CONNECT a.example:443 HTTP/1.1\r\nhost: a.example:443\r\n\r\n",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    connections.start();
+    server.closeIdleConnections();
+    await connection.closed;
+    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 201", "HTTP/1.1 200", "HTTP/1.1 404"]);
+  });
+
   it("keeps an HTTP/1.0 answer's own connection: close when a request is pipelined behind it after the signal", async () => {
     await listening();
     const connection = await rawConnection(port);

@@ -133,6 +133,17 @@ describe("connections over a real Node server", () => {
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
   });
 
+  it("neither answers nor logs a CONNECT pipelined behind a refused request", async () => {
+    const connection = await rawConnection(port);
+    connection.socket.write(
+      "GET /healthz HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n" +
+        "CONNECT a.example:443 HTTP/1.1\r\nhost: a.example:443\r\nx-request-id: connect-behind-refusal\r\n\r\n",
+    );
+    await connection.closed;
+    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 400"]);
+    expect(loggedIds()).not.toContain("connect-behind-refusal");
+  });
+
   it("answers a CONNECT pipelined behind a request in order, after that request's answer", async () => {
     const connection = await rawConnection(port);
     connection.socket.write(
@@ -203,6 +214,15 @@ describe("connections over a real Node server", () => {
     expect(statusLines(connection.received())).toEqual(["HTTP/1.1 404"]);
     expect(loggedIds().filter((id) => id === "answered-early")).toHaveLength(1);
     expect(unparsedLines()).toBe(before);
+  });
+
+  it("serves a GET whose Expect: 100-continue declares a body over the limit, as it would without one", async () => {
+    const connection = await rawConnection(port);
+    connection.socket.write(
+      `GET /healthz HTTP/1.1\r\nhost: x\r\ncontent-length: ${MAX_BODY_BYTES + 1}\r\nexpect: 100-continue\r\n\r\n`,
+    );
+    await vi.waitFor(() => expect(connection.received()).toContain("HTTP/1.1 200"));
+    connection.socket.destroy();
   });
 
   it("sends 100 Continue to an Expect: 100-continue within the limit, and serves the request", async () => {
