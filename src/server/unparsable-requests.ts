@@ -132,10 +132,8 @@ export function unparsableRequests(deps: AppDeps) {
         return;
       }
       if (request.headers.expect !== undefined && awaitingContinue.has(request)) {
-        // The client waits to be asked for its body: a body the limit refuses is not asked for (the
-        // limit reads no body of a GET or HEAD).
-        const hasBody = request.method !== "GET" && request.method !== "HEAD";
-        if (hasBody && Number(request.headers["content-length"]) > MAX_BODY_BYTES) {
+        // The client waits to be asked for its body: a body the limit refuses is not asked for.
+        if (limitsBody(request) && Number(request.headers["content-length"]) > MAX_BODY_BYTES) {
           refuse(request, response, bodyTooLarge());
           return;
         }
@@ -215,20 +213,19 @@ export function unparsableRequests(deps: AppDeps) {
       // Node took its own error listener off the socket when it handed it over: a client's reset
       // would otherwise be an uncaught error, and end the process.
       socket.on("error", () => socket.destroy());
-      if (closing.has(socket)) {
-        socket.destroy(); // behind an answer that closes the connection: never answered, not logged
-        return;
-      }
       // Its Host header is checked as every other request's is (refusingBadHeaders), first.
       const hostProblem = hostRefusal(request);
       const refusal =
         hostProblem === undefined
           ? new ApiError("NOT_FOUND", "No such route.")
           : new ApiError("BAD_REQUEST", hostProblem);
-      // Answered, and logged, only if the connection is still open when its turn comes.
+      // Answered, and logged, only if the connection is still open when its turn comes; behind an
+      // answer that closes it (a refusal), never.
       afterPendingAnswers(socket, () =>
         closeWith(socket, () =>
-          rawBytes(answerFor(refusal, request.method ?? "CONNECT", givenRequestId(request))),
+          closing.has(socket)
+            ? ""
+            : rawBytes(answerFor(refusal, request.method ?? "CONNECT", givenRequestId(request))),
         ),
       );
     });
@@ -322,6 +319,11 @@ export function unparsableRequests(deps: AppDeps) {
 function versionRefusal(request: IncomingMessage): string | undefined {
   if (request.httpVersionMajor === 1 && request.httpVersionMinor <= 1) return undefined;
   return "The request is not valid HTTP/1.1.";
+}
+
+/** Whether the body limit (app.ts: every /v1/ route, no GET or HEAD body) applies to `request`. */
+function limitsBody(request: IncomingMessage): boolean {
+  return request.method !== "GET" && request.method !== "HEAD" && request.url?.startsWith("/v1/") === true;
 }
 
 /** Why the request's Host header is refused, or undefined when it is not. */

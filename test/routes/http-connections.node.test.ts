@@ -133,6 +133,19 @@ describe("connections over a real Node server", () => {
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
   });
 
+  it("answers a verify pipelined before a refused request and a CONNECT, then the refusal alone", async () => {
+    const { id, key } = await keyWithCredits(5);
+    const connection = await rawConnection(port);
+    connection.socket.write(
+      `${verifyBytes(key, "verify-before-connect")}GET /healthz HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n` +
+        "CONNECT a.example:443 HTTP/1.1\r\nhost: a.example:443\r\nx-request-id: connect-after\r\n\r\n",
+    );
+    await connection.closed;
+    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 200", "HTTP/1.1 400"]);
+    expect(await remainingOf(id)).toBe(4); // the credit spent, and the client told
+    expect(loggedIds()).not.toContain("connect-after");
+  });
+
   it("neither answers nor logs a CONNECT pipelined behind a refused request", async () => {
     const connection = await rawConnection(port);
     connection.socket.write(
@@ -216,14 +229,20 @@ describe("connections over a real Node server", () => {
     expect(unparsedLines()).toBe(before);
   });
 
-  it("serves a GET whose Expect: 100-continue declares a body over the limit, as it would without one", async () => {
-    const connection = await rawConnection(port);
-    connection.socket.write(
-      `GET /healthz HTTP/1.1\r\nhost: x\r\ncontent-length: ${MAX_BODY_BYTES + 1}\r\nexpect: 100-continue\r\n\r\n`,
-    );
-    await vi.waitFor(() => expect(connection.received()).toContain("HTTP/1.1 200"));
-    connection.socket.destroy();
-  });
+  it.each([
+    ["a GET", "GET /v1/keyspaces", "HTTP/1.1 401"],
+    ["a POST outside /v1/", "POST /healthz", "HTTP/1.1 404"],
+  ])(
+    "answers %s whose Expect: 100-continue declares a body over the limit as it would without one",
+    async (_, line, status) => {
+      const connection = await rawConnection(port);
+      connection.socket.write(
+        `${line} HTTP/1.1\r\nhost: x\r\ncontent-length: ${MAX_BODY_BYTES + 1}\r\nexpect: 100-continue\r\n\r\n`,
+      );
+      await vi.waitFor(() => expect(connection.received()).toContain(status));
+      connection.socket.destroy();
+    },
+  );
 
   it("sends 100 Continue to an Expect: 100-continue within the limit, and serves the request", async () => {
     const connection = await rawConnection(port);
