@@ -238,11 +238,9 @@ export function unparsableRequests(deps: AppDeps) {
    * half-open as long as the client keeps its side.
    */
   function closeWith(socket: Duplex, answer: () => string): void {
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    socket.end(answer());
+    // Not writable: ended already (by node, after an answer that closes the connection), and the same
+    // linger holds, since the client's bytes after it may still be unread.
+    if (socket.writable) socket.end(answer());
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
   }
 
@@ -321,9 +319,14 @@ function versionRefusal(request: IncomingMessage): string | undefined {
   return "The request is not valid HTTP/1.1.";
 }
 
-/** Whether the body limit (app.ts: every /v1/ route, no GET or HEAD body) applies to `request`. */
+/**
+ * Whether the body limit (app.ts: `/v1/*`, no GET or HEAD body) applies to `request`: its path read
+ * as Hono reads it, so `/v1?x=1` and the absolute form `http://host/v1/keys` count too.
+ */
 function limitsBody(request: IncomingMessage): boolean {
-  return request.method !== "GET" && request.method !== "HEAD" && request.url?.startsWith("/v1/") === true;
+  if (request.method === "GET" || request.method === "HEAD") return false;
+  const path = URL.parse(request.url ?? "/", "http://target.invalid")?.pathname ?? "";
+  return path === "/v1" || path.startsWith("/v1/");
 }
 
 /** Why the request's Host header is refused, or undefined when it is not. */

@@ -167,24 +167,29 @@ describe("connections over a real Node server", () => {
   });
 
   it.each([
-    ["expect: 100-continue\r\n"],
-    ["expect: 100-continue\r\nexpect: 100-continue\r\n"],
-    ["Expect: 100-Continue, something-else\r\n"],
-  ])("answers 413 instead of 100 Continue to %j for a body over the limit", async (expectation) => {
-    const requestId = `too-big-continue-${expectation.length}`;
-    const connection = await rawConnection(port);
-    connection.socket.write(
-      `POST /v1/keyspaces HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\n` +
-        `x-request-id: ${requestId}\r\ncontent-type: application/json\r\n` +
-        `content-length: ${MAX_BODY_BYTES + 1}\r\n${expectation}\r\n`,
-    );
-    await connection.closed;
-    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 413"]);
-    expect(connection.received()).toContain(`x-request-id: ${requestId}`);
-    expect(connection.received()).toContain('"code":"PAYLOAD_TOO_LARGE"');
-    expect(connection.received().toLowerCase()).toContain("connection: close");
-    expect(loggedIds().filter((id) => id === requestId)).toHaveLength(1);
-  });
+    ["expect: 100-continue\r\n", "/v1/keyspaces"],
+    ["expect: 100-continue\r\nexpect: 100-continue\r\n", "/v1/keyspaces"],
+    ["Expect: 100-Continue, something-else\r\n", "/v1/keyspaces"],
+    ["expect: 100-continue\r\n", "/v1?x=1"],
+    ["expect: 100-continue\r\n", "http://x/v1/keyspaces"],
+  ])(
+    "answers 413 instead of 100 Continue to %j for a body over the limit (%s)",
+    async (expectation, target) => {
+      const requestId = `too-big-continue-${expectation.length}-${target.length}`;
+      const connection = await rawConnection(port);
+      connection.socket.write(
+        `POST ${target} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\n` +
+          `x-request-id: ${requestId}\r\ncontent-type: application/json\r\n` +
+          `content-length: ${MAX_BODY_BYTES + 1}\r\n${expectation}\r\n`,
+      );
+      await connection.closed;
+      expect(statusLines(connection.received())).toEqual(["HTTP/1.1 413"]);
+      expect(connection.received()).toContain(`x-request-id: ${requestId}`);
+      expect(connection.received()).toContain('"code":"PAYLOAD_TOO_LARGE"');
+      expect(connection.received().toLowerCase()).toContain("connection: close");
+      expect(loggedIds().filter((id) => id === requestId)).toHaveLength(1);
+    },
+  );
 
   it.each([
     ["without a Host header", "", `${MAX_BODY_BYTES + 1}`],
