@@ -12,7 +12,7 @@ const MAX_DISCARD_BYTES = 16 * 1024 * 1024;
 export function bodyLimit(): MiddlewareHandler {
   return async (c, next) => {
     const request = c.req.raw;
-    if (request.method === "GET" || request.method === "HEAD") return next();
+    if (!readsBody(request.method)) return next();
     // The declared length is checked before `request.body` is touched: on @hono/node-server that
     // getter builds a full web Request with a body stream, which costs more than the rest of a verify.
     const declared = request.headers.get("content-length");
@@ -39,6 +39,11 @@ export function bodyLimit(): MiddlewareHandler {
     c.req.raw = new Request(request, { body: Buffer.concat(chunks) });
     return next();
   };
+}
+
+/** Whether the limit reads a request's body: never a GET's or a HEAD's (whatever it declares). */
+export function readsBody(method: string | undefined): boolean {
+  return method !== "GET" && method !== "HEAD";
 }
 
 async function discard(reader: ReadableStreamDefaultReader<Uint8Array>, alreadyRead = 0): Promise<void> {

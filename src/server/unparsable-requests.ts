@@ -4,7 +4,7 @@ import type { Duplex } from "node:stream";
 import { RequestError } from "@hono/node-server";
 import type { AppDeps } from "../deps.js";
 import { ApiError } from "../lib/errors.js";
-import { bodyTooLarge, MAX_BODY_BYTES } from "../middleware/body-limit.js";
+import { bodyTooLarge, MAX_BODY_BYTES, readsBody } from "../middleware/body-limit.js";
 import { errorAnswers } from "../middleware/errors.js";
 import { DEFAULT_CSP, SECURITY_HEADERS } from "../middleware/security-headers.js";
 import { markAnsweredByRefusal } from "../observability/answered-by-refusal.js";
@@ -13,6 +13,12 @@ import type { NodeListener } from "./verify-fast-path.js";
 
 /** How long a refused connection may stay open after its answer, for the client to read it. */
 const LINGER_MS = 500;
+
+/** What node's HTTP server keeps on a connection's socket, read by afterPendingAnswers. */
+type NodeSocket = Duplex & {
+  _httpMessage?: ServerResponse | null;
+  parser?: { incoming: IncomingMessage | null } | null;
+};
 
 /** The method recorded for a request node could not parse far enough to read one. */
 const UNPARSED_METHOD = "UNPARSED";
@@ -125,7 +131,6 @@ export function unparsableRequests(deps: AppDeps) {
     return (request, response) => {
       const socket = request.socket;
       if (closing.has(socket)) return; // node drops its response when the connection closes
-      latestRequest.set(socket, request);
       const refusal = versionRefusal(request) ?? hostRefusal(request) ?? transferCodingRefusal(request);
       if (refusal !== undefined) {
         refuse(request, response, new ApiError("BAD_REQUEST", refusal));
@@ -153,8 +158,6 @@ export function unparsableRequests(deps: AppDeps) {
    * its own answer could never be sent, and a verify would spend a credit nobody can read about.
    */
   const closing = new WeakSet<Duplex>();
-  /** The newest request of each connection: a failure in its body comes after it was maybe answered. */
-  const latestRequest = new WeakMap<Duplex, IncomingMessage>();
   /** Requests with an `Expect: 100-continue` (node's "checkContinue"), not yet asked for their body. */
   const awaitingContinue = new WeakSet<IncomingMessage>();
 
@@ -253,13 +256,13 @@ export function unparsableRequests(deps: AppDeps) {
    * that request; or, when part of its answer is already written, the connection is dropped.
    */
   function afterPendingAnswers(socket: Duplex, then: (unfinished?: IncomingMessage) => void): void {
-    // Node's own: the response the connection is writing; the next queued one takes its place when
-    // it finishes, before its "close".
-    const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    // Node's own: the response the connection is writing (the next queued one takes its place when
+    // it finishes, before its "close"), and the newest request its parser read.
+    const { _httpMessage: pending, parser } = socket as NodeSocket;
     if (!pending) {
       // Nothing pending, but the newest request is unfinished: it was answered before its body
       // failed (a 401 or 404 needs no body). One answer, one log line: the connection just closes.
-      if (latestRequest.get(socket)?.complete === false) closeWith(socket, () => "");
+      if (parser?.incoming?.complete === false) closeWith(socket, () => "");
       else then();
     } else if (pending.req.complete) {
       pending.once("close", () => afterPendingAnswers(socket, then));
@@ -320,11 +323,11 @@ function versionRefusal(request: IncomingMessage): string | undefined {
 }
 
 /**
- * Whether the body limit (app.ts: `/v1/*`, no GET or HEAD body) applies to `request`: its path read
- * as Hono reads it, so `/v1?x=1` and the absolute form `http://host/v1/keys` count too.
+ * Whether the body limit (mounted on `/v1/*` in app.ts) applies to `request`: its path read as Hono
+ * reads it, so `/v1?x=1` and the absolute form `http://host/v1/keys` count too.
  */
 function limitsBody(request: IncomingMessage): boolean {
-  if (request.method === "GET" || request.method === "HEAD") return false;
+  if (!readsBody(request.method)) return false;
   const path = URL.parse(request.url ?? "/", "http://target.invalid")?.pathname ?? "";
   return path === "/v1" || path.startsWith("/v1/");
 }
