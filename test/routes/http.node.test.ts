@@ -3,6 +3,7 @@ import { type AddressInfo, connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createHttpServer } from "../../src/server/http-server.js";
 import { createKey, createKeyspace, createTestApp, requestLinesWritten, type TestApp } from "../helpers.js";
+import { rawConnection, statusLines } from "../support/raw-connection.js";
 
 // On Node the secure headers and x-request-id take another path (straight onto the ServerResponse)
 // than under app.request(): the same promises, checked over a real loopback socket, on the server
@@ -23,6 +24,7 @@ describe("HTTP over a real Node server", () => {
   });
 
   const auth = () => ({ authorization: `Bearer ${t.rootKey}` });
+  const port = () => (server.address() as AddressInfo).port;
 
   /** The request log line written under `requestId`, once it is written. */
   function requestLineOf(requestId: string | undefined): Promise<Record<string, unknown>> {
@@ -143,15 +145,10 @@ describe("HTTP over a real Node server", () => {
 
   /** Sends `raw` on a fresh connection and reads everything until the server closes it. */
   async function sendRaw(raw: string): Promise<{ head: string; body: string }> {
-    const socket = connect(Number(new URL(base).port), "127.0.0.1");
-    let received = "";
-    socket.on("data", (chunk) => {
-      received += String(chunk);
-    });
-    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
-    socket.write(raw);
-    await new Promise<void>((resolve) => socket.once("close", () => resolve()));
-    const [head = "", body = ""] = received.split("\r\n\r\n");
+    const connection = await rawConnection(port());
+    connection.socket.write(raw);
+    await connection.closed;
+    const [head = "", body = ""] = connection.received().split("\r\n\r\n");
     return { head: head.toLowerCase(), body };
   }
 
@@ -284,12 +281,7 @@ describe("HTTP over a real Node server", () => {
     await fetch(`${base}/v1/keyspaces`, { headers: auth() }); // caches the root key for the fast path
     const { key } = await createKey(t, { keyspaceId: (await createKeyspace(t)).id });
     const json = JSON.stringify({ key });
-    const socket = connect(Number(new URL(base).port), "127.0.0.1");
-    let received = "";
-    socket.on("data", (chunk) => {
-      received += String(chunk);
-    });
-    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    const { socket, received, closed } = await rawConnection(port());
     // One write: node parses all three at once, and meets the bad bytes before it answers the first.
     socket.write(
       `POST /v1/keys/verify HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\n` +
@@ -297,10 +289,10 @@ describe("HTTP over a real Node server", () => {
         "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n" +
         "NOT HTTP AT ALL\r\n\r\n",
     );
-    await new Promise<void>((resolve) => socket.once("close", () => resolve()));
-    expect(received.match(/HTTP\/1\.1 \d{3}/g)).toEqual(["HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 400"]);
-    expect(received).toContain('"code":"VALID"');
-    expect(received).toContain('"code":"BAD_REQUEST"');
+    await closed;
+    expect(statusLines(received())).toEqual(["HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 400"]);
+    expect(received()).toContain('"code":"VALID"');
+    expect(received()).toContain('"code":"BAD_REQUEST"');
   });
 
   it("neither answers nor records a client that hangs up in the middle of its headers", async () => {
@@ -309,29 +301,20 @@ describe("HTTP over a real Node server", () => {
       return t.logs.filter((line) => line.includes('"UNPARSED"')).length;
     };
     const before = unparsedLines();
-    const socket = connect({ port: Number(new URL(base).port), host: "127.0.0.1", allowHalfOpen: true });
-    let received = "";
-    socket.on("data", (chunk) => {
-      received += String(chunk);
-    });
-    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    const { socket, received, closed } = await rawConnection(port(), { allowHalfOpen: true });
     socket.end("GET /v1/keys HTTP/1.1\r\nhost: x\r\nx-partial: ");
-    await new Promise<void>((resolve) => socket.once("close", () => resolve()));
-    expect(received).toBe("");
+    await closed;
+    expect(received()).toBe("");
     expect(unparsedLines()).toBe(before);
   });
 
   it("closes a connection it refused, though the client keeps its side open", async () => {
     const accepted = new Promise<import("node:net").Socket>((resolve) => server.once("connection", resolve));
-    const socket = connect({ port: Number(new URL(base).port), host: "127.0.0.1", allowHalfOpen: true });
-    let received = "";
-    socket.on("data", (chunk) => {
-      received += String(chunk);
-    });
+    const { socket, received } = await rawConnection(port(), { allowHalfOpen: true });
     const serverSide = await accepted;
     socket.write("NOT HTTP AT ALL\r\n\r\n");
     await new Promise<void>((resolve) => socket.once("end", () => resolve()));
-    expect(received).toMatch(/^HTTP\/1\.1 400 /);
+    expect(received()).toMatch(/^HTTP\/1\.1 400 /);
     // Ended alone, the server's side would stay half-open for as long as the client holds its own.
     // After a short linger (500 ms), so the client can read the answer before the connection goes.
     await vi.waitFor(() => expect(serverSide.destroyed).toBe(true), { timeout: 3_000 });
@@ -347,11 +330,7 @@ describe("HTTP over a real Node server", () => {
       const accepted = new Promise<import("node:net").Socket>((resolve) =>
         server.once("connection", resolve),
       );
-      const socket = connect(Number(new URL(base).port), "127.0.0.1");
-      let received = "";
-      socket.on("data", (chunk) => {
-        received += String(chunk);
-      });
+      const { socket, received, closed } = await rawConnection(port());
       const serverSide = await accepted;
       if (sent !== "") {
         socket.write(sent);
@@ -363,10 +342,10 @@ describe("HTTP over a real Node server", () => {
         Object.assign(new Error("Request Timeout"), { code: "ERR_HTTP_REQUEST_TIMEOUT" }),
         serverSide,
       );
-      await new Promise<void>((resolve) => socket.once("close", () => resolve()));
-      expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
-      expect(received.toLowerCase()).toContain("connection: close");
-      const requestId = /x-request-id: ([0-9a-f-]{36})\r\n/i.exec(received)?.[1];
+      await closed;
+      expect(received()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      expect(received().toLowerCase()).toContain("connection: close");
+      const requestId = /x-request-id: ([0-9a-f-]{36})\r\n/i.exec(received())?.[1];
       expect(requestId).toBeDefined();
       requestLinesWritten(t);
       expect(t.logs.some((line) => line.includes(`"requestId":"${requestId}"`))).toBe(logged);
