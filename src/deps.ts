@@ -34,7 +34,7 @@ export interface AppDeps {
   rateLimiter: RateLimiter;
   /** Whose argon2 computation runs next, and which are dropped at shutdown. */
   argon2: Argon2Queue;
-  authThrottle: FailureThrottle;
+  tokenThrottle: FailureThrottle;
   usage: UsageBuffer;
   cursors: CursorCodec;
 }
@@ -76,7 +76,7 @@ export async function createDeps(options: DepsOptions): Promise<AppDeps> {
     // Unbounded by design: a running window must never be dropped (see RateLimiter).
     rateLimiter: new RateLimiter(),
     argon2: new Argon2Queue(defaultArgon2Concurrency(), config.KEYMINT_ARGON2_MAX_WAIT_MS),
-    authThrottle: new FailureThrottle(),
+    tokenThrottle: new FailureThrottle(),
     usage: new UsageBuffer(repos, clock),
     cursors: new CursorCodec(cursorSecret),
   };

@@ -14,7 +14,7 @@ export function adminAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
     const token = bearerToken(c.req.header("authorization")) ?? "";
     if (!secretEquals(token, expected)) {
       const detail = "Send the admin token as Authorization: Bearer <token>.";
-      throw authenticationFailure(deps.authThrottle, c.get("clientIp"), deps.clock.now(), detail);
+      throw authenticationFailure(deps.tokenThrottle, c.get("clientIp"), deps.clock.now(), detail);
     }
     await next();
   };

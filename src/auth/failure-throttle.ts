@@ -11,9 +11,10 @@ interface FailureWindow {
 const MAX_CLIENT_LENGTH = 64;
 
 /**
- * Counts failed authentications per client in one-minute windows. Past the threshold, further
- * failures are answered 429 with Retry-After. Successful calls are never counted nor slowed.
- * Memory is bounded by the LRU.
+ * Counts failed authentications with the operator-chosen tokens (admin, metrics) per client in
+ * one-minute windows: such a token may be short enough to guess. Past the threshold, further failures
+ * are answered 429 with Retry-After. Successful calls are never counted nor slowed. Memory is bounded
+ * by the LRU. Root keys are not throttled (root-key-auth.ts).
  */
 export class FailureThrottle {
   private readonly windows: LRUCache<string, FailureWindow>;

@@ -3,14 +3,15 @@ import type { AppEnv } from "../context.js";
 import type { AppDeps } from "../deps.js";
 import { isValidRootKey, type ParsedKey, parseKey } from "../keys/format.js";
 import { sha256Equals, sha256Hex } from "../keys/hash.js";
+import { ApiError } from "../lib/errors.js";
 import { bearerToken } from "./bearer.js";
 import type { Caller } from "./caller.js";
-import { authenticationFailure } from "./failure-throttle.js";
 
 /**
  * Authenticates `Authorization: Bearer <root key>`. Root keys are cached like verified keys (by the
- * SHA-256 of the key) and dropped from the cache when revoked. Failures count against the client's
- * IP; past the threshold they are answered 429.
+ * SHA-256 of the key) and dropped from the cache when revoked. Every failure is a 401, as contract §2
+ * says: a root key holds 190 random bits, so throttling its guesses (as the operator-chosen admin and
+ * metrics tokens are, failure-throttle.ts) would protect nothing and only answer a client something else.
  */
 export function rootKeyAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -24,7 +25,7 @@ export function rootKeyAuth(deps: AppDeps): MiddlewareHandler<AppEnv> {
           : token === undefined
             ? "The Authorization header must be: Bearer <root key>."
             : "Unknown or revoked root key.";
-      throw authenticationFailure(deps.authThrottle, c.get("clientIp"), deps.clock.now(), detail);
+      throw new ApiError("UNAUTHORIZED", detail);
     }
     deps.usage.recordRootKeyUse(caller.id, deps.clock.now());
     c.set("caller", caller);

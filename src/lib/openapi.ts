@@ -12,7 +12,7 @@ const DESCRIPTIONS: Record<number, string> = {
   409: "The request conflicts with the resource's state.",
   413: "The body is over 64 KiB.",
   415: "The body is not application/json, or is sent with a Content-Encoding (bodies are read as they are).",
-  429: "Too many failed authentication attempts from this client.",
+  429: "Too many failed attempts at this token from this client.",
   500: "Unexpected error; details are in the server log under the request id.",
   503: "Unavailable: the database is busy or not usable, the server is shutting down, or too many argon2 hashes are waiting.",
 };
@@ -30,7 +30,7 @@ export function errorResponses(...statuses: number[]): RouteConfig["responses"] 
 }
 
 /** Errors every root-key-authenticated route can answer with. */
-export const rootKeyErrors = (...more: number[]) => errorResponses(400, 401, 403, 429, 503, ...more);
+export const rootKeyErrors = (...more: number[]) => errorResponses(400, 401, 403, 503, ...more);
 
 /**
  * A root-key route's security requirement, naming the permission it needs: OpenAPI 3.1 lets a scheme

@@ -14,7 +14,8 @@ import { expectProblem } from "../support/api.js";
 import { startServer, stopAllServers, tempDatabase } from "../support/server-process.js";
 
 /*
- * Nobody gets in: failed authentication is throttled per client past 30 failures a minute (429 with
+ * Nobody gets in: a wrong root key is always 401 (contract §2; 190 random bits need no throttle), a
+ * wrong admin or metrics token is throttled per client past 30 failures a minute (429 with
  * Retry-After), valid callers are never counted nor refused, the throttle's memory is bounded, and
  * a near-miss key takes exactly the path of any wrong key.
  */
@@ -87,38 +88,39 @@ describe("failed authentication over HTTP, client address from x-forwarded-for",
 
   const from = (ip: string) => ({ "x-forwarded-for": ip });
   const wrongRootKey = () => secretChanged(t.rootKey);
+  const WRONG_ADMIN_TOKEN = "wrong-admin-token-000000";
+  const adminCall = (ip: string, token = WRONG_ADMIN_TOKEN) =>
+    t.call("POST", "/v1/admin/workspaces", { body: { name: "x" }, token, headers: from(ip) });
+  const failAdmin = async (ip: string, times: number) => {
+    for (let i = 0; i < times; i++) expectProblem(await adminCall(ip), 401, "UNAUTHORIZED");
+  };
 
-  it("answers 401 for 30 failures, then 429 problem+json with Retry-After, for root keys and the admin token alike", async () => {
-    for (let i = 0; i < THRESHOLD / 2; i++) {
+  it("answers 401 to every failed root key, however many, as contract §2 says, without counting it against the address", async () => {
+    for (let i = 0; i < 3 * THRESHOLD; i++) {
+      const wrong = i % 3 === 0 ? { token: wrongRootKey() } : i % 3 === 1 ? { token: null } : { token: "x" };
       expectProblem(
-        await t.call("GET", "/v1/keys", { token: wrongRootKey(), headers: from("203.0.113.7") }),
-        401,
-        "UNAUTHORIZED",
-      );
-      expectProblem(
-        await t.call("POST", "/v1/admin/workspaces", {
-          body: { name: "x" },
-          token: "wrong-admin-token-000000",
-          headers: from("203.0.113.7"),
-        }),
+        await t.call("GET", "/v1/keys", { ...wrong, headers: from("203.0.113.7") }),
         401,
         "UNAUTHORIZED",
       );
     }
+    // None of those failures counted towards the admin token's throttle.
+    await failAdmin("203.0.113.7", THRESHOLD);
+    expectProblem(await adminCall("203.0.113.7"), 429, "RATE_LIMITED");
+  });
+
+  it("answers 401 for 30 failed admin tokens, then 429 problem+json with Retry-After for the rest of the window", async () => {
+    await failAdmin("203.0.113.7", THRESHOLD);
     clock.advance(20_000);
-    const throttled = await t.call("GET", "/v1/keys", {
-      token: wrongRootKey(),
-      headers: from("203.0.113.7"),
-    });
+    const throttled = await adminCall("203.0.113.7");
     expectProblem(throttled, 429, "RATE_LIMITED");
     expect(throttled.headers.get("retry-after")).toBe("40");
-    const admin = await t.call("POST", "/v1/admin/workspaces", {
-      body: { name: "x" },
-      token: "wrong-admin-token-000000",
-      headers: from("203.0.113.7"),
-    });
-    expectProblem(admin, 429, "RATE_LIMITED");
-    expect(admin.headers.get("retry-after")).toBe("40");
+    // A throttled address still gets 401, not 429, for a wrong root key.
+    expectProblem(
+      await t.call("GET", "/v1/keys", { token: wrongRootKey(), headers: from("203.0.113.7") }),
+      401,
+      "UNAUTHORIZED",
+    );
   });
 
   it("never counts nor refuses a valid caller, even from a throttled address", async () => {
@@ -126,71 +128,42 @@ describe("failed authentication over HTTP, client address from x-forwarded-for",
     const key = await createKey(t, { keyspaceId: keyspace.id });
     for (let i = 0; i < THRESHOLD; i++) {
       // Valid calls in between spend none of the budget.
-      expect((await t.call("GET", "/v1/keys", { headers: from("203.0.113.7") })).status).toBe(200);
-      await t.call("GET", "/v1/keys", { token: wrongRootKey(), headers: from("203.0.113.7") });
+      expect((await adminCall("203.0.113.7", ADMIN_TOKEN)).status).toBe(201);
+      await adminCall("203.0.113.7");
     }
-    expectProblem(
-      await t.call("GET", "/v1/keys", { token: wrongRootKey(), headers: from("203.0.113.7") }),
-      429,
-      "RATE_LIMITED",
-    );
+    expectProblem(await adminCall("203.0.113.7"), 429, "RATE_LIMITED");
     const verified = await t.call("POST", "/v1/keys/verify", {
       body: { key: key.key },
       headers: from("203.0.113.7"),
     });
     expect(verified.status).toBe(200);
     expect(verified.body.code).toBe("VALID");
-    const admin = await t.call("POST", "/v1/admin/workspaces", {
-      body: { name: "ok" },
-      token: ADMIN_TOKEN,
-      headers: from("203.0.113.7"),
-    });
-    expect(admin.status).toBe(201);
+    expect((await adminCall("203.0.113.7", ADMIN_TOKEN)).status).toBe(201);
   });
 
   it("throttles only the failing address, and only for the rest of its window", async () => {
-    for (let i = 0; i <= THRESHOLD; i++) {
-      await t.call("GET", "/v1/keys", { token: wrongRootKey(), headers: from("203.0.113.7") });
-    }
-    expectProblem(
-      await t.call("GET", "/v1/keys", { token: wrongRootKey(), headers: from("203.0.113.8") }),
-      401,
-      "UNAUTHORIZED",
-    );
+    await failAdmin("203.0.113.7", THRESHOLD);
+    expectProblem(await adminCall("203.0.113.7"), 429, "RATE_LIMITED");
+    expectProblem(await adminCall("203.0.113.8"), 401, "UNAUTHORIZED");
     clock.advance(60_000);
-    expectProblem(
-      await t.call("GET", "/v1/keys", { token: wrongRootKey(), headers: from("203.0.113.7") }),
-      401,
-      "UNAUTHORIZED",
-    );
+    expectProblem(await adminCall("203.0.113.7"), 401, "UNAUTHORIZED");
   });
 
   it("counts a whole IPv6 /64 as one client", async () => {
-    for (let i = 0; i < THRESHOLD; i++) {
-      await t.call("GET", "/v1/keys", {
-        token: wrongRootKey(),
-        headers: from(`2001:db8:7:7::${i.toString(16)}`),
-      });
-    }
-    expectProblem(
-      await t.call("GET", "/v1/keys", { token: wrongRootKey(), headers: from("2001:db8:7:7:ffff::1") }),
-      429,
-      "RATE_LIMITED",
-    );
+    for (let i = 0; i < THRESHOLD; i++) await adminCall(`2001:db8:7:7::${i.toString(16)}`);
+    expectProblem(await adminCall("2001:db8:7:7:ffff::1"), 429, "RATE_LIMITED");
+    expectProblem(await adminCall("2001:db8:7:8::1"), 401, "UNAUTHORIZED");
   });
 
-  it("counts missing and malformed Authorization headers as failures too", async () => {
+  it("counts missing and malformed Authorization headers on the admin routes as failures too", async () => {
     for (let i = 0; i < THRESHOLD; i++) {
-      await t.call("GET", "/v1/keys", {
+      await t.call("POST", "/v1/admin/workspaces", {
+        body: { name: "x" },
         token: null,
         headers: { ...from("203.0.113.9"), ...(i % 2 ? { authorization: "Basic abc" } : {}) },
       });
     }
-    expectProblem(
-      await t.call("GET", "/v1/keys", { token: null, headers: from("203.0.113.9") }),
-      429,
-      "RATE_LIMITED",
-    );
+    expectProblem(await adminCall("203.0.113.9"), 429, "RATE_LIMITED");
   });
 });
 
@@ -201,23 +174,33 @@ describe("failed authentication against the real server (client address from the
     database?.remove();
   });
 
-  it("answers the 31st failure from 127.0.0.1 with 429 and Retry-After, and still serves the valid root key", async () => {
+  it("answers every wrong root key from 127.0.0.1 with 401, the 31st wrong admin token with 429 and Retry-After, and still serves both valid credentials", async () => {
     database = tempDatabase();
-    const server = await startServer({ dbFile: database.file });
+    const server = await startServer({ dbFile: database.file, env: { KEYMINT_ADMIN_TOKEN: ADMIN_TOKEN } });
     const rootKey = server.bootstrapRootKey ?? "";
-    const wrong = secretChanged(rootKey);
-    const statuses: number[] = [];
-    for (let i = 0; i <= THRESHOLD; i++) {
-      const response = await fetch(`${server.url}/v1/keyspaces`, {
-        headers: { authorization: `Bearer ${wrong}` },
+    const status = async (path: string, token: string, init: RequestInit = {}) => {
+      const response = await fetch(`${server.url}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       });
       await response.arrayBuffer();
-      statuses.push(response.status);
-    }
-    expect(statuses).toEqual([...Array<number>(THRESHOLD).fill(401), 429]);
+      return response.status;
+    };
+    const createWorkspace = { method: "POST", body: JSON.stringify({ name: "x" }) };
 
-    const throttled = await fetch(`${server.url}/v1/keyspaces`, {
-      headers: { authorization: `Bearer ${wrong}` },
+    const rootKeyStatuses: number[] = [];
+    for (let i = 0; i <= 2 * THRESHOLD; i++)
+      rootKeyStatuses.push(await status("/v1/keyspaces", secretChanged(rootKey)));
+    expect(new Set(rootKeyStatuses)).toEqual(new Set([401]));
+
+    const adminStatuses: number[] = [];
+    for (let i = 0; i <= THRESHOLD; i++)
+      adminStatuses.push(await status("/v1/admin/workspaces", "wrong-admin-token-000000", createWorkspace));
+    expect(adminStatuses).toEqual([...Array<number>(THRESHOLD).fill(401), 429]);
+
+    const throttled = await fetch(`${server.url}/v1/admin/workspaces`, {
+      ...createWorkspace,
+      headers: { authorization: "Bearer wrong-admin-token-000000", "content-type": "application/json" },
     });
     expect(throttled.status).toBe(429);
     expect(throttled.headers.get("content-type")).toBe("application/problem+json");
@@ -225,10 +208,8 @@ describe("failed authentication against the real server (client address from the
     expect(Number(throttled.headers.get("retry-after"))).toBeLessThanOrEqual(60);
     expect(await throttled.json()).toMatchObject({ status: 429, code: "RATE_LIMITED" });
 
-    const valid = await fetch(`${server.url}/v1/keyspaces`, {
-      headers: { authorization: `Bearer ${rootKey}` },
-    });
-    expect(valid.status).toBe(200);
+    expect(await status("/v1/keyspaces", rootKey)).toBe(200);
+    expect(await status("/v1/admin/workspaces", ADMIN_TOKEN, createWorkspace)).toBe(201);
   });
 });
 

@@ -161,7 +161,7 @@ describe("GET /metrics", () => {
       }
     });
 
-    it("asks for a Bearer token on a 401, and throttles a client guessing it (429) as for root keys", async () => {
+    it("asks for a Bearer token on a 401, and throttles a client guessing it (429) as for the admin token", async () => {
       const wrong = { authorization: "Bearer metrics-token-0123456789abcdeX" };
       const first = await secured.call("GET", "/metrics", { token: null, headers: wrong });
       expect(first.status).toBe(401);

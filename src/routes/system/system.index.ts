@@ -21,7 +21,7 @@ export function systemRouter(deps: AppDeps) {
       if (token !== undefined && !secretEquals(bearerToken(c.req.header("authorization")) ?? "", token)) {
         const detail = "Send the metrics token as Authorization: Bearer <token>.";
         // Throttled per client as root keys and the admin token are: the token is guessed no faster.
-        throw authenticationFailure(deps.authThrottle, c.get("clientIp"), deps.clock.now(), detail);
+        throw authenticationFailure(deps.tokenThrottle, c.get("clientIp"), deps.clock.now(), detail);
       }
       const body = await deps.metrics.registry.metrics();
       return c.text(body, 200, { "content-type": deps.metrics.registry.contentType });
