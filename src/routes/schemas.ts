@@ -59,8 +59,12 @@ export const Scope = z
   .string()
   .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "must be 1 to 64 of A-Z a-z 0-9 _ . : -")
   .openapi({ example: "documents:read" });
-/** Scopes a verify asks for. */
-export const Scopes = z.array(Scope).max(100);
+/**
+ * Scopes a verify asks for: any strings (the body's 64 KiB bounds them). Each is matched exactly against
+ * the key's own, so one a key could never hold (`docs:*`, `*`, "") is INSUFFICIENT_SCOPES, not a 400:
+ * §5 answers every well-formed request 200, and "no wildcards" (§3) means a wildcard matches nothing.
+ */
+export const RequestedScopes = z.array(z.string());
 /** A key's own scopes (and a keyspace's defaults), shown on every read: 64 characters can hold a key. */
 export const StoredScopes = z
   .array(Scope.refine((scope) => !holdsKey(scope), NO_KEY))

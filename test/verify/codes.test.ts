@@ -82,6 +82,19 @@ describe("POST /v1/keys/verify: the codes", () => {
         "INSUFFICIENT_SCOPES",
       );
     });
+
+    it("answers INSUFFICIENT_SCOPES, not 400, for requested scopes no key can hold: no wildcards", async () => {
+      const created = await keyWith(t, { scopes: ["read", "write"] });
+      const neverHeld = [["*"], ["re*"], ["read", "write:*"], [""], ["r".repeat(65)], ["read write"]];
+      neverHeld.push(Array.from({ length: 101 }, (_, i) => (i % 2 ? "read" : `s${i}`)));
+      for (const scopes of neverHeld) {
+        const response = await t.call("POST", "/v1/keys/verify", { body: { key: created.key, scopes } });
+        expect(response.status, JSON.stringify(scopes)).toBe(200);
+        expect(response.body).toMatchObject({ valid: false, code: "INSUFFICIENT_SCOPES", keyId: created.id });
+      }
+      const repeated = Array.from({ length: 150 }, () => "read");
+      expect((await verify(t, { key: created.key, scopes: repeated })).code).toBe("VALID");
+    });
   });
 
   describe("NOT_FOUND, with nothing but valid and code", () => {

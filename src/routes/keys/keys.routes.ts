@@ -22,7 +22,7 @@ import {
   Ratelimit,
   Refill,
   Remaining,
-  Scopes,
+  RequestedScopes,
   StoredScopes,
   UsageBucket,
   VerifyResult,
@@ -169,7 +169,9 @@ export const VerifyBody = z.strictObject({
   // No length limit of its own (the body's 64 KiB is one): a string of any length that is not a key is
   // NOT_FOUND, as §5 answers every well-formed request 200, and isValidKey refuses a long one first.
   key: z.string().openapi({ example: "dm_live_4fJ9kQ2mXa1Bq8ZrT3vLw0YpN6cHs2KdF9gJm4XbR7tE3ighly" }),
-  scopes: Scopes.optional().openapi({ description: "Scopes the key must all hold." }),
+  scopes: RequestedScopes.optional().openapi({
+    description: "Scopes the key must all hold, each matched exactly (a wildcard matches nothing).",
+  }),
   cost: z.number().int().min(0).max(1000).default(1).openapi({ description: "Credits to spend." }),
 });
 
