@@ -55,6 +55,11 @@ const KEY_ANYWHERE = new RegExp(SECRET_SCANNER_REGEX.source.replaceAll("\\b", ""
 // with both is taken for a digest, so such an id is still echoed as the contract asks.
 const HEX_RUN = /[0-9a-fA-F]{64,}/g;
 const looksLikeDigest = (run: string) => /[0-9]/.test(run) && /[a-fA-F]/.test(run);
+
+/** Whether `text` holds a run of hex that would be taken for a SHA-256 digest (see HEX_RUN). */
+export function holdsDigest(text: string): boolean {
+  return (text.match(HEX_RUN) ?? []).some(looksLikeDigest);
+}
 // Stops at quotes and backslashes, so scrubbing a serialized JSON line keeps it valid JSON.
 const ARGON2_HASH = /\$argon2[a-z]*\$[^\s"'\\]+/g;
 
@@ -66,14 +71,22 @@ export function scrubSecrets(text: string): string {
     .replace(HEX_RUN, (run) => (looksLikeDigest(run) ? "[redacted hash]" : run));
 }
 
+/** This deployment's admin and metrics tokens, those that are set. */
+export function configuredTokens(config: {
+  KEYMINT_ADMIN_TOKEN?: string | undefined;
+  KEYMINT_METRICS_TOKEN?: string | undefined;
+}): string[] {
+  return [config.KEYMINT_ADMIN_TOKEN, config.KEYMINT_METRICS_TOKEN].filter(
+    (token): token is string => token !== undefined,
+  );
+}
+
 /** scrubSecrets, and this deployment's tokens too: for text a client may see or a log keeps. */
 export function secretScrubber(config: {
   KEYMINT_ADMIN_TOKEN?: string | undefined;
   KEYMINT_METRICS_TOKEN?: string | undefined;
 }): (text: string) => string {
-  const tokens = [config.KEYMINT_ADMIN_TOKEN, config.KEYMINT_METRICS_TOKEN].filter(
-    (token): token is string => token !== undefined,
-  );
+  const tokens = configuredTokens(config);
   return (text) => {
     let clean = scrubSecrets(text);
     for (const token of tokens) clean = clean.replaceAll(token, "[redacted token]");

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Config } from "../config.js";
-import { secretScrubber } from "./logger.js";
+import { holdsKey } from "../keys/format.js";
+import { configuredTokens, holdsDigest } from "./logger.js";
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -10,13 +11,18 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * (contract: at most 128 chars of `[A-Za-z0-9._:-]`), else a fresh UUID. A request id is repeated in
  * headers, problem bodies, audit events and log lines, so one that holds a key, a hash or one of this
  * deployment's tokens anywhere in it is replaced too: "no secret in any response" wins over "echo the
- * client's id".
+ * client's id". A key is one with a valid checksum: `order_` and 50 letters and digits is echoed, as
+ * any sane id, since a string that fails the checksum is no key (contract §1).
  */
 export function requestIdPolicy(
   config: Pick<Config, "KEYMINT_ADMIN_TOKEN" | "KEYMINT_METRICS_TOKEN">,
 ): (given: string | undefined) => string {
-  const scrub = secretScrubber(config);
-  const mayEcho = (id: string) => SANE_REQUEST_ID.test(id) && scrub(id) === id;
+  const tokens = configuredTokens(config);
+  const mayEcho = (id: string) =>
+    SANE_REQUEST_ID.test(id) &&
+    !holdsKey(id) &&
+    !holdsDigest(id) &&
+    !tokens.some((token) => id.includes(token));
   return (given) => (given !== undefined && mayEcho(given) ? given : randomUUID());
 }
 

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { checksumOf } from "../../src/keys/format.js";
 import { sha256Hex } from "../../src/keys/hash.js";
 import {
   ADMIN_TOKEN,
@@ -289,6 +290,23 @@ describe("leak-proofing", () => {
     }
     const ordinary = await call("GET", "/v1/keys", { headers: { "x-request-id": "req-2026.11.27:0001" } });
     expect(ordinary.headers.get("x-request-id")).toBe("req-2026.11.27:0001");
+    await expectNoLeaks();
+  });
+
+  it("echoes a key-shaped request id whose checksum fails (no key, contract §1), and replaces one whose checksum holds", async () => {
+    const body = `order_${"0123456789".repeat(4)}${"ABCDEFGHIJ"}`;
+    const keyShaped = [body, `x_${"A".repeat(50)}`, `test_${"aB3".repeat(20)}`];
+    for (const id of keyShaped) {
+      const response = await call("GET", "/v1/keys", { headers: { "x-request-id": id } });
+      expect(response.headers.get("x-request-id"), id).toBe(id);
+    }
+    // The same shape with a checksum that holds is a key, issued or not.
+    const head = `order_${"0123456789".repeat(4)}ABCD`;
+    const key = `${head}${checksumOf(head)}`;
+    const replaced = await call("GET", "/v1/keys", { headers: { "x-request-id": key } });
+    expect(replaced.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    requestLinesWritten(t);
+    expect(t.logs.join("\n")).not.toContain(key);
     await expectNoLeaks();
   });
 });
