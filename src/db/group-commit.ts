@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { isStorageFailure } from "./storage-failure.js";
 
 interface PendingWrite {
   write: () => unknown;
@@ -7,16 +8,6 @@ interface PendingWrite {
 }
 
 type Outcome = { value: unknown } | { error: unknown };
-
-// SQLite's result codes for a database it cannot write: a full disk, an I/O error, a file made
-// read-only or unreadable, a damaged file. Not SQLITE_BUSY (another writer, gone in a moment) nor a
-// constraint (a write refused for its content).
-const STORAGE_FAILURE = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|CORRUPT|NOTADB|PERM)/;
-
-function isStorageFailure(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && STORAGE_FAILURE.test(code);
-}
 
 /**
  * Group commit for the writes of the API. With synchronous=FULL every commit is an fsync, and

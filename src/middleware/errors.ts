@@ -1,6 +1,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "../context.js";
+import { isStorageFailure } from "../db/storage-failure.js";
 import type { AppDeps } from "../deps.js";
 import { ClientGone } from "../keys/argon2-queue.js";
 import { ApiError, type ErrorCode, problemOf } from "../lib/errors.js";
@@ -92,6 +93,17 @@ export function errorAnswers(deps: Pick<AppDeps, "config" | "logger">) {
       },
       "request failed",
     );
+    // A full disk, an I/O error, a read-only file: the request wrote nothing and may succeed once the
+    // operator has made room, as /readyz (503 meanwhile) will tell. Not a bug of the server's: 503.
+    if (isStorageFailure(error)) {
+      const detail =
+        "The database cannot take writes now (full disk, I/O error or read-only file); nothing was written.";
+      return problemAnswer(
+        new ApiError("UNAVAILABLE", detail, undefined, { "retry-after": "10" }),
+        requestId,
+        scrub,
+      );
+    }
     return problemAnswer(new ApiError("INTERNAL", "An unexpected error occurred."), requestId, scrub);
   };
 }

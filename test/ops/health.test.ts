@@ -68,7 +68,11 @@ describe("GET /healthz and GET /readyz", () => {
     expect((await create("before")).status).toBe(201);
     // The database answers reads but refuses every write (SQLITE_READONLY), as on a full disk.
     t.db.$client.pragma("query_only = ON");
-    expect((await create("during")).status).toBe(500);
+    const refused = await create("during");
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({ status: 503, code: "UNAVAILABLE" });
+    expect(refused.headers.get("retry-after")).toBe("10");
+    expect(refused.text).not.toMatch(/SQLITE|readonly/i);
     expect(await get(t.app, "/readyz")).toMatchObject({ status: 503, body: { code: "UNAVAILABLE" } });
     expect(await get(t.app, "/healthz")).toMatchObject({ status: 200, body: OK });
     t.db.$client.pragma("query_only = OFF");
@@ -124,7 +128,7 @@ describe("GET /readyz on a full disk", () => {
       const response = await t.call("POST", "/v1/keys", {
         body: { keyspaceId: keyspace.id, meta: { pad: "y".repeat(3000) } },
       });
-      failed = response.status === 500;
+      failed = response.status === 503;
     }
     expect(failed, "a create should have failed on the full database").toBe(true);
     expect(await get(t.app, "/readyz")).toMatchObject({ status: 503, body: { code: "UNAVAILABLE" } });

@@ -20,7 +20,7 @@ export function systemRouter(deps: AppDeps) {
       const token = deps.config.KEYMINT_METRICS_TOKEN;
       if (token !== undefined && !secretEquals(bearerToken(c.req.header("authorization")) ?? "", token)) {
         const detail = "Send the metrics token as Authorization: Bearer <token>.";
-        // Throttled per client as root keys and the admin token are: the token is guessed no faster.
+        // Throttled per client as the admin token is: an operator-chosen token is guessed no faster.
         throw authenticationFailure(deps.tokenThrottle, c.get("clientIp"), deps.clock.now(), detail);
       }
       const body = await deps.metrics.registry.metrics();
