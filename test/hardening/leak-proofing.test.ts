@@ -299,6 +299,8 @@ describe("leak-proofing", () => {
     for (const id of keyShaped) {
       const response = await call("GET", "/v1/keys", { headers: { "x-request-id": id } });
       expect(response.headers.get("x-request-id"), id).toBe(id);
+      const problem = await call("GET", "/v1/keys/key_nope", { headers: { "x-request-id": id } });
+      expect(problem.body).toMatchObject({ status: 404, requestId: id });
     }
     // The same shape with a checksum that holds is a key, issued or not.
     const head = `order_${"0123456789".repeat(4)}ABCD`;
