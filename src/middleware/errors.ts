@@ -93,11 +93,11 @@ export function errorAnswers(deps: Pick<AppDeps, "config" | "logger">) {
       },
       "request failed",
     );
-    // A full disk, an I/O error, a read-only file: the request wrote nothing and may succeed once the
-    // operator has made room, as /readyz (503 meanwhile) will tell. Not a bug of the server's: 503.
+    // A full disk, an I/O error, a read-only or damaged file: the request wrote nothing and may succeed
+    // once the operator has seen to the storage, as /readyz (503 meanwhile) will tell. Not a bug: 503.
     if (isStorageFailure(error)) {
       const detail =
-        "The database cannot take writes now (full disk, I/O error or read-only file); nothing was written.";
+        "The database is not usable now (full disk, I/O error, read-only or damaged file); nothing was written.";
       return problemAnswer(
         new ApiError("UNAVAILABLE", detail, undefined, { "retry-after": "10" }),
         requestId,

@@ -11,7 +11,7 @@ import {
   type TestApp,
 } from "../helpers.js";
 import { expectProblem } from "../support/api.js";
-import { startServer, stopAllServers, tempDatabase } from "../support/server-process.js";
+import { callServer, startServer, stopAllServers, tempDatabase } from "../support/server-process.js";
 
 /*
  * Nobody gets in: a wrong root key is always 401 (contract §2; 190 random bits need no throttle), a
@@ -178,15 +178,9 @@ describe("failed authentication against the real server (client address from the
     database = tempDatabase();
     const server = await startServer({ dbFile: database.file, env: { KEYMINT_ADMIN_TOKEN: ADMIN_TOKEN } });
     const rootKey = server.bootstrapRootKey ?? "";
-    const status = async (path: string, token: string, init: RequestInit = {}) => {
-      const response = await fetch(`${server.url}${path}`, {
-        ...init,
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      });
-      await response.arrayBuffer();
-      return response.status;
-    };
-    const createWorkspace = { method: "POST", body: JSON.stringify({ name: "x" }) };
+    const status = async (path: string, token: string, body?: unknown) =>
+      (await callServer(server, token, body === undefined ? "GET" : "POST", path, body)).status;
+    const WRONG_ADMIN_TOKEN = "wrong-admin-token-000000";
 
     const rootKeyStatuses: number[] = [];
     for (let i = 0; i <= 2 * THRESHOLD; i++)
@@ -195,12 +189,14 @@ describe("failed authentication against the real server (client address from the
 
     const adminStatuses: number[] = [];
     for (let i = 0; i <= THRESHOLD; i++)
-      adminStatuses.push(await status("/v1/admin/workspaces", "wrong-admin-token-000000", createWorkspace));
+      adminStatuses.push(await status("/v1/admin/workspaces", WRONG_ADMIN_TOKEN, { name: "x" }));
     expect(adminStatuses).toEqual([...Array<number>(THRESHOLD).fill(401), 429]);
 
+    // Fetched here rather than through callServer: its headers are read too.
     const throttled = await fetch(`${server.url}/v1/admin/workspaces`, {
-      ...createWorkspace,
-      headers: { authorization: "Bearer wrong-admin-token-000000", "content-type": "application/json" },
+      method: "POST",
+      body: JSON.stringify({ name: "x" }),
+      headers: { authorization: `Bearer ${WRONG_ADMIN_TOKEN}`, "content-type": "application/json" },
     });
     expect(throttled.status).toBe(429);
     expect(throttled.headers.get("content-type")).toBe("application/problem+json");
@@ -209,7 +205,7 @@ describe("failed authentication against the real server (client address from the
     expect(await throttled.json()).toMatchObject({ status: 429, code: "RATE_LIMITED" });
 
     expect(await status("/v1/keyspaces", rootKey)).toBe(200);
-    expect(await status("/v1/admin/workspaces", ADMIN_TOKEN, createWorkspace)).toBe(201);
+    expect(await status("/v1/admin/workspaces", ADMIN_TOKEN, { name: "x" })).toBe(201);
   });
 });
 
