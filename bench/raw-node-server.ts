@@ -1,5 +1,5 @@
 import { createServer } from "node:http";
-import { DEFAULT_CSP, SECURITY_HEADERS } from "../src/middleware/security-headers.js";
+import { ANSWER_HEADERS } from "../src/middleware/security-headers.js";
 
 /*
  * Below the bare Hono route: node:http alone, doing what bench/baseline-server.ts does (read the
@@ -16,13 +16,7 @@ const response = process.env.BASELINE_RESPONSE ?? '{"valid":true,"code":"VALID"}
 const spinMs = Number(process.env.SPIN_US ?? 0) / 1000;
 const keymintHeaders =
   process.env.KEYMINT_HEADERS === "1"
-    ? [
-        "x-request-id",
-        "5b1e0f4c-3d2a-4f6b-9c8d-7e6f5a4b3c2d",
-        ...SECURITY_HEADERS.flat(),
-        "content-security-policy",
-        DEFAULT_CSP,
-      ]
+    ? ["x-request-id", "5b1e0f4c-3d2a-4f6b-9c8d-7e6f5a4b3c2d", ...ANSWER_HEADERS.flat()]
     : [];
 const contentLength = String(Buffer.byteLength(response));
 

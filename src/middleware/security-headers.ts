@@ -1,13 +1,22 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../context.js";
 
-export const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
+const SECURITY_HEADERS: readonly (readonly [string, string])[] = [
   ["cache-control", "no-store"],
   ["x-content-type-options", "nosniff"],
   ["referrer-policy", "no-referrer"],
   ["x-frame-options", "DENY"],
 ];
-export const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'";
+const DEFAULT_CSP = "default-src 'none'; frame-ancestors 'none'";
+
+/**
+ * What every answer carries but the docs page (which has a CSP of its own): the one list the app, the
+ * verify fast path and the answers to requests that never reach the app all send.
+ */
+export const ANSWER_HEADERS: readonly (readonly [string, string])[] = [
+  ...SECURITY_HEADERS,
+  ["content-security-policy", DEFAULT_CSP],
+];
 
 /**
  * Headers every API response carries. Set by hand rather than with hono/secure-headers: an API that
@@ -23,8 +32,7 @@ export function securityHeaders(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const outgoing = c.env?.outgoing;
     if (outgoing !== undefined) {
-      for (const [name, value] of SECURITY_HEADERS) outgoing.setHeader(name, value);
-      outgoing.setHeader("content-security-policy", DEFAULT_CSP);
+      for (const [name, value] of ANSWER_HEADERS) outgoing.setHeader(name, value);
       return next();
     }
     await next();

@@ -6,7 +6,7 @@ import type { AppDeps } from "../deps.js";
 import { ApiError } from "../lib/errors.js";
 import { bodyTooLarge, MAX_BODY_BYTES, readsBody } from "../middleware/body-limit.js";
 import { errorAnswers } from "../middleware/errors.js";
-import { DEFAULT_CSP, SECURITY_HEADERS } from "../middleware/security-headers.js";
+import { ANSWER_HEADERS } from "../middleware/security-headers.js";
 import { markAnsweredByRefusal } from "../observability/answered-by-refusal.js";
 import { givenRequestId, requestIdPolicy } from "../observability/request-id.js";
 import type { NodeListener } from "./verify-fast-path.js";
@@ -52,8 +52,7 @@ export function unparsableRequests(deps: AppDeps) {
   function withCommonHeaders(requestId: string, own: Record<string, string>): [string, string][] {
     return [
       ["x-request-id", requestId],
-      ...SECURITY_HEADERS.map(([name, value]): [string, string] => [name, value]),
-      ["content-security-policy", DEFAULT_CSP],
+      ...ANSWER_HEADERS.map(([name, value]): [string, string] => [name, value]),
       ...Object.entries(own),
     ];
   }

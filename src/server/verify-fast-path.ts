@@ -8,7 +8,7 @@ import { MAX_BODY_BYTES } from "../middleware/body-limit.js";
 import { corsHeadersWithoutOrigin } from "../middleware/cors.js";
 import { CLIENT_CLOSED_REQUEST, errorAnswers } from "../middleware/errors.js";
 import { isJsonRequestType, jsonBodyRefusal } from "../middleware/json-body.js";
-import { DEFAULT_CSP, SECURITY_HEADERS } from "../middleware/security-headers.js";
+import { ANSWER_HEADERS } from "../middleware/security-headers.js";
 import { answeredByRefusal } from "../observability/answered-by-refusal.js";
 import { givenRequestId, requestIdPolicy } from "../observability/request-id.js";
 import { VerifyBody } from "../routes/keys/keys.routes.js";
@@ -18,7 +18,7 @@ import type { VerifyRequest } from "../verify/verify.js";
 export type NodeListener = (request: IncomingMessage, response: ServerResponse) => unknown;
 
 const VERIFY_PATH = "/v1/keys/verify";
-const FIXED_HEADERS = [...SECURITY_HEADERS.flat(), "content-security-policy", DEFAULT_CSP];
+const FIXED_HEADERS = ANSWER_HEADERS.flat();
 
 /**
  * POST /v1/keys/verify, the one call every product backend makes on every request it serves, answered
