@@ -1,3 +1,5 @@
+import { STATUS_CODES } from "node:http";
+
 export const ERROR_CODES = [
   "BAD_REQUEST",
   "VALIDATION_FAILED",
@@ -51,9 +53,14 @@ export class ApiError extends Error {
     readonly detail: string,
     readonly errors?: FieldError[],
     readonly headers?: Record<string, string>,
+    /**
+     * A status other than the code's, for the few refusals of HTTP itself that no code names (408,
+     * 431): the answer keeps a contract code, and its status and title say what HTTP says.
+     */
+    status?: number,
   ) {
     super(detail);
-    this.status = statusOf(code);
+    this.status = status ?? statusOf(code);
   }
 }
 
@@ -62,10 +69,11 @@ export function statusOf(code: ErrorCode): number {
 }
 
 export function problemOf(error: ApiError, requestId: string): Problem {
-  const [status, title] = STATUS_AND_TITLE[error.code];
+  const [codeStatus, codeTitle] = STATUS_AND_TITLE[error.code];
+  const status = error.status;
   return {
     type: `https://keymint.dev/problems/${error.code.toLowerCase().replaceAll("_", "-")}`,
-    title,
+    title: status === codeStatus ? codeTitle : (STATUS_CODES[status] ?? codeTitle),
     status,
     detail: error.detail,
     code: error.code,

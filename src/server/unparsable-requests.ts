@@ -23,6 +23,24 @@ type NodeSocket = Duplex & {
 /** The method recorded for a request node could not parse far enough to read one. */
 const UNPARSED_METHOD = "UNPARSED";
 
+// Refusals of what node's parser could not read. No contract code is a 408 or a 431: they carry
+// BAD_REQUEST, with the status HTTP gives them (RFC 9110 §15.5.9, RFC 6585 §5), as node answers them.
+const NOT_HTTP = new ApiError("BAD_REQUEST", "The request is not valid HTTP/1.1.");
+const HEADERS_TOO_LARGE = new ApiError(
+  "BAD_REQUEST",
+  "The request's headers are too large: at most 16 KiB.",
+  undefined,
+  undefined,
+  431,
+);
+const REQUEST_TIMEOUT = new ApiError(
+  "BAD_REQUEST",
+  "The request did not arrive in time: its headers within 60 s, all of it within 300 s.",
+  undefined,
+  undefined,
+  408,
+);
+
 /**
  * Answers for the requests that never reach the app, with what every other answer has (contract §6,
  * §8): a problem+json body, an x-request-id, the security headers, a log line and the metrics.
@@ -30,7 +48,7 @@ const UNPARSED_METHOD = "UNPARSED";
  * - `requestErrorHandler`: @hono/node-server's errorHandler. The adapter cannot build a URL from the
  *   request's target or Host header (`Host: a b`) and would answer a bare 400 itself.
  * - `answerClientErrors`: node's own HTTP parser refused the bytes (a malformed request line, headers
- *   over 16 KiB) and would write a bare 400 or 431 and close.
+ *   over 16 KiB, a request that took too long to arrive) and would write a bare 400, 408 or 431 and close.
  * - `refusingBadHeaders`: an HTTP/1.1 request without a Host header, which node would answer a bare
  *   400, and a request with two, a transfer coding other than chunked, or a request line that says
  *   HTTP/2.0 or 0.9, which node would serve.
@@ -61,11 +79,9 @@ export function unparsableRequests(deps: AppDeps) {
     deps.requestLog.record({ requestId, method, route: "unmatched", status, durationMs: 0 });
   }
 
-  /** The problem answer for `error` (an ApiError, or any other error as a 500), recorded as requests are. */
-  function answerFor(error: unknown, method: string, givenRequestId: string | undefined): Answer {
-    const requestId = requestIdFor(givenRequestId);
+  /** The problem answer for `error` (an ApiError, or any other error as a 500). */
+  function problemAnswer(error: unknown, requestId: string): Answer {
     const problem = answerError(error, requestId);
-    recordUnmatched(requestId, method, problem.status);
     return {
       status: problem.status,
       headers: withCommonHeaders(requestId, problem.headers),
@@ -73,15 +89,23 @@ export function unparsableRequests(deps: AppDeps) {
     };
   }
 
+  /** The problem answer for `error`, recorded as requests are. */
+  function answerFor(error: unknown, method: string, givenRequestId: string | undefined): Answer {
+    const requestId = requestIdFor(givenRequestId);
+    const answer = problemAnswer(error, requestId);
+    recordUnmatched(requestId, method, answer.status);
+    return answer;
+  }
+
   /**
-   * Node's 408 for a request that took too long to arrive (no contract code is a 408), with the headers
-   * every answer carries; recorded unless the connection sent nothing (a browser's preconnect, a TCP
-   * health check).
+   * The 408 for a request that took too long to arrive; recorded unless the connection sent nothing
+   * (a browser's preconnect, a TCP health check).
    */
   function timeoutAnswer(bytesRead: number, request: IncomingMessage | undefined): Answer {
     const requestId = requestIdFor(givenRequestId(request));
-    if (bytesRead > 0) recordUnmatched(requestId, request?.method ?? UNPARSED_METHOD, 408);
-    return { status: 408, headers: withCommonHeaders(requestId, {}), body: "" };
+    const answer = problemAnswer(REQUEST_TIMEOUT, requestId);
+    if (bytesRead > 0) recordUnmatched(requestId, request?.method ?? UNPARSED_METHOD, answer.status);
+    return answer;
   }
 
   /**
@@ -278,19 +302,9 @@ export function unparsableRequests(deps: AppDeps) {
 
   /** The bytes of the answer to a request node could not parse. */
   function rawAnswer(error: NodeJS.ErrnoException, bytesRead: number, request?: IncomingMessage): string {
-    const timedOut = error.code === "ERR_HTTP_REQUEST_TIMEOUT";
-    const detail =
-      error.code === "HPE_HEADER_OVERFLOW"
-        ? "The request's headers are too large."
-        : "The request is not valid HTTP/1.1.";
-    const answer = timedOut
-      ? timeoutAnswer(bytesRead, request)
-      : answerFor(
-          new ApiError("BAD_REQUEST", detail),
-          request?.method ?? UNPARSED_METHOD,
-          givenRequestId(request),
-        );
-    return rawBytes(answer);
+    if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") return rawBytes(timeoutAnswer(bytesRead, request));
+    const refusal = error.code === "HPE_HEADER_OVERFLOW" ? HEADERS_TOO_LARGE : NOT_HTTP;
+    return rawBytes(answerFor(refusal, request?.method ?? UNPARSED_METHOD, givenRequestId(request)));
   }
 
   /** An answer as the bytes of an HTTP/1.1 response that closes its connection. */

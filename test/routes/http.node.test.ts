@@ -158,11 +158,6 @@ describe("HTTP over a real Node server", () => {
       "GET /v1/keys HTTP/1.1\r\nhost: a b\r\nx-request-id: bad-host\r\nconnection: close\r\n\r\n",
       "bad-host",
     ],
-    [
-      "headers over 16 KiB",
-      `GET /v1/keys HTTP/1.1\r\nhost: x\r\nx-filler: ${"f".repeat(20_000)}\r\n\r\n`,
-      undefined,
-    ],
     ["a malformed request line", "NOT HTTP AT ALL\r\n\r\n", undefined],
     [
       "an HTTP/1.1 request without a Host header",
@@ -196,6 +191,27 @@ describe("HTTP over a real Node server", () => {
     expect(JSON.parse(body)).toMatchObject({ status: 400, code: "BAD_REQUEST", requestId });
     const line = await requestLineOf(requestId);
     expect(line).toMatchObject({ route: "unmatched", status: 400 });
+  });
+
+  it("answers headers over 16 KiB 431 with a BAD_REQUEST problem, a request id and the secure headers, logged", async () => {
+    const { head, body } = await sendRaw(
+      `GET /v1/keys HTTP/1.1\r\nhost: x\r\nx-filler: ${"f".repeat(20_000)}\r\n\r\n`,
+    );
+    expect(head).toMatch(/^http\/1\.1 431 request header fields too large\r\n/);
+    expect(head).toContain("content-type: application/problem+json");
+    expect(head).toContain("x-content-type-options: nosniff");
+    expect(head).toContain("connection: close");
+    const requestId = /x-request-id: (\S+)/.exec(head)?.[1];
+    expect(JSON.parse(body)).toEqual({
+      type: "https://keymint.dev/problems/bad-request",
+      title: "Request Header Fields Too Large",
+      status: 431,
+      detail: "The request's headers are too large: at most 16 KiB.",
+      code: "BAD_REQUEST",
+      requestId,
+    });
+    const line = await requestLineOf(requestId as string);
+    expect(line).toMatchObject({ method: "UNPARSED", route: "unmatched", status: 431 });
   });
 
   it("serves an HTTP/1.0 request with a chunked body, then closes its connection (its framing is suspect)", async () => {
@@ -343,10 +359,18 @@ describe("HTTP over a real Node server", () => {
         serverSide,
       );
       await closed;
-      expect(received()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
-      expect(received().toLowerCase()).toContain("connection: close");
+      const [head = "", body = ""] = received().split("\r\n\r\n");
+      expect(head).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+      expect(head.toLowerCase()).toContain("connection: close");
+      expect(head.toLowerCase()).toContain("content-type: application/problem+json");
       const requestId = /x-request-id: ([0-9a-f-]{36})\r\n/i.exec(received())?.[1];
       expect(requestId).toBeDefined();
+      expect(JSON.parse(body)).toMatchObject({
+        title: "Request Timeout",
+        status: 408,
+        code: "BAD_REQUEST",
+        requestId,
+      });
       requestLinesWritten(t);
       expect(t.logs.some((line) => line.includes(`"requestId":"${requestId}"`))).toBe(logged);
     },
