@@ -5,6 +5,7 @@ import { migrateDatabase } from "./migrate.js";
 /** Opens and migrates KEYMINT_DB; a failure names the setting, as a bad setting must (contract §7). */
 export function openConfiguredDatabase(file: string): Db {
   try {
+    refuseAnotherApplicationsDatabase(file);
     const db = openDatabase(file);
     migrateDatabase(db);
     return db;
@@ -33,6 +34,34 @@ export function openConfiguredDatabaseToRead(file: string): Db {
     throw new Error(`KEYMINT_DB=${file}: ${databaseFailure(file, error)}`);
   }
 }
+
+/**
+ * Refuses a SQLite file that holds tables but was never migrated by KeyMint: another application's
+ * database, named by mistake, would otherwise get KeyMint's tables, a bootstrap root key and WAL mode.
+ * Read without changing it, before openDatabase sets its pragmas. A new or empty file passes.
+ */
+function refuseAnotherApplicationsDatabase(file: string): void {
+  if (file === ":memory:" || !existsSync(file) || isDirectory(file) || statSync(file).size === 0) return;
+  const db = openExistingDatabaseToRead(file);
+  try {
+    const tables = db.$client
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+      )
+      .pluck()
+      .all() as string[];
+    if (tables.length === 0 || tables.includes(MIGRATIONS_TABLE)) return;
+    const named = tables.slice(0, 3).join(", ") + (tables.length > 3 ? ", …" : "");
+    throw new Error(
+      `is not a KeyMint database (it holds other tables: ${named}); name a new file or a KeyMint database`,
+    );
+  } finally {
+    db.$client.close();
+  }
+}
+
+/** The table in which drizzle's migrator records what it applied: every KeyMint database has it. */
+const MIGRATIONS_TABLE = "__drizzle_migrations";
 
 function databaseFailure(file: string, error: unknown): string {
   if (isDirectory(file)) return "is a directory; name a database file, e.g. keymint.db inside it";

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { dirname, join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   callServer,
@@ -86,6 +87,15 @@ describe("start-up failures", () => {
       server.stdout().indexOf('"msg":"KeyMint listening"'),
     );
     expect((await callServer(server, rootKey, "GET", "/v1/keyspaces")).status).toBe(200);
+    // Contract §7: workspace `default`, and a root key with `*`.
+    const rootKeys = await callServer(server, rootKey, "GET", "/v1/root-keys");
+    expect(rootKeys.body.data).toMatchObject([
+      { permissions: ["*"], ownerId: null, last4: rootKey.slice(-4) },
+    ]);
+    const stored = new Database(database.file, { readonly: true });
+    const workspaces = stored.prepare("SELECT id, name FROM workspaces").all();
+    stored.close();
+    expect(workspaces).toStrictEqual([{ id: rootKeys.body.data[0].workspaceId, name: "default" }]);
   });
 
   it("names KEYMINT_DB and the reason when the database path is a directory or lies under a file", async () => {
@@ -106,5 +116,29 @@ describe("start-up failures", () => {
       stdout: "",
       stderr: `KeyMint failed to start: KEYMINT_DB=${join(file, "keymint.db")}: cannot create its directory ${file}: a file is in the way\n`,
     });
+  });
+
+  it("refuses another application's SQLite database, naming KEYMINT_DB, and leaves it as it was", async () => {
+    const foreign = new Database(database.file);
+    foreign.exec(
+      "CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER); INSERT INTO orders VALUES (1, 42);",
+    );
+    foreign.close();
+    const run = await runToExit({ KEYMINT_DB: database.file, PORT: "0", HOST: "127.0.0.1" });
+    expect(run).toStrictEqual({
+      code: 1,
+      stdout: "",
+      stderr: `KeyMint failed to start: KEYMINT_DB=${database.file}: is not a KeyMint database (it holds other tables: orders); name a new file or a KeyMint database\n`,
+    });
+    const after = new Database(database.file, { readonly: true });
+    expect(after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()).toEqual([
+      "orders",
+    ]);
+    expect(after.pragma("journal_mode", { simple: true })).toBe("delete");
+    after.close();
+    // An empty file is a new database, as is no file at all.
+    writeFileSync(database.file, "");
+    const server = await startServer({ dbFile: database.file });
+    expect(server.bootstrapRootKey).not.toBeNull();
   });
 });

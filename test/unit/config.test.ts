@@ -115,7 +115,7 @@ describe("loadConfig: KEYMINT_CACHE_MAX", () => {
     expect(loadConfig({ KEYMINT_CACHE_MAX: "10000000" }).KEYMINT_CACHE_MAX).toBe(10_000_000);
     for (const value of ["10000001", "50000000"]) {
       expect(configError({ KEYMINT_CACHE_MAX: value }), value).toBe(
-        "Invalid configuration:\n  KEYMINT_CACHE_MAX: must be at most 10000000: the cache reserves about 50 bytes per entry at start-up, before any key is cached (0.5 GB at the limit)",
+        "Invalid configuration:\n  KEYMINT_CACHE_MAX: must be at most 10000000: the cache reserves about 35 bytes per entry at start-up, before any key is cached (about 350 MB at the limit)",
       );
     }
   });
