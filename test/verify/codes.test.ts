@@ -11,7 +11,8 @@ import {
   type TestApp,
   verify,
 } from "../helpers.js";
-import { createRootKey, createWorkspace } from "../support/api.js";
+import { createRootKey, createWorkspace, expectValidationErrors } from "../support/api.js";
+import { sample } from "../support/ops.js";
 import { iso, keyWith, T0 } from "../support/verify.js";
 
 const NOT_FOUND = { valid: false, code: "NOT_FOUND" };
@@ -191,6 +192,57 @@ describe("POST /v1/keys/verify: the codes", () => {
       expect(await verify(t, { key: unowned.key }, boundRootKey.key)).toStrictEqual(NOT_FOUND);
     });
 
+    it("answers another workspace's or owner's key NOT_FOUND whatever state it is in (NOT_FOUND comes first)", async () => {
+      const other = await createWorkspace(t);
+      const otherKeyspace = await createKeyspace(t, {}, other.rootKey);
+      const boundRootKey = await createRootKey(t, ["keys:verify"], { ownerId: "user_1" });
+      const theirs = (fields: Record<string, unknown>) =>
+        createKey(t, { keyspaceId: otherKeyspace.id, ...fields }, other.rootKey);
+      const revoked = await theirs({});
+      expect(
+        (await t.call("POST", `/v1/keys/${revoked.id}/revoke`, { body: {}, token: other.rootKey })).status,
+      ).toBe(200);
+      const states = {
+        revoked,
+        disabled: await theirs({ enabled: false }),
+        expired: await theirs({ expiresAt: iso(T0 + 1_000) }),
+        scoped: await theirs({ scopes: ["read"] }),
+        spent: await theirs({ scopes: ["write"], remaining: 0 }),
+      };
+      const anotherOwners = {
+        revoked: await keyWith(t, { ownerId: "user_2" }),
+        disabled: await keyWith(t, { ownerId: "user_2", enabled: false }),
+        expired: await keyWith(t, { ownerId: "user_2", expiresAt: iso(T0 + 1_000) }),
+      };
+      expect((await t.call("POST", `/v1/keys/${anotherOwners.revoked.id}/revoke`, { body: {} })).status).toBe(
+        200,
+      );
+      clock.advance(2_000);
+      for (const key of Object.values(states)) {
+        expect(await verify(t, { key: key.key, scopes: ["write"], cost: 5 })).toStrictEqual(NOT_FOUND);
+      }
+      for (const key of Object.values(anotherOwners)) {
+        expect(await verify(t, { key: key.key }, boundRootKey.key)).toStrictEqual(NOT_FOUND);
+      }
+      // Their own callers see each state.
+      const own = await Promise.all(
+        Object.values(states).map((key) =>
+          verify(t, { key: key.key, scopes: ["write"], cost: 5 }, other.rootKey),
+        ),
+      );
+      expect(own.map((result) => result.code)).toEqual([
+        "REVOKED",
+        "DISABLED",
+        "EXPIRED",
+        "INSUFFICIENT_SCOPES",
+        "USAGE_EXCEEDED",
+      ]);
+      const workspaceWide = await Promise.all(
+        Object.values(anotherOwners).map((key) => verify(t, { key: key.key })),
+      );
+      expect(workspaceWide.map((result) => result.code)).toEqual(["REVOKED", "DISABLED", "EXPIRED"]);
+    });
+
     it("does not count a refused key's usage for a caller that may not see it", async () => {
       const otherRootKey = (await createWorkspace(t)).rootKey;
       const ours = await keyWith(t);
@@ -344,10 +396,30 @@ describe("POST /v1/keys/verify: the codes", () => {
     it("returns 400 for unknown fields and never echoes the key", async () => {
       const created = await keyWith(t);
       const response = await t.call("POST", "/v1/keys/verify", { body: { key: created.key, cots: 2 } });
-      expect(response.status).toBe(400);
-      expect(response.body.code).toBe("VALIDATION_FAILED");
+      expectValidationErrors(response, ["cots"]);
       expect(response.text).not.toContain(created.key);
     });
+
+    it.each([
+      ["no key", {}, ["key"]],
+      ["a key that is not a string", { key: 42 }, ["key"]],
+      ["a cost over 1000", { key: "x", cost: 1001 }, ["cost"]],
+      ["a negative cost", { key: "x", cost: -1 }, ["cost"]],
+      ["a fractional cost", { key: "x", cost: 1.5 }, ["cost"]],
+      ["scopes that are not an array", { key: "x", scopes: "read" }, ["scopes"]],
+      [
+        "a scope that is not a string, and a bad cost",
+        { key: "x", scopes: ["read", 7], cost: "2" },
+        ["scopes.1", "cost"],
+      ],
+    ])(
+      "returns 400 VALIDATION_FAILED for %s, one entry per bad field, and counts nothing",
+      async (_, body, paths) => {
+        expectValidationErrors(await t.call("POST", "/v1/keys/verify", { body }), paths);
+        const metrics = await (await t.app.request("/metrics")).text();
+        expect(sample(metrics, "keymint_verifications_total", { code: "NOT_FOUND" })).toBe(0);
+      },
+    );
   });
 });
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createKey, createKeyspace, createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
-import { createWorkspace } from "../support/api.js";
+import { createWorkspace, expectValidationErrors } from "../support/api.js";
+import { sample } from "../support/ops.js";
 import { keyWith, totalChanges } from "../support/verify.js";
 
 describe("GET /v1/keys/:id/usage", () => {
@@ -137,11 +138,86 @@ describe("GET /v1/keys/:id/usage", () => {
   });
 
   it("answers 400 when from is not before to, or a time is not ISO 8601", async () => {
-    const equal = await usage("?from=2026-11-27T04:00:00.000Z&to=2026-11-27T04:00:00.000Z");
-    expect(equal.status).toBe(400);
-    expect(equal.body.code).toBe("VALIDATION_FAILED");
-    expect((await usage("?from=yesterday")).status).toBe(400);
-    expect((await usage("?granularity=minute")).status).toBe(400);
+    expectValidationErrors(await usage("?from=2026-11-27T04:00:00.000Z&to=2026-11-27T04:00:00.000Z"), [
+      "from",
+    ]);
+    expectValidationErrors(await usage("?from=2026-11-27T05:00:00.000Z&to=2026-11-27T04:00:00.000Z"), [
+      "from",
+    ]);
+    expectValidationErrors(await usage("?from=yesterday"), ["from"]);
+    expectValidationErrors(await usage("?to=2026-11-27"), ["to"]);
+    expectValidationErrors(await usage("?granularity=minute"), ["granularity"]);
+  });
+
+  it("takes from alone up to now, and to alone back by the default span", async () => {
+    const hours = async (query: string) =>
+      (await usage(query)).body.data.map((bucket: { time: string }) => bucket.time);
+    // now is 2026-11-28T02:00Z
+    expect(await hours("?from=2026-11-27T05:00:00.000Z")).toStrictEqual([
+      "2026-11-27T06:00:00.000Z",
+      "2026-11-28T01:00:00.000Z",
+    ]);
+    expect(await hours("?to=2026-11-28T01:00:00.000Z")).toStrictEqual([
+      "2026-11-27T04:00:00.000Z",
+      "2026-11-27T06:00:00.000Z",
+    ]);
+    expect(await hours("?to=2026-11-28T05:00:00.000Z")).toStrictEqual([
+      "2026-11-27T06:00:00.000Z",
+      "2026-11-28T01:00:00.000Z",
+    ]);
+    expect((await usage("?granularity=day&to=2026-11-28T00:00:00.000Z")).body.data).toStrictEqual([
+      {
+        time: "2026-11-27T00:00:00.000Z",
+        valid: 3,
+        invalid: 1,
+        byCode: { VALID: 3, INSUFFICIENT_SCOPES: 1 },
+      },
+    ]);
+  });
+
+  it("counts every code a found key gets, as the metrics do", async () => {
+    clock.set("2026-11-28T03:00:00.000Z");
+    const counted = await keyWith(t, {
+      scopes: ["read"],
+      remaining: 1,
+      ratelimit: { limit: 1, durationMs: 1_000 },
+    });
+    const codes: string[] = [];
+    const check = async (body: Record<string, unknown> = {}) =>
+      codes.push((await verify(t, { key: counted.key, ...body })).code);
+    await check(); // VALID, the one credit spent
+    await check(); // RATE_LIMITED, in the same second
+    clock.advance(1_000);
+    await check(); // USAGE_EXCEEDED
+    await check({ scopes: ["write"] }); // INSUFFICIENT_SCOPES
+    await t.call("PATCH", `/v1/keys/${counted.id}`, { body: { enabled: false } });
+    await check(); // DISABLED
+    await t.call("PATCH", `/v1/keys/${counted.id}`, {
+      body: { enabled: true, expiresAt: "2026-11-28T03:00:02.000Z" },
+    });
+    clock.advance(1_000);
+    await check(); // EXPIRED
+    await t.call("POST", `/v1/keys/${counted.id}/revoke`);
+    await check(); // REVOKED
+    expect(codes).toEqual([
+      "VALID",
+      "RATE_LIMITED",
+      "USAGE_EXCEEDED",
+      "INSUFFICIENT_SCOPES",
+      "DISABLED",
+      "EXPIRED",
+      "REVOKED",
+    ]);
+    const byCode = Object.fromEntries(codes.filter((code) => code !== "VALID").map((code) => [code, 1]));
+    const response = await t.call("GET", `/v1/keys/${counted.id}/usage`);
+    expect(response.body).toStrictEqual({
+      data: [{ time: "2026-11-28T03:00:00.000Z", valid: 1, invalid: 6, byCode: { VALID: 1, ...byCode } }],
+    });
+    const metrics = await (await t.app.request("/metrics")).text();
+    for (const code of Object.keys(byCode)) {
+      const expected = code === "REVOKED" || code === "INSUFFICIENT_SCOPES" ? 2 : 1; // the beforeEach's too
+      expect(sample(metrics, "keymint_verifications_total", { code }), code).toBe(expected);
+    }
   });
 
   it("answers 404 for another workspace's key and for an unknown key", async () => {

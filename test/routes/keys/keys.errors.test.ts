@@ -50,6 +50,8 @@ describe("keys: create errors", () => {
     ["an empty name", { name: "" }, "name"],
     ["an ownerId over 256 chars", { ownerId: "o".repeat(257) }, "ownerId"],
     ["meta over 4 KiB as JSON", { meta: { m: "x".repeat(4096 - 7) } }, "meta"],
+    // 4 KiB of bytes: "é" is two bytes in UTF-8, so 2,045 of them are 4,097 bytes but 2,052 characters as JSON.
+    ["meta over 4 KiB in UTF-8 bytes", { meta: { m: "é".repeat(2045) } }, "meta"],
     ["meta that is an array", { meta: [1, 2] }, "meta"],
     ["meta that is a string", { meta: "plan=pro" }, "meta"],
     ["101 scopes", { scopes: Array.from({ length: 101 }, (_, i) => `s${i}`) }, "scopes"],
@@ -259,6 +261,27 @@ describe("keys: errors on one key", () => {
       body: { keyspaceId, nmae: "typo", remaining: -5, expiresAt: "soon" },
     });
     expectValidationErrors(response, ["keyspaceId", "nmae", "remaining", "expiresAt"]);
+  });
+
+  it.each([
+    ["meta: null (not a nullable field)", { meta: null }],
+    ["scopes: null", { scopes: null }],
+    ["enabled: null", { enabled: null }],
+    ["a name over 128 chars", { name: "n".repeat(129) }],
+    ["an ownerId over 256 chars", { ownerId: "o".repeat(257) }],
+    ["meta over 4 KiB as JSON", { meta: { m: "x".repeat(4096) } }],
+  ])("answers 400 to a patch with %s, and changes nothing", async (_, body) => {
+    const key = await createKey(t, { keyspaceId, name: "kept", meta: { plan: "pro" }, scopes: ["read"] });
+    const response = await t.call("PATCH", `/v1/keys/${key.id}`, { body });
+    expectValidationErrors(response, Object.keys(body));
+    expect((await t.call("GET", `/v1/keys/${key.id}`)).body).toMatchObject({
+      name: "kept",
+      ownerId: null,
+      meta: { plan: "pro" },
+      scopes: ["read"],
+      enabled: true,
+      updatedAt: key.updatedAt,
+    });
   });
 
   it("answers 400 to remaining: null on a key that keeps a refill (never refilled), and changes nothing", async () => {

@@ -87,6 +87,7 @@ describe("keys: owner-bound root keys", () => {
     ["DELETE", ""],
     ["POST", "/rotate"],
     ["POST", "/revoke"],
+    ["GET", "/usage"],
   ])("answers 404 for %s on another owner's key and on an unowned key", async (method, suffix) => {
     const body = method === "PATCH" ? { name: "hijacked" } : undefined;
     for (const victim of [bobsKey, unowned]) {

@@ -38,13 +38,18 @@ describe("root keys: security", () => {
     expect(explicit.body.ownerId).toBe("alice");
   });
 
-  it("answers 403 when an owner-bound root key creates a root key for another owner", async () => {
+  it.each([
+    ["another owner", "bob"],
+    ["no owner (a workspace-wide key)", null],
+  ])("answers 403 when an owner-bound root key creates a root key for %s", async (_, ownerId) => {
     const alice = await createRootKey(t, ["root_keys:write", "keys:read"], { ownerId: "alice" });
     const response = await t.call("POST", "/v1/root-keys", {
-      body: { name: "child", permissions: ["keys:read"], ownerId: "bob" },
+      body: { name: "child", permissions: ["keys:read"], ownerId },
       token: alice.key,
     });
     expectProblem(response, 403, "FORBIDDEN");
+    const listed = await t.call("GET", "/v1/root-keys");
+    expect(listed.body.data.map((key: { name: string }) => key.name)).not.toContain("child");
   });
 
   it("answers 403 when an owner-bound root key asks for more than it holds", async () => {
