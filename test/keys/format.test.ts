@@ -42,6 +42,19 @@ describe("key format", () => {
     expect(SECRET_SCANNER_REGEX.test(vector.key)).toBe(true);
   });
 
+  // Contract §1, verbatim.
+  const CONTRACT_SCANNER_REGEX = "\\b[a-z][a-z0-9]{0,15}(?:_[a-z0-9]{1,16})?_[0-9A-Za-z]{50}\\b";
+  const sharedContract = new URL("../../../shared/api-contract.md", import.meta.url);
+
+  it("exports the secret-scanner regex exactly as contract §1 writes it", () => {
+    expect(SECRET_SCANNER_REGEX.source).toBe(CONTRACT_SCANNER_REGEX);
+  });
+
+  it.runIf(existsSync(sharedContract))("writes it as ../shared's contract does", () => {
+    const written = /Regex for secret scanners: `([^`]+)`/.exec(readFileSync(sharedContract, "utf8"))?.[1];
+    expect(written).toBe(CONTRACT_SCANNER_REGEX);
+  });
+
   it.each(vectors.invalid)("rejects invalid vector ($why)", (vector) => {
     expect(parseKey(vector.key)).toBeNull();
     expect(isValidKey(vector.key)).toBe(false);

@@ -96,6 +96,30 @@ describe("permissions: every route needs its own", () => {
     `${route.method} ${route.path({ keyspaceId: ":id", keyId: ":id", key: "", rootKeyId: ":id" })}`;
 
   it.each(ROUTES.map((route) => [label(route), route] as const))(
+    "answers 401 to %s with no Authorization header, a malformed one, or a revoked root key, and changes nothing",
+    async (_, route) => {
+      const revoked = await createRootKey(t, [route.permission]);
+      expect((await t.call("POST", `/v1/root-keys/${revoked.id}/revoke`)).status).toBe(200);
+      const before = (await t.call("GET", "/v1/audit-events?limit=100")).body.data.length;
+      const headers: Record<string, string>[] = [
+        {},
+        { authorization: `Basic ${t.rootKey}` },
+        { authorization: `Bearer ${revoked.key}` },
+      ];
+      for (const given of headers) {
+        const response = await t.call(route.method, route.path(fixture), {
+          body: route.body?.(fixture),
+          token: null,
+          headers: given,
+        });
+        expectProblem(response, 401, "UNAUTHORIZED");
+        expect(response.headers.get("www-authenticate")).toBe('Bearer realm="keymint"');
+      }
+      expect((await t.call("GET", "/v1/audit-events?limit=100")).body.data.length).toBe(before);
+    },
+  );
+
+  it.each(ROUTES.map((route) => [label(route), route] as const))(
     "answers 403 to %s for a root key holding every permission but the one it needs, and changes nothing",
     async (_, route) => {
       const others = PERMISSIONS.filter((permission) => permission !== route.permission);

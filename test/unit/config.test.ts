@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { bearerToken } from "../../src/auth/bearer.js";
-import { CACHE_MAX_LIMIT, ConfigError, loadConfig } from "../../src/config.js";
+import { CACHE_MAX_LIMIT, type Config, ConfigError, loadConfig } from "../../src/config.js";
 import { corsForOrigins } from "../../src/middleware/cors.js";
 
 /** The ConfigError message loadConfig throws for `env`, or a failure saying it threw none. */
@@ -190,5 +190,31 @@ describe("loadConfig: KEYMINT_CORS_ORIGINS", () => {
     expect(configError({ KEYMINT_CORS_ORIGINS: ", https://a.com/x" })).toBe(
       `Invalid configuration:\n  KEYMINT_CORS_ORIGINS: "https://a.com/x" ${ORIGIN_RULE}`,
     );
+  });
+});
+
+describe("loadConfig: the other settings of contract §7", () => {
+  it("defaults PORT to 3000, KEYMINT_DB to ./data/keymint.db, the cache to 100,000 keys for 60 s and LOG_LEVEL to info", () => {
+    expect(loadConfig({})).toMatchObject({
+      PORT: 3000,
+      KEYMINT_DB: "./data/keymint.db",
+      KEYMINT_CACHE_MAX: 100_000,
+      KEYMINT_CACHE_TTL_MS: 60_000,
+      LOG_LEVEL: "info",
+    });
+  });
+
+  it.each([
+    ["PORT", ["0", "65535"], ["-1", "65536", "80.5", "http", "3000x"]],
+    ["KEYMINT_CACHE_MAX", ["1"], ["0", "-5", "1e3", "many"]],
+    ["KEYMINT_CACHE_TTL_MS", ["1", "86400000"], ["0", "86400001", "1.5", "60s"]],
+    ["LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"], ["verbose", "INFO!", "30"]],
+  ])("takes the values %s allows and stops at any other, naming it", (name, good, bad) => {
+    for (const value of good) expect(String(loadConfig({ [name]: value })[name as keyof Config])).toBe(value);
+    for (const value of bad) {
+      expect(configError({ [name]: value }), value).toMatch(
+        new RegExp(`^Invalid configuration:\\n {2}${name}: `),
+      );
+    }
   });
 });

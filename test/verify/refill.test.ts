@@ -50,6 +50,21 @@ describe("credits refill at UTC boundaries, lazily", () => {
     expect(await remainingOf(created.id)).toBe(4);
   });
 
+  it("shows the refill on every read after the boundary: list, patch, revoke and rotate answers", async () => {
+    const keys = await Promise.all(
+      [1, 2, 3, 4].map(() => keyWith(t, { name: "before", refill: { amount: 5, interval: "daily" } })),
+    );
+    for (const key of keys) await spendAll(key.key, 5);
+    clock.set("2026-11-28T00:00:00.000Z");
+    const listed = (await t.call("GET", "/v1/keys?limit=10")).body.data;
+    expect(listed.map((key: { remaining: number }) => key.remaining)).toEqual([5, 5, 5, 5]);
+    const [patched, revoked, rotated] = keys;
+    const patch = await t.call("PATCH", `/v1/keys/${patched?.id}`, { body: { name: "after" } });
+    expect(patch.body).toMatchObject({ name: "after", remaining: 5 });
+    expect((await t.call("POST", `/v1/keys/${revoked?.id}/revoke`)).body.remaining).toBe(5);
+    expect((await t.call("POST", `/v1/keys/${rotated?.id}/rotate`)).body.remaining).toBe(5);
+  });
+
   it("resets to the amount rather than adding to what is left", async () => {
     const created = await keyWith(t, { remaining: 100, refill: { amount: 5, interval: "daily" } });
     expect((await verify(t, { key: created.key })).remaining).toBe(99);

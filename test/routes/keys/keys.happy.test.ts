@@ -166,6 +166,30 @@ describe("keys: create", () => {
     expect(latest.body.expiresAt).toBe("9999-12-31T23:59:59.999Z");
   });
 
+  it.each([
+    ["an offset", "2027-01-01T02:00:00+02:00", "2027-01-01T00:00:00.000Z"],
+    ["no milliseconds", "2027-01-01T00:00:00Z", "2027-01-01T00:00:00.000Z"],
+    ["a fraction of a second", "2027-01-01T00:00:00.5Z", "2027-01-01T00:00:00.500Z"],
+  ])("takes an expiresAt with %s and answers it in UTC with milliseconds", async (_, given, answered) => {
+    const keyspace = await createKeyspace(t);
+    const created = await t.call("POST", "/v1/keys", { body: { keyspaceId: keyspace.id, expiresAt: given } });
+    expectStatus(created, 201);
+    expect(created.body.expiresAt).toBe(answered);
+    expect((await t.call("GET", `/v1/keys/${created.body.id}`)).body.expiresAt).toBe(answered);
+    expect((await verify(t, { key: created.body.key })).expiresAt).toBe(answered);
+  });
+
+  it("issues keys under the longest prefix the contract allows, which verify and the scanner regex both take", async () => {
+    const prefix = `a${"b".repeat(15)}_${"c".repeat(16)}`;
+    const keyspace = await createKeyspace(t, { prefix });
+    const created = await createKey(t, { keyspaceId: keyspace.id });
+    expect(created.key).toMatch(new RegExp(`^${prefix}_[0-9A-Za-z]{50}$`));
+    expect(created.start).toBe(`${prefix}_${created.key.slice(prefix.length + 1, prefix.length + 13)}`);
+    expect((await verify(t, { key: created.key })).code).toBe("VALID");
+    const scanner = /\b[a-z][a-z0-9]{0,15}(?:_[a-z0-9]{1,16})?_[0-9A-Za-z]{50}\b/; // contract §1, verbatim
+    expect(scanner.exec(`token=${created.key};`)?.[0]).toBe(created.key);
+  });
+
   it("takes any ratelimit.limit from 1 up (contract §3 sets no maximum), to the largest exact JSON integer", async () => {
     const keyspace = await createKeyspace(t);
     const limit = Number.MAX_SAFE_INTEGER;

@@ -84,6 +84,37 @@ describe("keyspaces: errors", () => {
     expectValidationErrors(response, ["prefix", "defaults.expiresInSeconds"]);
   });
 
+  it("answers 400 for every bad field of a patch, one entry each, and changes nothing", async () => {
+    const created = await t.call("POST", "/v1/keyspaces", {
+      body: { name: "Docs", prefix: uniquePrefix(), defaults: { remaining: 10 } },
+    });
+    const patch = (body: Record<string, unknown>) =>
+      t.call("PATCH", `/v1/keyspaces/${created.body.id}`, { body });
+    expectValidationErrors(
+      await patch({
+        name: "n".repeat(129),
+        defaults: {
+          remaining: -1,
+          refill: { amount: 5, interval: "weekly" },
+          ratelimit: { limit: 0, durationMs: 999 },
+          scopes: ["ok", "no spaces"],
+        },
+      }),
+      [
+        "name",
+        "defaults.remaining",
+        "defaults.refill.interval",
+        "defaults.ratelimit.limit",
+        "defaults.ratelimit.durationMs",
+        "defaults.scopes.1",
+      ],
+    );
+    expectValidationErrors(await patch({ name: "" }), ["name"]);
+    expectValidationErrors(await patch({ name: null }), ["name"]);
+    expectValidationErrors(await patch({ defaults: { remaining: 2 ** 31 + 1 } }), ["defaults.remaining"]);
+    expect((await t.call("GET", `/v1/keyspaces/${created.body.id}`)).body).toStrictEqual(created.body);
+  });
+
   it("answers 404 for an unknown keyspace on get and patch", async () => {
     expectProblem(await t.call("GET", "/v1/keyspaces/ksp_unknown"), 404, "NOT_FOUND");
     expectProblem(
