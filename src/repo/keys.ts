@@ -79,6 +79,21 @@ function toVerifyKeyRow(values: unknown[]): VerifyKeyRow {
  * The balance a rotated-away key spends: its successor's (the pool). A successor deleted since leaves
  * a limited key with none, and an unlimited one unlimited.
  */
+/** Whose keys a write may touch: a workspace's, and for an owner-bound caller one owner's (contract §2). */
+export interface WriteScope {
+  workspaceId: string;
+  ownerId: string | null;
+}
+
+/**
+ * The keys `scope` sees, as a condition of the write itself: the check a service makes before writing
+ * reads the row earlier, and a concurrent PATCH may have moved the key to another owner since.
+ */
+function visibleTo(scope: WriteScope): SQL {
+  const inWorkspace = eq(keys.workspaceId, scope.workspaceId);
+  return scope.ownerId === null ? inWorkspace : (and(inWorkspace, eq(keys.ownerId, scope.ownerId)) as SQL);
+}
+
 function spendableRemaining(
   row: Pick<KeyRow, "remaining">,
   pool: Pick<KeyRow, "remaining"> | undefined,
@@ -231,7 +246,9 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
       if (!row.creditsKeyId) return row;
       const pool = pools.get(row.creditsKeyId);
       const remaining = spendableRemaining(row, pool);
-      if (!pool) return { ...row, remaining };
+      // Its successor was deleted in the grace period: nothing is left to spend, and no refill comes
+      // (verify spends from the successor, which is gone), so none is shown either.
+      if (!pool) return { ...row, remaining, refillAmount: null, refillInterval: null, refilledAt: null };
       return {
         ...row,
         remaining,
@@ -282,6 +299,7 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
      */
     async update(
       id: string,
+      scope: WriteScope,
       changes: KeyChanges,
       audit: NewAuditEvent[],
       carryOverCreditsAt?: number,
@@ -292,36 +310,51 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
           const current = db.select().from(keys).where(eq(keys.id, id)).get();
           if (current) set = { ...changes, remaining: effectiveRemaining(current, carryOverCreditsAt) };
         }
-        const updated = db.update(keys).set(set).where(eq(keys.id, id)).returning().get();
+        const updated = db
+          .update(keys)
+          .set(set)
+          .where(and(eq(keys.id, id), visibleTo(scope)))
+          .returning()
+          .get();
         if (updated) insertAuditEvents(db, audit);
         return updated;
       });
       return row ? withSharedCredits([row])[0] : undefined;
     },
 
-    /** Revokes once: returns null when the key was already revoked (or is gone). */
+    /**
+     * Revokes once: returns null when the key was already revoked, is gone, or is no longer `scope`'s.
+     * The row is answered with the credits it spends, as every read shows it.
+     */
     async revoke(
       id: string,
+      scope: WriteScope,
       at: number,
       reason: string | null,
       audit: NewAuditEvent[],
     ): Promise<KeyRow | null> {
-      return commits.runNow(() => {
+      const revoked = await commits.runNow(() => {
         const updated = db
           .update(keys)
           .set({ revokedAt: at, revokedReason: reason, updatedAt: at })
-          .where(and(eq(keys.id, id), isNull(keys.revokedAt)))
+          .where(and(eq(keys.id, id), visibleTo(scope), isNull(keys.revokedAt)))
           .returning()
           .get();
         if (!updated) return null;
         insertAuditEvents(db, audit);
         return updated;
       });
+      return revoked ? (withSharedCredits([revoked])[0] as KeyRow) : null;
     },
 
-    async delete(id: string, audit: NewAuditEvent[]): Promise<boolean> {
+    /** Deletes the key and its usage; false when it is gone or no longer `scope`'s. */
+    async delete(id: string, scope: WriteScope, audit: NewAuditEvent[]): Promise<boolean> {
       return commits.runNow(() => {
-        const deleted = db.delete(keys).where(eq(keys.id, id)).returning({ id: keys.id }).get();
+        const deleted = db
+          .delete(keys)
+          .where(and(eq(keys.id, id), visibleTo(scope)))
+          .returning({ id: keys.id })
+          .get();
         if (!deleted) return false;
         db.delete(keyUsage).where(eq(keyUsage.keyId, id)).run();
         insertAuditEvents(db, audit);

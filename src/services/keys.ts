@@ -6,7 +6,7 @@ import { generateKey } from "../keys/format.js";
 import { hashKey } from "../keys/hash.js";
 import { asksNoChange } from "../lib/changes.js";
 import { ApiError, notFound } from "../lib/errors.js";
-import { scrubSecrets } from "../observability/logger.js";
+import { secretScrubber } from "../observability/logger.js";
 import type { KeyChanges, KeyStatus } from "../repo/keys.js";
 import { auditEvent } from "./audit.js";
 import { getKeyspace } from "./keyspaces.js";
@@ -211,6 +211,7 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   const fields = Object.keys(input).filter((field) => input[field as keyof KeyFields] !== undefined);
   const updated = await deps.repos.keys.update(
     id,
+    ctx.caller,
     changes,
     [
       auditEvent(ctx.origin, now, {
@@ -235,14 +236,15 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
 }
 
 export async function revokeKey(deps: AppDeps, ctx: ServiceContext, id: string, given: string | null) {
-  // Free text, often written in a hurry ("leaked: <the key>"): a key or hash in it is not stored, so it
-  // is never shown again in the key, its audit event or any answer; a lone surrogate (half an emoji,
-  // cut by a client) becomes U+FFFD, as SQLite would store it anyway. Either way the revocation goes through.
-  const reason = given === null ? null : scrubSecrets(given.toWellFormed());
+  // Free text, often written in a hurry ("leaked: <the key>"): a key, a hash or this deployment's admin
+  // or metrics token in it is not stored, so it is never shown again in the key, its audit event or any
+  // answer; a lone surrogate (half an emoji, cut by a client) becomes U+FFFD, as SQLite would store it
+  // anyway. Either way the revocation goes through.
+  const reason = given === null ? null : secretScrubber(deps.config)(given.toWellFormed());
   const current = await findVisibleKey(deps, ctx.caller, id);
   if (current.revokedAt !== null) return current;
   const now = deps.clock.now();
-  const revoked = await deps.repos.keys.revoke(id, now, reason, [
+  const revoked = await deps.repos.keys.revoke(id, ctx.caller, now, reason, [
     auditEvent(ctx.origin, now, {
       workspaceId: current.workspaceId,
       action: "key.revoke",
@@ -253,14 +255,15 @@ export async function revokeKey(deps: AppDeps, ctx: ServiceContext, id: string, 
     }),
   ]);
   await invalidateKey(deps, id);
-  // Revoked by a concurrent call meanwhile: answer with the first revocation.
+  // Revoked by a concurrent call meanwhile: answer with the first revocation (or 404, if a concurrent
+  // PATCH gave the key to an owner this caller does not see).
   return revoked ? deps.usage.withKeyLastUse(revoked) : findVisibleKey(deps, ctx.caller, id);
 }
 
 export async function deleteKey(deps: AppDeps, ctx: ServiceContext, id: string): Promise<void> {
   const current = await findVisibleKey(deps, ctx.caller, id);
   const now = deps.clock.now();
-  const deleted = await deps.repos.keys.delete(id, [
+  const deleted = await deps.repos.keys.delete(id, ctx.caller, [
     auditEvent(ctx.origin, now, {
       workspaceId: current.workspaceId,
       action: "key.delete",

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import {
   createKey,
   createKeyspace,
@@ -97,6 +97,34 @@ describe("keys: owner-bound root keys", () => {
       expect(still.body).toMatchObject({ name: null, revokedAt: null, replacedById: null });
     }
   });
+
+  it.each([
+    ["PATCH", "", { name: "alice-was-here", enabled: false }],
+    ["POST", "/revoke", { reason: "alice" }],
+    ["DELETE", "", undefined],
+  ])(
+    "answers 404 to %s%s of its key when the workspace moves that key to another owner between the check and the write",
+    async (method, suffix, body) => {
+      const keys = t.deps.repos.keys;
+      const read = keys.findById;
+      // Alice's request reads the key as hers; the move commits before her write runs.
+      vi.spyOn(keys, "findById").mockImplementationOnce(async (id) => {
+        const row = await read(id);
+        expectStatus(await t.call("PATCH", `/v1/keys/${id}`, { body: { ownerId: "bob" } }), 200);
+        return row;
+      });
+      const written = await t.call(method, `/v1/keys/${alicesKey.id}${suffix}`, { body, token: alice.key });
+      expectProblem(written, 404, "NOT_FOUND");
+      expect((await t.call("GET", `/v1/keys/${alicesKey.id}`)).body).toMatchObject({
+        ownerId: "bob",
+        name: null,
+        enabled: true,
+        revokedAt: null,
+      });
+      const trail = (await t.call("GET", `/v1/audit-events?resourceId=${alicesKey.id}`)).body.data;
+      expect(trail.map((event: { action: string }) => event.action)).toEqual(["key.update", "key.create"]);
+    },
+  );
 
   it("manages its own owner's keys", async () => {
     expectStatus(await t.call("GET", `/v1/keys/${alicesKey.id}`, { token: alice.key }), 200);
