@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import type { Context, MiddlewareHandler } from "hono";
 import { type AppEnv, clientHungUp } from "../context.js";
 import type { AppDeps } from "../deps.js";
@@ -39,8 +40,10 @@ export function observeRequests(deps: AppDeps): MiddlewareHandler<AppEnv> {
 
 function clientIp(c: Context<AppEnv>, trustProxy: boolean): string | null {
   if (trustProxy) {
+    // Only an address: whatever else a misconfigured proxy passed on is the client's own text, and
+    // would be stored in audit events (a key pasted there, say) and used as a throttle's key.
     const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
-    if (forwarded) return forwarded;
+    if (forwarded && isIP(forwarded) !== 0) return forwarded;
   }
   return c.env?.incoming?.socket.remoteAddress ?? null;
 }

@@ -337,6 +337,23 @@ describe("secrets a client writes into what KeyMint stores or echoes", () => {
     }
   });
 
+  it("stores a revocation reason without this deployment's admin or metrics token pasted into it", async () => {
+    const withTokens = await createTestApp({ config: { KEYMINT_METRICS_TOKEN: METRICS_TOKEN } });
+    const key = await createKey(withTokens, { keyspaceId: (await createKeyspace(withTokens)).id });
+    const response = await withTokens.call("POST", `/v1/keys/${key.id}/revoke`, {
+      body: { reason: `ops pasted ${ADMIN_TOKEN} and ${METRICS_TOKEN}` },
+    });
+    expect(response.body.revokedReason).toBe("ops pasted [redacted token] and [redacted token]");
+    for (const answer of [
+      response,
+      await withTokens.call("GET", `/v1/keys/${key.id}`),
+      await withTokens.call("GET", `/v1/audit-events?resourceId=${key.id}`),
+    ]) {
+      expect(answer.text).not.toContain(ADMIN_TOKEN);
+      expect(answer.text).not.toContain(METRICS_TOKEN);
+    }
+  });
+
   it("refuses a key written into a field shown on every read: names, ownerIds, meta (400 naming it, nothing stored)", async () => {
     const keyspaceId = (await createKeyspace(t)).id;
     const kept = await createKey(t, { keyspaceId, name: "kept" });

@@ -225,6 +225,39 @@ describe("POST /v1/keys/verify: credits", () => {
       expect(await verify(t, { key: old.key })).toMatchObject({ code: "USAGE_EXCEEDED", remaining: 0 });
     });
 
+    it("shows such a key no refill of its own after a boundary, as verify spends none", async () => {
+      clock.set("2026-11-27T23:00:00.000Z");
+      const old = await keyWith(t, { refill: { amount: 5, interval: "daily" } });
+      const rotated = await t.call("POST", `/v1/keys/${old.id}/rotate`, {
+        body: { gracePeriodSeconds: 172_800 },
+      });
+      expect((await t.call("DELETE", `/v1/keys/${rotated.body.id}`)).status).toBe(204);
+      clock.set("2026-11-28T00:00:01.000Z");
+      const read = (await t.call("GET", `/v1/keys/${old.id}`)).body;
+      expect(read).toMatchObject({ remaining: 0, refill: null });
+      expect((await t.call("GET", "/v1/keys?limit=1")).body.data[0]).toMatchObject({
+        id: old.id,
+        remaining: 0,
+      });
+      expect(await verify(t, { key: old.key })).toMatchObject({ code: "USAGE_EXCEEDED", remaining: 0 });
+    });
+
+    it("answers a revocation of a rotated-away key with the credits it spends, as a read shows them", async () => {
+      const old = await keyWith(t, { remaining: 10, refill: { amount: 10, interval: "daily" } });
+      const rotated = await t.call("POST", `/v1/keys/${old.id}/rotate`, {
+        body: { gracePeriodSeconds: 600 },
+      });
+      expect((await verify(t, { key: rotated.body.key, cost: 7 })).remaining).toBe(3);
+      await t.call("PATCH", `/v1/keys/${rotated.body.id}`, {
+        body: { refill: { amount: 50, interval: "monthly" } },
+      });
+      const revoked = await t.call("POST", `/v1/keys/${old.id}/revoke`);
+      expect(revoked.status).toBe(200);
+      const read = (await t.call("GET", `/v1/keys/${old.id}`)).body;
+      expect(read).toMatchObject({ remaining: 3, refill: { amount: 50, interval: "monthly" } });
+      expect(revoked.body).toStrictEqual(read);
+    });
+
     it("answers VALID without a balance to a verify in flight while its key was made unlimited", async () => {
       const slow = await createKeyspace(t, { hashAlgorithm: "argon2id" });
       const created = await createKey(t, { keyspaceId: slow.id, remaining: 5 });

@@ -214,3 +214,29 @@ describe("audit events: filters and pages", () => {
     expect(second.body.nextCursor).toBeNull();
   });
 });
+
+describe("audit events: the client address behind a trusted proxy", () => {
+  it.each([
+    ["an IPv4 address", "203.0.113.9, 10.0.0.1", "203.0.113.9"],
+    ["an IPv6 address", "2001:db8::1", "2001:db8::1"],
+    [
+      "text that is no address (a key pasted by a client, kept by an appending proxy)",
+      "km_root_x, 10.0.0.1",
+      null,
+    ],
+    ["an address with a port", "203.0.113.9:4711", null],
+  ])(
+    "records the first x-forwarded-for entry when it is %s, else the TCP peer's",
+    async (_, forwarded, ip) => {
+      const t = await createTestApp({ config: { KEYMINT_TRUST_PROXY: true } });
+      const created = await t.call("POST", "/v1/keyspaces", {
+        body: { name: "docs", prefix: "proxied" },
+        headers: { "x-forwarded-for": forwarded },
+      });
+      expectStatus(created, 201);
+      const events = (await t.call("GET", `/v1/audit-events?resourceId=${created.body.id}`)).body.data;
+      // In-process there is no TCP peer: its address reads null.
+      expect(events).toMatchObject([{ action: "keyspace.create", ip }]);
+    },
+  );
+});
