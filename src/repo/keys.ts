@@ -294,26 +294,30 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
     },
 
     /**
-     * Applies `changes`. With `carryOverCreditsAt`, `remaining` becomes the balance as of that time
-     * (a due refill included), read inside the transaction so that no concurrent spend is undone.
+     * Applies `changes` to the key if it is still `scope`'s, and with `unrotated` only if no rotation has
+     * replaced it since the caller read it; undefined otherwise. With `carryOverCreditsAt`, `remaining`
+     * becomes the balance as of that time (a due refill included), read inside the transaction so that
+     * no concurrent spend is undone.
      */
     async update(
       id: string,
       scope: WriteScope,
       changes: KeyChanges,
       audit: NewAuditEvent[],
-      carryOverCreditsAt?: number,
+      guard: { carryOverCreditsAt?: number; unrotated?: boolean } = {},
     ): Promise<KeyRow | undefined> {
       const row = await commits.runNow(() => {
         let set = changes;
-        if (carryOverCreditsAt !== undefined) {
+        if (guard.carryOverCreditsAt !== undefined) {
           const current = db.select().from(keys).where(eq(keys.id, id)).get();
-          if (current) set = { ...changes, remaining: effectiveRemaining(current, carryOverCreditsAt) };
+          if (current) set = { ...changes, remaining: effectiveRemaining(current, guard.carryOverCreditsAt) };
         }
+        const conditions = [eq(keys.id, id), visibleTo(scope)];
+        if (guard.unrotated) conditions.push(isNull(keys.replacedById));
         const updated = db
           .update(keys)
           .set(set)
-          .where(and(eq(keys.id, id), visibleTo(scope)))
+          .where(and(...conditions))
           .returning()
           .get();
         if (updated) insertAuditEvents(db, audit);

@@ -207,6 +207,11 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   }
   // The refill period restarts now: carry over the balance as it stands, refill included.
   const carryOverCredits = changes.remaining === undefined && changes.refilledAt !== undefined;
+  // The checks above on expiry and credits hold for a key that has not been rotated: a rotation that
+  // commits before this write would make them wrong (a life extended past the rotation's, a balance set
+  // where no verify spends it), so the write then does not happen.
+  const unrotated =
+    current.replacedById === null && (changes.expiresAt !== undefined || changes.refilledAt !== undefined);
   const movesOwner = changes.ownerId !== undefined && changes.ownerId !== current.ownerId;
   const fields = Object.keys(input).filter((field) => input[field as keyof KeyFields] !== undefined);
   const updated = await deps.repos.keys.update(
@@ -224,9 +229,15 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
         details: { fields },
       }),
     ],
-    carryOverCredits ? now : undefined,
+    { carryOverCreditsAt: carryOverCredits ? now : undefined, unrotated },
   );
-  if (!updated) throw notFound("Key");
+  if (!updated) {
+    const after = await findVisibleKey(deps, ctx.caller, id); // gone, or no longer this caller's: 404
+    if (unrotated && after.replacedById !== null) {
+      throw new ApiError("CONFLICT", "This key was rotated while the change was made; nothing was changed.");
+    }
+    throw notFound("Key");
+  }
   await invalidateKey(deps, id);
   // The time now, not the request's: a window that ended while the change was written stays ended,
   // as it would had a sweep dropped it meanwhile.

@@ -258,6 +258,40 @@ describe("POST /v1/keys/verify: credits", () => {
       expect(revoked.body).toStrictEqual(read);
     });
 
+    it.each([
+      ["a balance", { remaining: 50 }],
+      ["a refill", { refill: { amount: 50, interval: "daily" } }],
+      ["a later expiry", { expiresAt: iso(T0 + 86_400_000) }],
+    ])(
+      "answers 409 to a PATCH setting %s when a rotation commits between its check and its write, and changes nothing",
+      async (_, body) => {
+        const old = await keyWith(t, { remaining: 10 });
+        const keys = t.deps.repos.keys;
+        const read = keys.findById;
+        let successor: { id: string; key: string } | undefined;
+        // The PATCH reads the key unrotated; the rotation (no grace period) commits before its write.
+        vi.spyOn(keys, "findById").mockImplementationOnce(async (id) => {
+          const row = await read(id);
+          const rotated = await t.call("POST", `/v1/keys/${id}/rotate`, { body: { gracePeriodSeconds: 0 } });
+          expect(rotated.status).toBe(201);
+          successor = rotated.body;
+          return row;
+        });
+        const patched = await t.call("PATCH", `/v1/keys/${old.id}`, { body });
+        expect(patched.status, patched.text).toBe(409);
+        expect(patched.body.code).toBe("CONFLICT");
+        expect((await t.call("GET", `/v1/keys/${old.id}`)).body).toMatchObject({
+          remaining: 10,
+          expiresAt: iso(T0),
+        });
+        expect(await verify(t, { key: old.key })).toMatchObject({ code: "EXPIRED" });
+        expect((await t.call("GET", `/v1/keys/${successor?.id}`)).body).toMatchObject({
+          remaining: 10,
+          refill: null,
+        });
+      },
+    );
+
     it("answers VALID without a balance to a verify in flight while its key was made unlimited", async () => {
       const slow = await createKeyspace(t, { hashAlgorithm: "argon2id" });
       const created = await createKey(t, { keyspaceId: slow.id, remaining: 5 });
