@@ -13,6 +13,25 @@ describe("CursorCodec", () => {
     expect(() => codec.decode("audit", codec.encode("keys", 17))).toThrow("not one this server issued");
   });
 
+  it("tells a client nothing: the same position is sealed anew each time, and no digit of it shows", () => {
+    const cursors = [
+      codec.encode("keys", 1234567),
+      codec.encode("keys", 1234567),
+      codec.encode("keys", 1234568),
+    ];
+    expect(new Set(cursors).size).toBe(3);
+    for (const cursor of cursors) {
+      expect(cursor).toMatch(/^[A-Za-z0-9_-]{48}$/);
+      expect(Buffer.from(cursor, "base64url").toString("latin1")).not.toMatch(/123456/);
+    }
+    expect(cursors.map((cursor) => codec.decode("keys", cursor))).toEqual([1234567, 1234567, 1234568]);
+  });
+
+  it("refuses another deployment's cursor (another secret)", () => {
+    const other = new CursorCodec("another-deployment");
+    expect(() => codec.decode("keys", other.encode("keys", 17))).toThrow("not one this server issued");
+  });
+
   it("refuses every cursor one character away from one it wrote: changed, inserted or removed", () => {
     const cursor = codec.encode("keys", 17);
     const variants = new Set<string>();
