@@ -70,9 +70,9 @@ export class GroupCommit {
 
   /**
    * Runs `write` at once, after committing the writes waiting for their group (so it still commits after
-   * them). For a change whose service checked the row it changes: it writes in the same turn of the event
-   * loop as that check, where a write waiting for the group would let another request's change land in
-   * between (a PATCH that extends a key's life committing after the rotation that ended it).
+   * them): for changes, whose answer says they are done. A service's checks on the row it changes are
+   * made earlier, and another request may commit in between: `write` repeats what it relies on, on the
+   * row as it stands (see the key repo's update, revoke and delete, and rotate's plan).
    */
   runNow<T>(write: () => T): T {
     if (this.pending.length > 0) this.commit();

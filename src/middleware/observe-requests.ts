@@ -40,10 +40,25 @@ export function observeRequests(deps: AppDeps): MiddlewareHandler<AppEnv> {
 
 function clientIp(c: Context<AppEnv>, trustProxy: boolean): string | null {
   if (trustProxy) {
-    // Only an address: whatever else a misconfigured proxy passed on is the client's own text, and
-    // would be stored in audit events (a key pasted there, say) and used as a throttle's key.
-    const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
-    if (forwarded && isIP(forwarded) !== 0) return forwarded;
+    const forwarded = addressIn(c.req.header("x-forwarded-for")?.split(",")[0]?.trim() ?? "");
+    if (forwarded !== undefined) return forwarded;
   }
   return c.env?.incoming?.socket.remoteAddress ?? null;
+}
+
+// Some load balancers add the client's port: "203.0.113.9:4711", "[2001:db8::1]:4711".
+const WITH_PORT = /^(?:\[([^\]]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):\d{1,5}$/;
+const MAX_ADDRESS_LENGTH = 45; // the longest IPv6 text, an IPv4 tail included
+
+/**
+ * The IPv4 or IPv6 address in an x-forwarded-for entry, without a port; undefined for anything else.
+ * Whatever else a misconfigured proxy passed on is the client's own text, and would be stored in audit
+ * events (a key pasted there, say) and used as a throttle's key. An IPv6 zone (`%eth0`) is refused too:
+ * it is free text of any length, and means nothing off the proxy's host.
+ */
+function addressIn(entry: string): string | undefined {
+  const withPort = WITH_PORT.exec(entry);
+  const address = withPort ? (withPort[1] ?? withPort[2] ?? "") : entry;
+  const plain = address.length <= MAX_ADDRESS_LENGTH && !address.includes("%");
+  return plain && isIP(address) !== 0 ? address : undefined;
 }

@@ -75,10 +75,6 @@ function toVerifyKeyRow(values: unknown[]): VerifyKeyRow {
   return row as VerifyKeyRow;
 }
 
-/**
- * The balance a rotated-away key spends: its successor's (the pool). A successor deleted since leaves
- * a limited key with none, and an unlimited one unlimited.
- */
 /** Whose keys a write may touch: a workspace's, and for an owner-bound caller one owner's (contract §2). */
 export interface WriteScope {
   workspaceId: string;
@@ -89,11 +85,15 @@ export interface WriteScope {
  * The keys `scope` sees, as a condition of the write itself: the check a service makes before writing
  * reads the row earlier, and a concurrent PATCH may have moved the key to another owner since.
  */
-function visibleTo(scope: WriteScope): SQL {
+function visibleTo(scope: WriteScope): SQL[] {
   const inWorkspace = eq(keys.workspaceId, scope.workspaceId);
-  return scope.ownerId === null ? inWorkspace : (and(inWorkspace, eq(keys.ownerId, scope.ownerId)) as SQL);
+  return scope.ownerId === null ? [inWorkspace] : [inWorkspace, eq(keys.ownerId, scope.ownerId)];
 }
 
+/**
+ * The balance a rotated-away key spends: its successor's (the pool). A successor deleted since leaves
+ * a limited key with none, and an unlimited one unlimited.
+ */
 function spendableRemaining(
   row: Pick<KeyRow, "remaining">,
   pool: Pick<KeyRow, "remaining"> | undefined,
@@ -230,6 +230,11 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
       .prepare();
   }
 
+  /** withSharedCredits for one row. */
+  function withSharedCreditsOf(row: KeyRow): KeyRow {
+    return withSharedCredits([row])[0] ?? row;
+  }
+
   /** Shows a rotated-away key with the credits it actually spends: those of its successor. */
   function withSharedCredits(rows: KeyRow[]): KeyRow[] {
     const poolIds = [...new Set(rows.flatMap((row) => (row.creditsKeyId ? [row.creditsKeyId] : [])))];
@@ -271,7 +276,7 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
     /** The stored row, credits as the key spends them. */
     async findById(id: string): Promise<KeyRow | undefined> {
       const row = byId.get({ id });
-      return row ? withSharedCredits([row])[0] : undefined;
+      return row && withSharedCreditsOf(row);
     },
 
     /** What verify needs of a key, on a cache miss (credits are read when spent). */
@@ -294,74 +299,80 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
     },
 
     /**
-     * Applies `changes` to the key if it is still `scope`'s, and with `unrotated` only if no rotation has
-     * replaced it since the caller read it; undefined otherwise. With `carryOverCreditsAt`, `remaining`
-     * becomes the balance as of that time (a due refill included), read inside the transaction so that
-     * no concurrent spend is undone.
+     * Applies `changes` to the key if it is still `scope`'s; undefined otherwise. Inside the transaction,
+     * first `check` sees the row as it stands (it throws to refuse the change, and nothing is written),
+     * and `audit` is recorded from it: a request committed since the caller read the key (a rotation, an
+     * owner move, another PATCH) is seen. With `carryOverCreditsAt`, `remaining` becomes the balance as
+     * of that time (a due refill included), so that no concurrent spend is undone.
      */
     async update(
       id: string,
       scope: WriteScope,
       changes: KeyChanges,
-      audit: NewAuditEvent[],
-      guard: { carryOverCreditsAt?: number; unrotated?: boolean } = {},
+      audit: (before: KeyRow) => NewAuditEvent[],
+      guard: { carryOverCreditsAt?: number; check?: (before: KeyRow) => void } = {},
     ): Promise<KeyRow | undefined> {
       const row = await commits.runNow(() => {
-        let set = changes;
-        if (guard.carryOverCreditsAt !== undefined) {
-          const current = db.select().from(keys).where(eq(keys.id, id)).get();
-          if (current) set = { ...changes, remaining: effectiveRemaining(current, guard.carryOverCreditsAt) };
-        }
-        const conditions = [eq(keys.id, id), visibleTo(scope)];
-        if (guard.unrotated) conditions.push(isNull(keys.replacedById));
+        const before = byId.get({ id });
+        if (!before) return undefined;
+        guard.check?.(before);
+        const set =
+          guard.carryOverCreditsAt === undefined
+            ? changes
+            : { ...changes, remaining: effectiveRemaining(before, guard.carryOverCreditsAt) };
         const updated = db
           .update(keys)
           .set(set)
-          .where(and(...conditions))
+          .where(and(eq(keys.id, id), ...visibleTo(scope)))
           .returning()
           .get();
-        if (updated) insertAuditEvents(db, audit);
+        if (updated) insertAuditEvents(db, audit(before));
         return updated;
       });
-      return row ? withSharedCredits([row])[0] : undefined;
+      return row && withSharedCreditsOf(row);
     },
 
     /**
      * Revokes once: returns null when the key was already revoked, is gone, or is no longer `scope`'s.
-     * The row is answered with the credits it spends, as every read shows it.
+     * The audit is recorded from the row as revoked, and the row answered with the credits it spends,
+     * as every read shows it.
      */
     async revoke(
       id: string,
       scope: WriteScope,
       at: number,
       reason: string | null,
-      audit: NewAuditEvent[],
+      audit: (revoked: KeyRow) => NewAuditEvent[],
     ): Promise<KeyRow | null> {
       const revoked = await commits.runNow(() => {
         const updated = db
           .update(keys)
           .set({ revokedAt: at, revokedReason: reason, updatedAt: at })
-          .where(and(eq(keys.id, id), visibleTo(scope), isNull(keys.revokedAt)))
+          .where(and(eq(keys.id, id), ...visibleTo(scope), isNull(keys.revokedAt)))
           .returning()
           .get();
         if (!updated) return null;
-        insertAuditEvents(db, audit);
+        insertAuditEvents(db, audit(updated));
         return updated;
       });
-      return revoked ? (withSharedCredits([revoked])[0] as KeyRow) : null;
+      return revoked && withSharedCreditsOf(revoked);
     },
 
     /** Deletes the key and its usage; false when it is gone or no longer `scope`'s. */
-    async delete(id: string, scope: WriteScope, audit: NewAuditEvent[]): Promise<boolean> {
+    async delete(
+      id: string,
+      scope: WriteScope,
+      audit: (deleted: KeyRow) => NewAuditEvent[],
+    ): Promise<boolean> {
       return commits.runNow(() => {
         const deleted = db
           .delete(keys)
-          .where(and(eq(keys.id, id), visibleTo(scope)))
-          .returning({ id: keys.id })
+          .where(and(eq(keys.id, id), ...visibleTo(scope)))
+          .returning()
           .get();
         if (!deleted) return false;
         db.delete(keyUsage).where(eq(keyUsage.keyId, id)).run();
-        insertAuditEvents(db, audit);
+        insertAuditEvents(db, audit(deleted));
         return true;
       });
     },

@@ -67,6 +67,25 @@ function unlimitedWithRefill(): ApiError {
   ]);
 }
 
+/**
+ * What updateKey's checks read of a key, besides the caller's right to it: whether it was rotated (its
+ * expiry may then only be brought forward, its credits are its successor's), its expiry then, and
+ * whether it has a refill and a balance. Spends and changes to other fields leave it as it is.
+ */
+function checkedState(row: KeyRow): string {
+  const expiry = row.replacedById === null ? "" : String(row.expiresAt);
+  return [row.replacedById, row.creditsKeyId, expiry, row.refillAmount === null, row.remaining === null].join(
+    "|",
+  );
+}
+
+function changedMeanwhile(): ApiError {
+  return new ApiError(
+    "CONFLICT",
+    "The key was changed (rotated, or its credits or refill set) while this change was made; nothing was changed. Read it and try again.",
+  );
+}
+
 export async function createKey(deps: AppDeps, ctx: ServiceContext, input: CreateKeyInput) {
   const { caller } = ctx;
   const keyspace = await getKeyspace(deps, caller, input.keyspaceId);
@@ -207,37 +226,35 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   }
   // The refill period restarts now: carry over the balance as it stands, refill included.
   const carryOverCredits = changes.remaining === undefined && changes.refilledAt !== undefined;
-  // The checks above on expiry and credits hold for a key that has not been rotated: a rotation that
-  // commits before this write would make them wrong (a life extended past the rotation's, a balance set
-  // where no verify spends it), so the write then does not happen.
-  const unrotated =
-    current.replacedById === null && (changes.expiresAt !== undefined || changes.refilledAt !== undefined);
-  const movesOwner = changes.ownerId !== undefined && changes.ownerId !== current.ownerId;
   const fields = Object.keys(input).filter((field) => input[field as keyof KeyFields] !== undefined);
+  // Only a change of expiry or credits was checked against the key's state (a rename was not).
+  const readsState = changes.expiresAt !== undefined || changes.refilledAt !== undefined;
   const updated = await deps.repos.keys.update(
     id,
     ctx.caller,
     changes,
-    [
+    (before) => [
       auditEvent(ctx.origin, now, {
-        workspaceId: current.workspaceId,
+        workspaceId: before.workspaceId,
         action: "key.update",
         resourceType: "key",
         resourceId: id,
-        ownerId: changes.ownerId !== undefined ? changes.ownerId : current.ownerId,
-        previousOwnerId: movesOwner ? current.ownerId : null,
+        ownerId: changes.ownerId !== undefined ? changes.ownerId : before.ownerId,
+        previousOwnerId:
+          changes.ownerId !== undefined && changes.ownerId !== before.ownerId ? before.ownerId : null,
         details: { fields },
       }),
     ],
-    { carryOverCreditsAt: carryOverCredits ? now : undefined, unrotated },
+    {
+      carryOverCreditsAt: carryOverCredits ? now : undefined,
+      // The checks above read the key before this write: another request committed in between (a
+      // rotation that ended it, a PATCH that added a refill) would make them wrong.
+      check: (before) => {
+        if (readsState && checkedState(before) !== checkedState(current)) throw changedMeanwhile();
+      },
+    },
   );
-  if (!updated) {
-    const after = await findVisibleKey(deps, ctx.caller, id); // gone, or no longer this caller's: 404
-    if (unrotated && after.replacedById !== null) {
-      throw new ApiError("CONFLICT", "This key was rotated while the change was made; nothing was changed.");
-    }
-    throw notFound("Key");
-  }
+  if (!updated) throw notFound("Key"); // gone, or no longer this caller's
   await invalidateKey(deps, id);
   // The time now, not the request's: a window that ended while the change was written stays ended,
   // as it would had a sweep dropped it meanwhile.
@@ -255,13 +272,13 @@ export async function revokeKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   const current = await findVisibleKey(deps, ctx.caller, id);
   if (current.revokedAt !== null) return current;
   const now = deps.clock.now();
-  const revoked = await deps.repos.keys.revoke(id, ctx.caller, now, reason, [
+  const revoked = await deps.repos.keys.revoke(id, ctx.caller, now, reason, (row) => [
     auditEvent(ctx.origin, now, {
-      workspaceId: current.workspaceId,
+      workspaceId: row.workspaceId,
       action: "key.revoke",
       resourceType: "key",
       resourceId: id,
-      ownerId: current.ownerId,
+      ownerId: row.ownerId,
       details: reason === null ? {} : { reason },
     }),
   ]);
@@ -272,22 +289,23 @@ export async function revokeKey(deps: AppDeps, ctx: ServiceContext, id: string, 
 }
 
 export async function deleteKey(deps: AppDeps, ctx: ServiceContext, id: string): Promise<void> {
-  const current = await findVisibleKey(deps, ctx.caller, id);
+  await findVisibleKey(deps, ctx.caller, id);
   const now = deps.clock.now();
-  const deleted = await deps.repos.keys.delete(id, ctx.caller, [
+  const deleted = await deps.repos.keys.delete(id, ctx.caller, (row) => [
     auditEvent(ctx.origin, now, {
-      workspaceId: current.workspaceId,
+      workspaceId: row.workspaceId,
       action: "key.delete",
       resourceType: "key",
       resourceId: id,
-      ownerId: current.ownerId,
-      details: { start: current.start },
+      ownerId: row.ownerId,
+      details: { start: row.start },
     }),
   ]);
+  // Not deleted: gone, or moved to an owner this caller does not see, whose key keeps its rate window.
+  if (!deleted) throw notFound("Key");
   // The keys spending its credits still name it (credits_key_id has no foreign key): found as before.
   await invalidateKey(deps, id);
   deps.rateLimiter.forget(id);
-  if (!deleted) throw notFound("Key");
 }
 
 /** Drops a changed key, and every key spending its credits, from the verify cache. */

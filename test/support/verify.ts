@@ -1,3 +1,4 @@
+import { vi } from "vitest";
 import type { RecordCache } from "../../src/verify/cache.js";
 import { createKey, createKeyspace, type TestApp, verify } from "../helpers.js";
 
@@ -57,4 +58,18 @@ export function resolve<T extends { id: string }>(
 ): Promise<T | null> {
   const cached = cache.cached(digest);
   return cached !== undefined ? Promise.resolve(cached) : cache.load(digest, load);
+}
+
+/**
+ * Runs `meanwhile` right after the next key read (a service's check of the key it is about to change)
+ * and before that read returns: another request commits between the check and the write.
+ */
+export function betweenCheckAndWrite(t: TestApp, meanwhile: (id: string) => Promise<void>): void {
+  const keys = t.deps.repos.keys;
+  const read = keys.findById;
+  vi.spyOn(keys, "findById").mockImplementationOnce(async (id) => {
+    const row = await read(id);
+    await meanwhile(id);
+    return row;
+  });
 }

@@ -20,10 +20,16 @@ describe("CursorCodec", () => {
       codec.encode("keys", 1234568),
     ];
     expect(new Set(cursors).size).toBe(3);
+    const plain = Buffer.alloc(8);
+    plain.writeBigUInt64BE(1234567n);
     for (const cursor of cursors) {
       expect(cursor).toMatch(/^[A-Za-z0-9_-]{48}$/);
-      expect(Buffer.from(cursor, "base64url").toString("latin1")).not.toMatch(/123456/);
+      const bytes = Buffer.from(cursor, "base64url");
+      expect(bytes.toString("latin1")).not.toMatch(/123456/);
+      expect(bytes.includes(plain.subarray(2))).toBe(false); // the position's bytes, even unformatted
     }
+    const [first, second] = cursors.map((cursor) => Buffer.from(cursor, "base64url").subarray(12, 20));
+    expect(first?.equals(second as Buffer)).toBe(false);
     expect(cursors.map((cursor) => codec.decode("keys", cursor))).toEqual([1234567, 1234567, 1234568]);
   });
 

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { createKey, createKeyspace, createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
 import { tempDatabase } from "../support/server-process.js";
-import { deferred, iso, keyWith, T0, verifyConcurrently } from "../support/verify.js";
+import { betweenCheckAndWrite, deferred, iso, keyWith, T0, verifyConcurrently } from "../support/verify.js";
 
 describe("POST /v1/keys/verify: credits", () => {
   let t: TestApp;
@@ -266,16 +266,12 @@ describe("POST /v1/keys/verify: credits", () => {
       "answers 409 to a PATCH setting %s when a rotation commits between its check and its write, and changes nothing",
       async (_, body) => {
         const old = await keyWith(t, { remaining: 10 });
-        const keys = t.deps.repos.keys;
-        const read = keys.findById;
         let successor: { id: string; key: string } | undefined;
         // The PATCH reads the key unrotated; the rotation (no grace period) commits before its write.
-        vi.spyOn(keys, "findById").mockImplementationOnce(async (id) => {
-          const row = await read(id);
+        betweenCheckAndWrite(t, async (id) => {
           const rotated = await t.call("POST", `/v1/keys/${id}/rotate`, { body: { gracePeriodSeconds: 0 } });
           expect(rotated.status).toBe(201);
           successor = rotated.body;
-          return row;
         });
         const patched = await t.call("PATCH", `/v1/keys/${old.id}`, { body });
         expect(patched.status, patched.text).toBe(409);
@@ -291,6 +287,33 @@ describe("POST /v1/keys/verify: credits", () => {
         });
       },
     );
+
+    it("answers 409 to remaining: null when a PATCH adding a refill commits between its check and its write", async () => {
+      const created = await keyWith(t, { remaining: 10 });
+      betweenCheckAndWrite(t, async (id) => {
+        const refilled = await t.call("PATCH", `/v1/keys/${id}`, {
+          body: { refill: { amount: 5, interval: "daily" } },
+        });
+        expect(refilled.status).toBe(200);
+      });
+      const unlimited = await t.call("PATCH", `/v1/keys/${created.id}`, { body: { remaining: null } });
+      expect([unlimited.status, unlimited.body.code]).toEqual([409, "CONFLICT"]);
+      expect((await t.call("GET", `/v1/keys/${created.id}`)).body).toMatchObject({
+        remaining: 10,
+        refill: { amount: 5, interval: "daily" },
+      });
+    });
+
+    it("does not refuse a rename that a rotation overtakes: only expiry and credits were checked", async () => {
+      const created = await keyWith(t, { remaining: 10 });
+      betweenCheckAndWrite(t, async (id) => {
+        const rotated = await t.call("POST", `/v1/keys/${id}/rotate`, { body: { gracePeriodSeconds: 60 } });
+        expect(rotated.status).toBe(201);
+      });
+      const renamed = await t.call("PATCH", `/v1/keys/${created.id}`, { body: { name: "renamed" } });
+      expect(renamed.status).toBe(200);
+      expect(renamed.body).toMatchObject({ name: "renamed", replacedById: expect.any(String) });
+    });
 
     it("answers VALID without a balance to a verify in flight while its key was made unlimited", async () => {
       const slow = await createKeyspace(t, { hashAlgorithm: "argon2id" });

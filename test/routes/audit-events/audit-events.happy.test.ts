@@ -224,7 +224,9 @@ describe("audit events: the client address behind a trusted proxy", () => {
       "km_root_x, 10.0.0.1",
       null,
     ],
-    ["an address with a port", "203.0.113.9:4711", null],
+    ["an IPv4 address with a port", "203.0.113.9:4711", "203.0.113.9"],
+    ["an IPv6 address with a port", "[2001:db8::1]:4711", "2001:db8::1"],
+    ["an IPv6 address with a zone (free text)", `fe80::1%${"x".repeat(200)}`, null],
   ])(
     "records the first x-forwarded-for entry when it is %s, else the TCP peer's",
     async (_, forwarded, ip) => {

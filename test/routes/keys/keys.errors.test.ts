@@ -194,9 +194,9 @@ describe("keys: list errors", () => {
     const keyspaceId = (await createKeyspace(t)).id;
     for (let i = 0; i < 3; i++) await createKey(t, { keyspaceId });
     const cursor: string = (await t.call("GET", "/v1/keys?limit=1")).body.nextCursor;
-    // Each bit of the sealed position and of its tag flipped in turn.
+    // One bit flipped in the IV, the sealed position and the tag.
     const sealed = Buffer.from(cursor, "base64url");
-    const forged = [12, 19, 20, 35].map((byte) => {
+    const forged = [0, 11, 12, 19, 20, 35].map((byte) => {
       const copy = Buffer.from(sealed);
       copy[byte] = (copy[byte] as number) ^ 1;
       return copy.toString("base64url");

@@ -1,13 +1,15 @@
 import { createHash } from "node:crypto";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import {
   createKey,
   createKeyspace,
   createTestApp,
   requestLinesWritten,
   type TestApp,
+  verify,
 } from "../../helpers.js";
 import { createRootKey, createWorkspace, expectProblem, expectStatus } from "../../support/api.js";
+import { betweenCheckAndWrite } from "../../support/verify.js";
 
 const ids = (body: { data: { id: string }[] }) => body.data.map((key) => key.id);
 
@@ -66,6 +68,11 @@ describe("keys: owner-bound root keys", () => {
     unowned = await createKey(t, { keyspaceId });
   });
 
+  /** The workspace gives a key to bob. */
+  const moveToBob = async (id: string) => {
+    expectStatus(await t.call("PATCH", `/v1/keys/${id}`, { body: { ownerId: "bob" } }), 200);
+  };
+
   it("lists only its owner's keys", async () => {
     const response = await t.call("GET", "/v1/keys?status=all", { token: alice.key });
     expectStatus(response, 200);
@@ -105,14 +112,8 @@ describe("keys: owner-bound root keys", () => {
   ])(
     "answers 404 to %s%s of its key when the workspace moves that key to another owner between the check and the write",
     async (method, suffix, body) => {
-      const keys = t.deps.repos.keys;
-      const read = keys.findById;
       // Alice's request reads the key as hers; the move commits before her write runs.
-      vi.spyOn(keys, "findById").mockImplementationOnce(async (id) => {
-        const row = await read(id);
-        expectStatus(await t.call("PATCH", `/v1/keys/${id}`, { body: { ownerId: "bob" } }), 200);
-        return row;
-      });
+      betweenCheckAndWrite(t, moveToBob);
       const written = await t.call(method, `/v1/keys/${alicesKey.id}${suffix}`, { body, token: alice.key });
       expectProblem(written, 404, "NOT_FOUND");
       expect((await t.call("GET", `/v1/keys/${alicesKey.id}`)).body).toMatchObject({
@@ -125,6 +126,32 @@ describe("keys: owner-bound root keys", () => {
       expect(trail.map((event: { action: string }) => event.action)).toEqual(["key.update", "key.create"]);
     },
   );
+
+  it("leaves the rate window of a key its refused DELETE no longer owned", async () => {
+    const limited = await createKey(t, {
+      keyspaceId,
+      ownerId: "alice",
+      ratelimit: { limit: 1, durationMs: 60_000 },
+    });
+    expect((await verify(t, { key: limited.key })).code).toBe("VALID");
+    expect((await verify(t, { key: limited.key })).code).toBe("RATE_LIMITED");
+    betweenCheckAndWrite(t, moveToBob);
+    expectProblem(await t.call("DELETE", `/v1/keys/${limited.id}`, { token: alice.key }), 404, "NOT_FOUND");
+    expect((await verify(t, { key: limited.key })).code).toBe("RATE_LIMITED");
+  });
+
+  it("files a revocation under the owner the key has when it is revoked, not when it was read", async () => {
+    const bob = await createRootKey(t, ["audit:read"], { ownerId: "bob" });
+    // The workspace's own revoke reads the key as alice's; a move to bob commits before it writes.
+    betweenCheckAndWrite(t, moveToBob);
+    expectStatus(await t.call("POST", `/v1/keys/${alicesKey.id}/revoke`), 200);
+    const seenBy = async (token: string) =>
+      (await t.call("GET", `/v1/audit-events?resourceId=${alicesKey.id}`, { token })).body.data.map(
+        (event: { action: string }) => event.action,
+      );
+    expect(await seenBy(bob.key)).toContain("key.revoke");
+    expect(await seenBy(alice.key)).not.toContain("key.revoke");
+  });
 
   it("manages its own owner's keys", async () => {
     expectStatus(await t.call("GET", `/v1/keys/${alicesKey.id}`, { token: alice.key }), 200);
