@@ -7,7 +7,8 @@ interface FailureWindow {
   failures: number;
 }
 
-// An address taken from x-forwarded-for is whatever the proxy wrote: never let one bloat a cache key.
+// observe-requests.ts passes only an address (or null), but the throttle does not rely on its caller
+// for its memory bound: no string makes a longer cache key.
 const MAX_CLIENT_LENGTH = 64;
 
 /**

@@ -14,6 +14,7 @@ import {
   type SQL,
   sql,
 } from "drizzle-orm";
+import { canSee, type Scope } from "../auth/caller.js";
 import type { Db } from "../db/client.js";
 import type { GroupCommit } from "../db/group-commit.js";
 import { type KeyRow, keys, keyUsage, type NewAuditEvent } from "../db/schema.js";
@@ -73,21 +74,6 @@ function toVerifyKeyRow(values: unknown[]): VerifyKeyRow {
     row[VERIFY_FIELDS[i] as string] = value === null ? null : VERIFY_DECODERS[i]?.mapFromDriverValue(value);
   }
   return row as VerifyKeyRow;
-}
-
-/** Whose keys a write may touch: a workspace's, and for an owner-bound caller one owner's (contract §2). */
-export interface WriteScope {
-  workspaceId: string;
-  ownerId: string | null;
-}
-
-/**
- * The keys `scope` sees, as a condition of the write itself: the check a service makes before writing
- * reads the row earlier, and a concurrent PATCH may have moved the key to another owner since.
- */
-function visibleTo(scope: WriteScope): SQL[] {
-  const inWorkspace = eq(keys.workspaceId, scope.workspaceId);
-  return scope.ownerId === null ? [inWorkspace] : [inWorkspace, eq(keys.ownerId, scope.ownerId)];
 }
 
 /**
@@ -299,33 +285,29 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
     },
 
     /**
-     * Applies `changes` to the key if it is still `scope`'s; undefined otherwise. Inside the transaction,
-     * first `check` sees the row as it stands (it throws to refuse the change, and nothing is written),
-     * and `audit` is recorded from it: a request committed since the caller read the key (a rotation, an
-     * owner move, another PATCH) is seen. With `carryOverCreditsAt`, `remaining` becomes the balance as
-     * of that time (a due refill included), so that no concurrent spend is undone.
+     * Applies `changes` to the key if `scope` still sees it (canSee); undefined otherwise. The writes
+     * below read the row inside their transaction and decide on it, since a request may have committed
+     * since the service read the key (an owner move, a rotation, another PATCH): `check` sees it (and
+     * throws to refuse the change, writing nothing), and `audit` is recorded from it. With
+     * `carryOverCreditsAt`, `remaining` becomes the balance as of that time (a due refill included), so
+     * that no concurrent spend is undone.
      */
     async update(
       id: string,
-      scope: WriteScope,
+      scope: Scope,
       changes: KeyChanges,
       audit: (before: KeyRow) => NewAuditEvent[],
       guard: { carryOverCreditsAt?: number; check?: (before: KeyRow) => void } = {},
     ): Promise<KeyRow | undefined> {
       const row = await commits.runNow(() => {
         const before = byId.get({ id });
-        if (!before) return undefined;
+        if (!before || !canSee(scope, before)) return undefined;
         guard.check?.(before);
         const set =
           guard.carryOverCreditsAt === undefined
             ? changes
             : { ...changes, remaining: effectiveRemaining(before, guard.carryOverCreditsAt) };
-        const updated = db
-          .update(keys)
-          .set(set)
-          .where(and(eq(keys.id, id), ...visibleTo(scope)))
-          .returning()
-          .get();
+        const updated = db.update(keys).set(set).where(eq(keys.id, id)).returning().get();
         if (updated) insertAuditEvents(db, audit(before));
         return updated;
       });
@@ -333,22 +315,24 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
     },
 
     /**
-     * Revokes once: returns null when the key was already revoked, is gone, or is no longer `scope`'s.
-     * The audit is recorded from the row as revoked, and the row answered with the credits it spends,
-     * as every read shows it.
+     * Revokes once: returns null when the key was already revoked, is gone, or `scope` no longer sees
+     * it. The audit is recorded from the row as revoked, and the row answered with the credits it
+     * spends, as every read shows it.
      */
     async revoke(
       id: string,
-      scope: WriteScope,
+      scope: Scope,
       at: number,
       reason: string | null,
       audit: (revoked: KeyRow) => NewAuditEvent[],
     ): Promise<KeyRow | null> {
       const revoked = await commits.runNow(() => {
+        const before = byId.get({ id });
+        if (!before || !canSee(scope, before) || before.revokedAt !== null) return null;
         const updated = db
           .update(keys)
           .set({ revokedAt: at, revokedReason: reason, updatedAt: at })
-          .where(and(eq(keys.id, id), ...visibleTo(scope), isNull(keys.revokedAt)))
+          .where(eq(keys.id, id))
           .returning()
           .get();
         if (!updated) return null;
@@ -358,21 +342,14 @@ export function createKeyRepo(db: Db, commits: GroupCommit) {
       return revoked && withSharedCreditsOf(revoked);
     },
 
-    /** Deletes the key and its usage; false when it is gone or no longer `scope`'s. */
-    async delete(
-      id: string,
-      scope: WriteScope,
-      audit: (deleted: KeyRow) => NewAuditEvent[],
-    ): Promise<boolean> {
+    /** Deletes the key and its usage; false when it is gone or `scope` no longer sees it. */
+    async delete(id: string, scope: Scope, audit: (deleted: KeyRow) => NewAuditEvent[]): Promise<boolean> {
       return commits.runNow(() => {
-        const deleted = db
-          .delete(keys)
-          .where(and(eq(keys.id, id), ...visibleTo(scope)))
-          .returning()
-          .get();
-        if (!deleted) return false;
+        const before = byId.get({ id });
+        if (!before || !canSee(scope, before)) return false;
+        db.delete(keys).where(eq(keys.id, id)).run();
         db.delete(keyUsage).where(eq(keyUsage.keyId, id)).run();
-        insertAuditEvents(db, audit(deleted));
+        insertAuditEvents(db, audit(before));
         return true;
       });
     },

@@ -68,14 +68,18 @@ function unlimitedWithRefill(): ApiError {
 }
 
 /**
- * What updateKey's checks read of a key, besides the caller's right to it: whether it was rotated (its
- * expiry may then only be brought forward, its credits are its successor's), its expiry then, and
- * whether it has a refill and a balance. Spends and changes to other fields leave it as it is.
+ * Whether `now` (the row as the write finds it) still holds what updateKey's checks read of `read`,
+ * besides the caller's right to it: whether the key was rotated; for a rotated-away key its expiry
+ * (which may only be brought forward); for any other key whether it has a refill and a balance. A
+ * rotated-away key's credits are read as its successor's, and changing them is refused before this.
+ * Spends and changes to other fields leave all of it as it was.
  */
-function checkedState(row: KeyRow): string {
-  const expiry = row.replacedById === null ? "" : String(row.expiresAt);
-  return [row.replacedById, row.creditsKeyId, expiry, row.refillAmount === null, row.remaining === null].join(
-    "|",
+function sameCheckedState(read: KeyRow, now: KeyRow): boolean {
+  if (now.replacedById !== read.replacedById) return false;
+  if (now.replacedById !== null) return now.expiresAt === read.expiresAt;
+  return (
+    (now.refillAmount === null) === (read.refillAmount === null) &&
+    (now.remaining === null) === (read.remaining === null)
   );
 }
 
@@ -250,7 +254,7 @@ export async function updateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
       // The checks above read the key before this write: another request committed in between (a
       // rotation that ended it, a PATCH that added a refill) would make them wrong.
       check: (before) => {
-        if (readsState && checkedState(before) !== checkedState(current)) throw changedMeanwhile();
+        if (readsState && !sameCheckedState(current, before)) throw changedMeanwhile();
       },
     },
   );

@@ -304,6 +304,18 @@ describe("POST /v1/keys/verify: credits", () => {
       });
     });
 
+    it("brings forward the expiry of a rotated-away key whose successor is gone, with no conflict", async () => {
+      const old = await keyWith(t, { refill: { amount: 5, interval: "daily" } });
+      const rotated = await t.call("POST", `/v1/keys/${old.id}/rotate`, {
+        body: { gracePeriodSeconds: 600 },
+      });
+      expect((await t.call("DELETE", `/v1/keys/${rotated.body.id}`)).status).toBe(204);
+      const earlier = iso(T0 + 60_000);
+      const patched = await t.call("PATCH", `/v1/keys/${old.id}`, { body: { expiresAt: earlier } });
+      expect(patched.status, patched.text).toBe(200);
+      expect(patched.body).toMatchObject({ expiresAt: earlier, remaining: 0, refill: null });
+    });
+
     it("does not refuse a rename that a rotation overtakes: only expiry and credits were checked", async () => {
       const created = await keyWith(t, { remaining: 10 });
       betweenCheckAndWrite(t, async (id) => {
