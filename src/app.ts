@@ -9,7 +9,7 @@ import { validationHook } from "./lib/validation.js";
 import { bodyLimit } from "./middleware/body-limit.js";
 import { identityCodedBodies } from "./middleware/content-coding.js";
 import { corsForOrigins } from "./middleware/cors.js";
-import { handleErrors, handleNotFound } from "./middleware/errors.js";
+import { handleErrors, handleUnrouted } from "./middleware/errors.js";
 import { jsonBodyGuard } from "./middleware/json-body.js";
 import { observeRequests } from "./middleware/observe-requests.js";
 import { securityHeaders } from "./middleware/security-headers.js";
@@ -89,7 +89,7 @@ export function createApp(deps: AppDeps) {
   app.get("/openapi.json", (c) => c.json(withAnswerHeaders(app.getOpenAPI31Document(documentConfig))));
 
   app.onError(handleErrors(deps));
-  app.notFound(handleNotFound);
+  app.notFound(handleUnrouted(app));
   return app;
 }
 

@@ -5,6 +5,7 @@ import { isStorageFailure } from "../db/storage-failure.js";
 import type { AppDeps } from "../deps.js";
 import { ClientGone } from "../keys/argon2-queue.js";
 import { ApiError, type ErrorCode, problemOf } from "../lib/errors.js";
+import { routedMethods } from "../lib/routed-methods.js";
 import { scrubSecrets, secretScrubber } from "../observability/logger.js";
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
@@ -136,5 +137,19 @@ function isBusy(error: unknown): boolean {
   );
 }
 
-export const handleNotFound: NotFoundHandler<AppEnv> = (c) =>
-  problemResponse(c, new ApiError("NOT_FOUND", "No such route."));
+/**
+ * Hono's notFound: 404 NOT_FOUND for every request no route takes, as the contract has it (a request
+ * to a route §4 does not list is an unknown route; no code of §6 is a 405). When the path is routed
+ * for other methods, the answer names them, in its detail and in Allow (RFC 9110 §10.2.1 lets any
+ * answer carry it). Under /v1 this runs after authentication, so only a caller holding a valid root
+ * key learns the routes.
+ */
+export function handleUnrouted(app: Parameters<typeof routedMethods>[0]): NotFoundHandler<AppEnv> {
+  const methodsFor = routedMethods(app);
+  return (c) => {
+    const allowed = methodsFor(c.req.path).join(", ");
+    if (allowed === "") return problemResponse(c, new ApiError("NOT_FOUND", "No such route."));
+    const detail = `No route takes ${c.req.method} here; this path takes ${allowed}.`;
+    return problemResponse(c, new ApiError("NOT_FOUND", detail, undefined, { allow: allowed }));
+  };
+}
