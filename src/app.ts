@@ -22,7 +22,7 @@ import { rootKeysRouter } from "./routes/root-keys/root-keys.index.js";
 import { docsRouter } from "./routes/system/docs.js";
 import { systemRouter } from "./routes/system/system.index.js";
 
-export const API_VERSION = "1.0.0";
+const API_VERSION = "1.0.0";
 
 /** Builds the whole HTTP app from its dependencies; only src/index.ts serves it. */
 export function createApp(deps: AppDeps) {

@@ -17,7 +17,7 @@ import { UsageBuffer } from "./verify/usage-buffer.js";
 import type { VerifyCache } from "./verify/verify.js";
 
 /** How long an unknown (well-formed) key is remembered as unknown. */
-export const NEGATIVE_CACHE_TTL_MS = 5_000;
+const NEGATIVE_CACHE_TTL_MS = 5_000;
 /** Root keys are few; their cache needs no more room than this. */
 const ROOT_KEY_CACHE_MAX = 10_000;
 

@@ -41,7 +41,7 @@ export function secretEquals(presented: string, expected: string): boolean {
   );
 }
 
-export function isArgon2Hash(stored: string): boolean {
+function isArgon2Hash(stored: string): boolean {
   return stored.startsWith("$argon2");
 }
 

@@ -8,7 +8,7 @@ import { ApiError, type FieldError } from "./errors.js";
  * One entry per bad field, with its dotted path. Unknown fields are reported each under its own
  * name, so a typo points at itself.
  */
-export function fieldErrors(error: z.ZodError): FieldError[] {
+function fieldErrors(error: z.ZodError): FieldError[] {
   const byPath = new Map<string, string>();
   for (const issue of error.issues) {
     if (issue.code === "unrecognized_keys") {

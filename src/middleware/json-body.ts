@@ -91,7 +91,7 @@ export function isJsonRequestType(contentType: string): boolean {
 }
 
 /** Whether a content-type header names JSON, as hono's validator reads it (the guard looks at these). */
-export function isJsonMediaType(contentType: string): boolean {
+function isJsonMediaType(contentType: string): boolean {
   const mediaType = contentType.split(";")[0]?.trim();
   return mediaType !== undefined && JSON_MEDIA_TYPE.test(mediaType);
 }
