@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { createKey, createKeyspace, createTestApp, type TestApp } from "../helpers.js";
+import { ADMIN_TOKEN, createKey, createKeyspace, createTestApp, type TestApp } from "../helpers.js";
 import { expectProblem, expectStatus } from "../support/api.js";
 
 // A method a path does not take is an unknown route: 404 NOT_FOUND (contract §6 has no 405), which
@@ -54,6 +54,20 @@ describe("a method a route does not take", () => {
     const response = await t.call("PUT", "/v1/keys/key_000000000000", { token: null });
     expectProblem(response, 401, "UNAUTHORIZED");
     expect(response.headers.get("allow")).toBeNull();
+  });
+
+  it("names the admin route's method only to the admin token, and not at all while the admin routes are off", async () => {
+    const withToken = await t.call("GET", "/v1/admin/workspaces", { token: ADMIN_TOKEN });
+    expectProblem(withToken, 404, "NOT_FOUND");
+    expect(withToken.headers.get("allow")).toBe("POST");
+    expectProblem(await t.call("GET", "/v1/admin/workspaces", { token: null }), 401, "UNAUTHORIZED");
+    const off = await createTestApp({ config: { KEYMINT_ADMIN_TOKEN: undefined } });
+    for (const token of [null, ADMIN_TOKEN]) {
+      const response = await off.call("GET", "/v1/admin/workspaces", { token });
+      expectProblem(response, 404, "NOT_FOUND");
+      expect(response.body.detail).toBe("No such route.");
+      expect(response.headers.get("allow")).toBeNull();
+    }
   });
 
   it("answers a path no method takes 404 without Allow", async () => {
