@@ -57,14 +57,13 @@ export async function createDeps(options: DepsOptions): Promise<AppDeps> {
   const keyCache: VerifyCache = new RecordCache(cacheOptions);
   const cursorSecret = await repos.settings.getOrCreate("cursor_secret", () => randomBase62(43));
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL });
-  const metrics = createMetrics(() => ({
-    hits: keyCache.hits,
-    misses: keyCache.misses,
-    loads: keyCache.loads,
-    size: keyCache.size,
-  }));
+  const metrics = createMetrics(
+    () => ({ hits: keyCache.hits, misses: keyCache.misses, loads: keyCache.loads, size: keyCache.size }),
+    // Read from deps when /metrics is read: the queue is the one in use then (tests swap it).
+    () => ({ begun: deps.argon2.begunCount, waiting: deps.argon2.waitingCount }),
+  );
   const clock = options.clock ?? systemClock;
-  return {
+  const deps: AppDeps = {
     config,
     repos,
     clock,
@@ -80,4 +79,5 @@ export async function createDeps(options: DepsOptions): Promise<AppDeps> {
     usage: new UsageBuffer(repos, clock),
     cursors: new CursorCodec(cursorSecret),
   };
+  return deps;
 }

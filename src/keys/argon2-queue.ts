@@ -98,6 +98,7 @@ export interface Argon2WorkOptions {
  */
 export class Argon2Queue {
   private running = 0;
+  private begun = 0;
   /** In the order it was let in. */
   private waiting: Waiting[] = [];
   /**
@@ -150,6 +151,7 @@ export class Argon2Queue {
     return new Promise<T>((resolve, reject) => {
       const start = () => {
         this.running++;
+        this.begun++;
         const startedAt = this.now();
         let computing: Promise<T>;
         try {
@@ -191,6 +193,11 @@ export class Argon2Queue {
   /** Computations waiting for their turn. */
   get waitingCount(): number {
     return this.waiting.length;
+  }
+
+  /** Computations begun since start-up: work whose client had gone at its turn is not among them. */
+  get begunCount(): number {
+    return this.begun;
   }
 
   /** How long work put on the waiting list now can expect to wait for its turn. */

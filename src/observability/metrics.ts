@@ -9,8 +9,13 @@ export interface CacheStats {
   size: number;
 }
 
+export interface Argon2Stats {
+  begun: number;
+  waiting: number;
+}
+
 /** Every metric KeyMint exports, on a registry of its own (one per app, so tests never share counters). */
-export function createMetrics(cacheStats: () => CacheStats) {
+export function createMetrics(cacheStats: () => CacheStats, argon2Stats: () => Argon2Stats) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -72,6 +77,25 @@ export function createMetrics(cacheStats: () => CacheStats) {
     registers: [registry],
     collect() {
       this.set(cacheStats().size);
+    },
+  });
+
+  // argon2id work is the one request-path cost measured in milliseconds: what it takes, and what waits.
+  new Counter({
+    name: "keymint_argon2_computations_total",
+    help: "argon2id computations begun: a new key hashed, or a presented key checked on a cache miss.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(argon2Stats().begun);
+    },
+  });
+  new Gauge({
+    name: "keymint_argon2_waiting",
+    help: "argon2id computations waiting for a turn (at most as many run at once as there are cores).",
+    registers: [registry],
+    collect() {
+      this.set(argon2Stats().waiting);
     },
   });
 

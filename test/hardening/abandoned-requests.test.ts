@@ -1,5 +1,6 @@
 import { type ClientRequest, request as httpRequest } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
+import { sample } from "../support/ops.js";
 import {
   callServer,
   type ServerProcess,
@@ -87,6 +88,14 @@ describe("clients that hang up while their argon2id creates wait", () => {
 
     const live = await callServer(server, rootKey, "POST", "/v1/keys", { keyspaceId, name: "live" });
     expect(live.status).toBe(201);
+    // Hashed: the creates answered before the hang-up, one whose answer was still on its way, one
+    // under way, and the live one. Not the rest of the 200, whose turns came after their clients had gone.
+    const metrics = await fetch(`http://127.0.0.1:${server.port}/metrics`).then((response) =>
+      response.text(),
+    );
+    expect(sample(metrics, "keymint_argon2_computations_total")).toBeLessThanOrEqual(
+      answeredBeforeHangUp.length + 3,
+    );
 
     // Every key stored is one a client received, but for the hash (one at a time) that may have been
     // written in the moment the clients hung up.

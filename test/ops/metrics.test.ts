@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { generateKey } from "../../src/keys/format.js";
-import { createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
+import { createKeyspace, createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
 import { sample } from "../support/ops.js";
-import { keyWith } from "../support/verify.js";
+import { keyWith, verifyConcurrently } from "../support/verify.js";
 
 const METRICS_TOKEN = "metrics-token-0123456789abcdef";
 
@@ -180,6 +180,21 @@ describe("GET /metrics", () => {
       expect(response.status).toBe(200);
       expect(sample(response.text, "keymint_verify_cache_entries")).toBe(0);
     });
+  });
+
+  it("counts the argon2id computations begun and reports none waiting once they are done", async () => {
+    const before = await scrape(t);
+    expect(sample(before.text, "keymint_argon2_computations_total")).toBe(0);
+    expect(sample(before.text, "keymint_argon2_waiting")).toBe(0);
+    const keyspace = await createKeyspace(t, { hashAlgorithm: "argon2id" });
+    const first = await keyWith(t, {}, keyspace); // hashed: 1
+    const second = await keyWith(t, {}, keyspace); // hashed: 2
+    for (let i = 0; i < 2; i++) expect((await verify(t, { key: first.key })).code).toBe("VALID"); // a miss, then a hit: 3
+    // Five first verifies at once share one check of the hash: 4
+    expect((await verifyConcurrently(t, 5, { key: second.key })).byCode).toEqual({ VALID: 5 });
+    const after = await scrape(t);
+    expect(sample(after.text, "keymint_argon2_computations_total")).toBe(4);
+    expect(sample(after.text, "keymint_argon2_waiting")).toBe(0);
   });
 
   it("is open when KEYMINT_METRICS_TOKEN is unset", async () => {

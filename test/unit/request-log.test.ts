@@ -7,7 +7,10 @@ import { sample } from "../support/ops.js";
 
 function capturedRequestLog(level = "info") {
   const { stream, writes, lines } = logSink();
-  const metrics = createMetrics(() => ({ hits: 0, misses: 0, loads: 0, size: 0 }));
+  const metrics = createMetrics(
+    () => ({ hits: 0, misses: 0, loads: 0, size: 0 }),
+    () => ({ begun: 0, waiting: 0 }),
+  );
   const log = new RequestLog(createLogger({ level, destination: stream }), metrics);
   return { log, writes, lines, metrics };
 }

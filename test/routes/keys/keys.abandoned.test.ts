@@ -1,4 +1,5 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import argon2 from "argon2";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { Argon2Queue } from "../../../src/keys/argon2-queue.js";
 import {
   createKey,
@@ -59,7 +60,8 @@ async function keyNames() {
 }
 
 describe("keys: a create whose client hangs up before its argon2id hash is used", () => {
-  it("is dropped while it waits: 499, no key, no failure logged, and the live create behind it runs", async () => {
+  it("is dropped while it waits: 499, no key, no hash, no failure logged, and the live create behind it runs", async () => {
+    const hashes = vi.spyOn(argon2, "hash");
     const release = holdTheOnlyTurn();
     const abandoned = onClosableConnection(
       "/v1/keys",
@@ -76,6 +78,10 @@ describe("keys: a create whose client hangs up before its argon2id hash is used"
     expect((await live).status).toBe(201);
 
     expect(await keyNames()).toEqual(["live"]);
+    // Its turn came, and it was passed over: the one hash computed is the live create's.
+    expect(hashes).toHaveBeenCalledTimes(1);
+    expect(t.deps.argon2.begunCount).toBe(2); // the held turn, and the live create's hash
+    hashes.mockRestore();
     expect(t.logs.join("\n")).not.toContain("request failed");
     expect(
       requestLines()
