@@ -216,10 +216,13 @@ describe("GET /openapi.json", () => {
       "name",
       "expiresAt",
       "revokedAt",
+      "revokedReason",
       "lastUsedAt",
       "remaining",
       "refill",
       "ratelimit",
+      "rotatedFromId",
+      "replacedById",
     ]) {
       expect(key.properties[field]?.type, field).toContain("null");
       expect(key.required, field).toContain(field);

@@ -398,13 +398,16 @@ describe("HTTP over a real Node server", () => {
 
   it("never lets a PATCH that arrives with a rotation extend the rotated-away key's life", async () => {
     const port = (server.address() as AddressInfo).port;
-    /** A connection of its own, open; `answered` resolves once the server has answered and closed it. */
+    /** A connection of its own, open; `answered` resolves to the answer once the server has closed it. */
     const connection = () =>
-      new Promise<{ send: (method: string, path: string, body: unknown) => void; answered: Promise<void> }>(
+      new Promise<{ send: (method: string, path: string, body: unknown) => void; answered: Promise<string> }>(
         (resolve, reject) => {
           const socket = connect(port, "127.0.0.1");
-          const answered = new Promise<void>((done) => socket.on("close", () => done()));
-          socket.on("data", () => undefined);
+          let answer = "";
+          const answered = new Promise<string>((done) => socket.on("close", () => done(answer)));
+          socket.on("data", (chunk: Buffer) => {
+            answer += chunk.toString();
+          });
           socket.on("error", reject);
           const send = (method: string, path: string, body: unknown) => {
             const text = JSON.stringify(body);
@@ -425,9 +428,13 @@ describe("HTTP over a real Node server", () => {
       const [rotation, patch] = [await connection(), await connection()];
       rotation.send("POST", `/v1/keys/${key.id}/rotate`, { gracePeriodSeconds: 0 });
       patch.send("PATCH", `/v1/keys/${key.id}`, { expiresAt: null });
-      await Promise.all([rotation.answered, patch.answered]);
+      const [rotated, patched] = await Promise.all([rotation.answered, patch.answered]);
+      expect(rotated.split("\r\n")[0], `run ${i}`).toBe("HTTP/1.1 201 Created");
+      // Before the rotation, the PATCH clears the expiry (200); after it, it may not extend it (409).
+      expect(["HTTP/1.1 200 OK", "HTTP/1.1 409 Conflict"], `run ${i}`).toContain(patched.split("\r\n")[0]);
       const old = (await t.call("GET", `/v1/keys/${key.id}`)).body;
-      if (old.replacedById !== null) expect(old.expiresAt, `run ${i}`).not.toBeNull();
+      expect(old.replacedById, `run ${i}`).not.toBeNull();
+      expect(old.expiresAt, `run ${i}`).not.toBeNull();
     }
   });
 });

@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { generateKey } from "../../src/keys/format.js";
 import { createHttpServer } from "../../src/server/http-server.js";
 import { verifyFastPath } from "../../src/server/verify-fast-path.js";
@@ -375,12 +375,22 @@ describe("verify's fast path on node:http", () => {
     });
   });
 
-  it("is what the production server runs", async () => {
+  it("is what the production server runs: the app never sees an everyday verify", async () => {
+    const rootKey = await createRootKey(t, ["keys:verify"]);
+    // createHttpServer takes app.fetch when it is built: the spy sees every request handed to the app.
+    const appFetch = vi.spyOn(t.app, "fetch");
     const server = await listening(createHttpServer(t.app, t.deps, "127.0.0.1"));
     try {
-      const answer = await send(server, verifyCall({ key }));
-      expect(JSON.parse(answer.text).code).toBe("VALID");
+      const headers = { ...json, authorization: `Bearer ${rootKey.key}` };
+      const call = { headers, body: JSON.stringify({ key }) };
+      // The first call authenticates the new root key through the app, which caches it.
+      expect(JSON.parse((await send(server, call)).text).code).toBe("VALID");
+      expect(appFetch).toHaveBeenCalledTimes(1);
+      appFetch.mockClear();
+      for (let i = 0; i < 3; i++) expect(JSON.parse((await send(server, call)).text).code).toBe("VALID");
+      expect(appFetch).not.toHaveBeenCalled();
     } finally {
+      appFetch.mockRestore();
       await new Promise((resolve) => server.close(resolve));
     }
   });

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import {
   Argon2Queue,
@@ -321,5 +322,10 @@ describe("Argon2Queue", () => {
     expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: "64" })).toBeGreaterThanOrEqual(1);
     expect(defaultArgon2Concurrency({})).toBeLessThanOrEqual(3);
     expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: "nonsense" })).toBeLessThanOrEqual(3);
+    // Exactly: the cores, bounded by the pool less one (libuv's default pool is 4 threads).
+    const cores = availableParallelism();
+    expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: "64" })).toBe(Math.min(cores, 63));
+    expect(defaultArgon2Concurrency({})).toBe(Math.min(cores, 3));
+    expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: "nonsense" })).toBe(Math.min(cores, 3));
   });
 });
