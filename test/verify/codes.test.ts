@@ -160,6 +160,23 @@ describe("POST /v1/keys/verify: the codes", () => {
       expect((await verify(t, { key: theirs.key }, otherRootKey)).code).toBe("VALID");
     });
 
+    it("answers another workspace's key that its own workspace has just cached (the cache is asked first)", async () => {
+      const other = await createWorkspace(t);
+      const otherKeyspace = await createKeyspace(t, {}, other.rootKey);
+      const theirs = await createKey(t, { keyspaceId: otherKeyspace.id, remaining: 10 }, other.rootKey);
+      expect((await verify(t, { key: theirs.key }, other.rootKey)).code).toBe("VALID"); // cached now
+      expect(await verify(t, { key: theirs.key })).toStrictEqual(NOT_FOUND);
+      // Nothing was spent by the foreign call.
+      expect((await verify(t, { key: theirs.key }, other.rootKey)).remaining).toBe(8);
+    });
+
+    it("answers another owner's key that an unbound root key has just cached to an owner-bound root key", async () => {
+      const boundRootKey = await createRootKey(t, ["keys:verify"], { ownerId: "user_1" });
+      const theirs = await keyWith(t, { ownerId: "user_2" });
+      expect((await verify(t, { key: theirs.key })).code).toBe("VALID"); // cached now
+      expect(await verify(t, { key: theirs.key }, boundRootKey.key)).toStrictEqual(NOT_FOUND);
+    });
+
     it("spends no argon2id computation on another tenant's key id, and leaves its owner's verifies unharmed", async () => {
       const otherRootKey = (await createWorkspace(t)).rootKey;
       const slow = await createKeyspace(t, { hashAlgorithm: "argon2id" }, otherRootKey);

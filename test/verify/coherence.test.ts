@@ -209,4 +209,41 @@ describe("POST /v1/keys/verify: coherence with a warm cache", () => {
     expect(response.status).toBe(401);
     expect(response.body.code).toBe("UNAUTHORIZED");
   });
+  describe("a rotated-away key in its grace period, cached, spending its successor's credits", () => {
+    it("is bound at once by credits a PATCH gives its successor", async () => {
+      const old = await keyWith(t); // unlimited
+      const rotated = await t.call("POST", `/v1/keys/${old.id}/rotate`, {
+        body: { gracePeriodSeconds: 3600 },
+      });
+      expect(rotated.status).toBe(201);
+      for (let i = 0; i < 2; i++) expect((await verify(t, { key: old.key })).code).toBe("VALID"); // cached
+      expect((await t.call("PATCH", `/v1/keys/${rotated.body.id}`, { body: { remaining: 1 } })).status).toBe(
+        200,
+      );
+      expect(await verify(t, { key: old.key })).toMatchObject({ code: "VALID", remaining: 0 });
+      expect((await verify(t, { key: old.key })).code).toBe("USAGE_EXCEEDED");
+      expect((await t.call("GET", `/v1/keys/${rotated.body.id}`)).body.remaining).toBe(0);
+    });
+
+    it("answers the balance of the newest key once its successor is rotated again", async () => {
+      const first = await keyWith(t, { remaining: 10, scopes: ["x"] });
+      const second = await t.call("POST", `/v1/keys/${first.id}/rotate`, {
+        body: { gracePeriodSeconds: 3600 },
+      });
+      expect((await verify(t, { key: first.key })).remaining).toBe(9); // cached, spending the second's
+      const third = await t.call("POST", `/v1/keys/${second.body.id}/rotate`, {
+        body: { gracePeriodSeconds: 3600 },
+      });
+      expect(third.status).toBe(201);
+      expect((await verify(t, { key: third.body.key, cost: 4 })).remaining).toBe(5);
+      expect(await verify(t, { key: first.key, scopes: ["y"] })).toMatchObject({
+        code: "INSUFFICIENT_SCOPES",
+        remaining: 5,
+      });
+      expect(await verify(t, { key: first.key, cost: 6 })).toMatchObject({
+        code: "USAGE_EXCEEDED",
+        remaining: 5,
+      });
+    });
+  });
 });

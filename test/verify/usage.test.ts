@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { checksumOf } from "../../src/keys/format.js";
 import { createKey, createKeyspace, createTestApp, ManualClock, type TestApp, verify } from "../helpers.js";
 import { createWorkspace, expectValidationErrors } from "../support/api.js";
 import { sample } from "../support/ops.js";
@@ -257,6 +258,15 @@ describe("lastUsedAt and writes on the request path", () => {
     expect(await lastUsedAtOf(created.id)).toBe("2026-11-27T05:00:00.000Z");
   });
 
+  it("stores no lastUsedAt for a refused call: none after an EXPIRED, before and after the usage flush", async () => {
+    const created = await keyWith(t, { expiresAt: new Date(clock.now() + 1_000).toISOString() });
+    clock.advance(2_000);
+    expect((await verify(t, { key: created.key })).code).toBe("EXPIRED");
+    expect(await lastUsedAtOf(created.id)).toBeNull();
+    await t.deps.usage.flushAll();
+    expect(await lastUsedAtOf(created.id)).toBeNull();
+  });
+
   it("answers every VALID call's time as lastUsedAt, but writes it at most once a minute while the key is in use", async () => {
     const created = await keyWith(t);
     const stored = () =>
@@ -376,6 +386,22 @@ describe("lastUsedAt and writes on the request path", () => {
     expect((await verify(t, { key: created.key }, bound.body.key)).code).toBe("VALID");
     clock.advance(1);
     const response = await t.call("GET", `/v1/keys/${created.id}/usage`, { token: bound.body.key });
+    expect(response.body.data).toStrictEqual([
+      { time: "2026-11-27T04:00:00.000Z", valid: 1, invalid: 0, byCode: { VALID: 1 } },
+    ]);
+  });
+  it("counts nothing for a forged key naming a real key's id: NOT_FOUND calls are not the key's usage", async () => {
+    const created = await keyWith(t);
+    // Past the hour's first instant: the default window ends at the start of the current hour.
+    clock.advance(60_000);
+    expect((await verify(t, { key: created.key })).code).toBe("VALID");
+    const head = `${created.key.slice(0, -38)}${"7".repeat(32)}`;
+    expect(await verify(t, { key: head + checksumOf(head) })).toStrictEqual({
+      valid: false,
+      code: "NOT_FOUND",
+    });
+    clock.advance(1);
+    const response = await t.call("GET", `/v1/keys/${created.id}/usage`);
     expect(response.body.data).toStrictEqual([
       { time: "2026-11-27T04:00:00.000Z", valid: 1, invalid: 0, byCode: { VALID: 1 } },
     ]);
