@@ -218,3 +218,19 @@ describe("loadConfig: the other settings of contract §7", () => {
     }
   });
 });
+
+describe("KEYMINT_TRUST_PROXY", () => {
+  it.each([
+    ["true", true],
+    ["1", true],
+    ["false", false],
+    ["0", false],
+  ])("%s -> %s", (value, expected) => {
+    expect(loadConfig({ KEYMINT_TRUST_PROXY: value }).KEYMINT_TRUST_PROXY).toBe(expected);
+  });
+  it("defaults to false and refuses anything else, naming it", () => {
+    expect(loadConfig({}).KEYMINT_TRUST_PROXY).toBe(false);
+    expect(() => loadConfig({ KEYMINT_TRUST_PROXY: "yes" })).toThrow(ConfigError);
+    expect(() => loadConfig({ KEYMINT_TRUST_PROXY: "yes" })).toThrow(/KEYMINT_TRUST_PROXY/);
+  });
+});
