@@ -142,7 +142,7 @@ function isBusy(error: unknown): boolean {
  * to a route §4 does not list is an unknown route; no code of §6 is a 405). When the path is routed
  * for other methods, the answer names them, in its detail and in Allow (RFC 9110 §10.2.1 lets any
  * answer carry it). Under /v1 this runs after authentication, so only a caller holding a valid root
- * key learns the routes.
+ * key (on /v1/admin, the admin token) learns the routes.
  */
 export function handleUnrouted(app: Parameters<typeof routedMethods>[0]): NotFoundHandler<AppEnv> {
   const methodsFor = routedMethods(app);

@@ -425,6 +425,13 @@ describe("query parameters are validated as strictly as bodies", () => {
     });
   }
 
+  it("names a repeated unknown query parameter once (one errors entry per bad field, §6)", async () => {
+    const response = await f.t.call("GET", "/v1/keyspaces/ksp_nothing?colour=a&colour=b");
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe("VALIDATION_FAILED");
+    expect(response.body.errors).toStrictEqual([{ path: "colour", message: "unknown field" }]);
+  });
+
   it("still answers a route's own query parameters", async () => {
     const response = await f.t.call("GET", "/v1/keys?status=all&limit=1");
     expect(response.status).toBe(200);

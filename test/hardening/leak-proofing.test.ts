@@ -278,7 +278,16 @@ describe("leak-proofing", () => {
     const r = await everyResource();
     const digest = sha256Hex(r.key);
     // Run into letters, digits or "_" too: the secret scanner's word boundaries would miss those.
-    const secrets = [r.key, `trace.${r.rootKey}`, digest, ADMIN_TOKEN];
+    // A token anywhere in the id counts, not only an id equal to it.
+    const secrets = [
+      r.key,
+      `trace.${r.rootKey}`,
+      digest,
+      ADMIN_TOKEN,
+      `trace.${ADMIN_TOKEN}`,
+      `${ADMIN_TOKEN}:1`,
+      `x-${METRICS_TOKEN}`,
+    ];
     const runInto = [`Z${r.key}`, `trace_${r.key}`, `${r.key}0`, `_${r.rootKey}`, `a${digest}`, `${digest}0`];
     for (const id of [...secrets, ...runInto]) {
       const response = await call("PATCH", `/v1/keys/${r.keyId}`, {

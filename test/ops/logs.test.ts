@@ -318,6 +318,11 @@ describe("scrubSecrets", () => {
   it("replaces hex SHA-256 digests and argon2 encoded hashes", () => {
     expect(scrubSecrets(`stored ${A_SHA256}`)).toBe("stored [redacted hash]");
     expect(scrubSecrets(`stored ${AN_ARGON2_HASH} end`)).toBe("stored [redacted hash] end");
+    // Whatever argon2 variant made it.
+    for (const variant of ["argon2i", "argon2d"]) {
+      const hash = AN_ARGON2_HASH.replace("$argon2id$", `$${variant}$`);
+      expect(scrubSecrets(`stored ${hash} end`), variant).toBe("stored [redacted hash] end");
+    }
   });
 
   it("keeps a serialized JSON line valid JSON", () => {
