@@ -1,22 +1,19 @@
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHttpServer } from "../../src/server/http-server.js";
 import { createTestApp, type TestApp } from "../helpers.js";
+import { type LoopbackServer, serveOnLoopback } from "../support/loopback-server.js";
 
 // Contract §3: bodies OVER 64 KiB are 413; a body of exactly 64 KiB with a declared Content-Length is taken.
 describe("body limit with a declared content-length, over a real Node server", () => {
   let t: TestApp;
-  let server: Server;
+  let served: LoopbackServer;
   let base: string;
   beforeAll(async () => {
     t = await createTestApp();
-    server = createHttpServer(t.app, t.deps, "127.0.0.1");
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    served = await serveOnLoopback(t);
+    base = served.base;
   });
   afterAll(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await served.close();
   });
 
   it("accepts exactly 65,536 bytes and refuses 65,537", async () => {

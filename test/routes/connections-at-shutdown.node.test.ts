@@ -1,29 +1,26 @@
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { connectionsAtShutdown } from "../../src/server/connections-at-shutdown.js";
-import { createHttpServer } from "../../src/server/http-server.js";
 import { createKeyspace, createTestApp, type TestApp } from "../helpers.js";
+import { type LoopbackServer, serveOnLoopback } from "../support/loopback-server.js";
 import { rawConnection, statusLines } from "../support/raw-connection.js";
 
 // What index.ts does with the server's connections at a shutdown, on a real loopback socket: start()
 // where the signal would come, and each connection must close after the answer to its last request.
 describe("connections at a shutdown", () => {
   let t: TestApp;
-  let server: Server;
+  let served: LoopbackServer;
   let connections: ReturnType<typeof connectionsAtShutdown>;
   let port: number;
 
   async function listening() {
     t = await createTestApp();
-    server = createHttpServer(t.app, t.deps, "127.0.0.1");
-    connections = connectionsAtShutdown(server);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    port = (server.address() as AddressInfo).port;
+    served = await serveOnLoopback(t);
+    connections = connectionsAtShutdown(served.server);
+    port = served.port;
   }
   afterEach(async () => {
     connections.closeAll();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await served.close();
   });
 
   /** An argon2id key create as raw bytes: slow enough to be in flight when start() is called. */
@@ -56,7 +53,7 @@ describe("connections at a shutdown", () => {
     connection.socket.write(`${await slowCreate()}GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n`);
     await new Promise((resolve) => setTimeout(resolve, 5)); // the health check is answered, and waits its turn
     connections.start();
-    server.closeIdleConnections();
+    served.server.closeIdleConnections();
     const closedBy = Promise.race([
       connection.closed.then(() => "the server"),
       new Promise((resolve) => setTimeout(() => resolve("nobody"), 3_000)),
@@ -93,7 +90,7 @@ describe("connections at a shutdown", () => {
     );
     await vi.waitFor(() => expect(statusLines(connection.received())).toEqual(["HTTP/1.1 401"]));
     connections.start();
-    server.closeIdleConnections();
+    served.server.closeIdleConnections();
     await new Promise((resolve) => setTimeout(resolve, 100));
     connection.socket.write("0123456789");
     const closedBy = Promise.race([
@@ -112,7 +109,7 @@ describe("connections at a shutdown", () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 5));
     connections.start();
-    server.closeIdleConnections();
+    served.server.closeIdleConnections();
     await connection.closed;
     expect(statusLines(connection.received())).toEqual(["HTTP/1.1 201", "HTTP/1.1 200", "HTTP/1.1 404"]);
   });

@@ -1,9 +1,9 @@
 import type { Server } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { MAX_BODY_BYTES } from "../../src/middleware/body-limit.js";
-import { createHttpServer } from "../../src/server/http-server.js";
 import { createKey, createKeyspace, createTestApp, requestLinesWritten, type TestApp } from "../helpers.js";
+import { type LoopbackServer, serveOnLoopback } from "../support/loopback-server.js";
 import { rawConnection, statusLines } from "../support/raw-connection.js";
 
 // What a connection carries besides one well-formed request at a time: requests pipelined behind a
@@ -11,17 +11,17 @@ import { rawConnection, statusLines } from "../support/raw-connection.js";
 // an Expect: 100-continue for a body over the limit. Over a real loopback socket.
 describe("connections over a real Node server", () => {
   let t: TestApp;
+  let served: LoopbackServer;
   let server: Server;
   let port: number;
   beforeAll(async () => {
     t = await createTestApp();
-    server = createHttpServer(t.app, t.deps, "127.0.0.1");
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    port = (server.address() as AddressInfo).port;
+    served = await serveOnLoopback(t);
+    ({ server, port } = served);
   });
   afterAll(async () => {
     server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await served.close();
   });
 
   /** A verify of `key` as raw bytes, under `requestId`. */

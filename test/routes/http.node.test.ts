@@ -1,8 +1,8 @@
 import type { Server } from "node:http";
-import { type AddressInfo, connect } from "node:net";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { createHttpServer } from "../../src/server/http-server.js";
 import { createKey, createKeyspace, createTestApp, requestLinesWritten, type TestApp } from "../helpers.js";
+import { type LoopbackServer, serveOnLoopback } from "../support/loopback-server.js";
 import { rawConnection, statusLines } from "../support/raw-connection.js";
 
 // On Node the secure headers and x-request-id take another path (straight onto the ServerResponse)
@@ -11,20 +11,20 @@ import { rawConnection, statusLines } from "../support/raw-connection.js";
 describe("HTTP over a real Node server", () => {
   const APP_ORIGIN = "https://app.example.com";
   let t: TestApp;
+  let served: LoopbackServer;
   let server: Server;
   let base: string;
   beforeAll(async () => {
     t = await createTestApp({ config: { KEYMINT_CORS_ORIGINS: [APP_ORIGIN] } });
-    server = createHttpServer(t.app, t.deps, "127.0.0.1");
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    served = await serveOnLoopback(t);
+    ({ server, base } = served);
   });
   afterAll(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await served.close();
   });
 
   const auth = () => ({ authorization: `Bearer ${t.rootKey}` });
-  const port = () => (server.address() as AddressInfo).port;
+  const port = () => served.port;
 
   /** The request log line written under `requestId`, once it is written. */
   function requestLineOf(requestId: string | undefined): Promise<Record<string, unknown>> {
@@ -107,7 +107,7 @@ describe("HTTP over a real Node server", () => {
   ])("records a client that hangs up mid-body in %s as 499, not as a server error", async (_, path) => {
     await fetch(`${base}/v1/keyspaces`, { headers: auth() }); // caches the root key for the fast path
     const requestId = `abort-${path.length}`;
-    const socket = connect(Number(new URL(base).port), "127.0.0.1");
+    const socket = connect(port(), "127.0.0.1");
     await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
     socket.write(
       `POST ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\nx-request-id: ${requestId}\r\n` +
@@ -131,7 +131,7 @@ describe("HTTP over a real Node server", () => {
     const { key } = await createKey(t, { keyspaceId: slow.id }); // not in the verify cache yet
     const requestId = `gone-${path.length}`;
     const json = JSON.stringify(body(slow.id, key));
-    const socket = connect(Number(new URL(base).port), "127.0.0.1");
+    const socket = connect(port(), "127.0.0.1");
     await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
     socket.write(
       `POST ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\nx-request-id: ${requestId}\r\n` +
@@ -397,12 +397,11 @@ describe("HTTP over a real Node server", () => {
   });
 
   it("never lets a PATCH that arrives with a rotation extend the rotated-away key's life", async () => {
-    const port = (server.address() as AddressInfo).port;
     /** A connection of its own, open; `answered` resolves to the answer once the server has closed it. */
     const connection = () =>
       new Promise<{ send: (method: string, path: string, body: unknown) => void; answered: Promise<string> }>(
         (resolve, reject) => {
-          const socket = connect(port, "127.0.0.1");
+          const socket = connect(port(), "127.0.0.1");
           let answer = "";
           const answered = new Promise<string>((done) => socket.on("close", () => done(answer)));
           socket.on("data", (chunk: Buffer) => {

@@ -3,10 +3,10 @@ import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { generateKey } from "../../src/keys/format.js";
-import { createHttpServer } from "../../src/server/http-server.js";
 import { verifyFastPath } from "../../src/server/verify-fast-path.js";
 import { createTestApp, requestLinesWritten, type TestApp } from "../helpers.js";
 import { createRootKey } from "../support/api.js";
+import { closeServer, listenOnLoopback, serveOnLoopback } from "../support/loopback-server.js";
 import { sample } from "../support/ops.js";
 import { keyWith } from "../support/verify.js";
 
@@ -64,11 +64,6 @@ function send(server: Server, call: RawCall): Promise<RawAnswer> {
   });
 }
 
-async function listening(server: Server): Promise<Server> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return server;
-}
-
 // Whatever differs between two answers for reasons other than the path taken.
 const PER_ANSWER_HEADERS = new Set(["date", "x-request-id"]);
 
@@ -102,7 +97,7 @@ describe("verify's fast path on node:http", () => {
   beforeAll(async () => {
     t = await createTestApp({ config: { KEYMINT_CORS_ORIGINS: ["https://app.example.com"] } });
     const hono = getRequestListener(t.app.fetch, { hostname: "127.0.0.1" });
-    fast = await listening(
+    fast = await listenOnLoopback(
       createServer(
         verifyFastPath(t.deps, (incoming, outgoing) => {
           handedOver++;
@@ -110,11 +105,11 @@ describe("verify's fast path on node:http", () => {
         }),
       ),
     );
-    appOnly = await listening(createServer(hono));
+    appOnly = await listenOnLoopback(createServer(hono));
     key = (await keyWith(t, { name: "fast", meta: { plan: "pro" }, scopes: ["read"] })).key;
   });
   afterAll(async () => {
-    for (const server of [fast, appOnly]) await new Promise((resolve) => server.close(resolve));
+    for (const server of [fast, appOnly]) await closeServer(server);
   });
 
   /** Sends the same request to both servers; returns both answers and whether the fast path took it. */
@@ -242,7 +237,7 @@ describe("verify's fast path on node:http", () => {
     it("answers a database failure as the app does: 500 problem+json with nothing internal", async () => {
       const broken = await createTestApp();
       const hono = getRequestListener(broken.app.fetch);
-      const server = await listening(createServer(verifyFastPath(broken.deps, hono)));
+      const server = await listenOnLoopback(createServer(verifyFastPath(broken.deps, hono)));
       try {
         const brokenKey = (await keyWith(broken)).key;
         const call = { ...verifyCall({ key: brokenKey }), headers: { ...auth(broken.rootKey), ...json } };
@@ -256,7 +251,7 @@ describe("verify's fast path on node:http", () => {
         expect(answer.text).not.toMatch(/sqlite|keys|select/i);
         expect(answer.headers["x-content-type-options"]).toBe("nosniff");
       } finally {
-        await new Promise((resolve) => server.close(resolve));
+        await closeServer(server);
       }
     });
   });
@@ -379,7 +374,7 @@ describe("verify's fast path on node:http", () => {
     const rootKey = await createRootKey(t, ["keys:verify"]);
     // createHttpServer takes app.fetch when it is built: the spy sees every request handed to the app.
     const appFetch = vi.spyOn(t.app, "fetch");
-    const server = await listening(createHttpServer(t.app, t.deps, "127.0.0.1"));
+    const { server, close } = await serveOnLoopback(t);
     try {
       const headers = { ...json, authorization: `Bearer ${rootKey.key}` };
       const call = { headers, body: JSON.stringify({ key }) };
@@ -391,7 +386,7 @@ describe("verify's fast path on node:http", () => {
       expect(appFetch).not.toHaveBeenCalled();
     } finally {
       appFetch.mockRestore();
-      await new Promise((resolve) => server.close(resolve));
+      await close();
     }
   });
 });
