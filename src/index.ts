@@ -1,6 +1,6 @@
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { openConfiguredDatabase } from "./db/open-configured.js";
+import { openConfiguredDatabaseToServe } from "./db/open-configured.js";
 import { createDeps } from "./deps.js";
 import { createLogger, wantsPrettyLogs } from "./observability/logger.js";
 import { connectionsAtShutdown } from "./server/connections-at-shutdown.js";
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     level: config.LOG_LEVEL,
     pretty: wantsPrettyLogs(process.stdout, process.env),
   });
-  const db = openConfiguredDatabase(config.KEYMINT_DB);
+  const { db, lock } = openConfiguredDatabaseToServe(config.KEYMINT_DB);
   const deps = await createDeps({ db, config, logger });
 
   deps.usage.start(USAGE_FLUSH_INTERVAL_MS, (error) => logger.error({ err: error }, "usage flush failed"));
@@ -67,6 +67,7 @@ async function main(): Promise<void> {
         deps.requestLog.flush();
         await deps.usage.stop();
         db.$client.close();
+        lock.release();
         logger.info("stopped");
       } catch (error) {
         process.exitCode = 1;

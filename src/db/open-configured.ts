@@ -1,15 +1,36 @@
 import { existsSync, statSync } from "node:fs";
 import { type Db, openDatabase, openExistingDatabaseToRead } from "./client.js";
 import { migrateDatabase } from "./migrate.js";
+import { holdServerLock, type ServerLock } from "./server-lock.js";
 
 /** Opens and migrates KEYMINT_DB; a failure names the setting, as a bad setting must (contract §7). */
 export function openConfiguredDatabase(file: string): Db {
+  return openAndMigrate(file, () => undefined);
+}
+
+/**
+ * openConfiguredDatabase for the server, which also holds the database's server lock (server-lock.ts).
+ * It is taken before any migration: a second server, a newer version started while the old one runs
+ * included, is refused before it changes anything.
+ */
+export function openConfiguredDatabaseToServe(file: string): { db: Db; lock: ServerLock } {
+  let lock: ServerLock = { release: () => undefined };
+  const db = openAndMigrate(file, () => {
+    if (file !== ":memory:") lock = holdServerLock(file);
+  });
+  return { db, lock };
+}
+
+function openAndMigrate(file: string, beforeMigrating: () => void): Db {
+  let db: Db | undefined;
   try {
     refuseAnotherApplicationsDatabase(file);
-    const db = openDatabase(file);
+    db = openDatabase(file);
+    beforeMigrating();
     migrateDatabase(db);
     return db;
   } catch (error) {
+    db?.$client.close();
     throw new Error(`KEYMINT_DB=${file}: ${databaseFailure(file, error)}`);
   }
 }

@@ -1,9 +1,11 @@
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openConfiguredDatabaseToServe } from "../../src/db/open-configured.js";
+import { holdServerLock, serverLockFile } from "../../src/db/server-lock.js";
 import {
   callServer,
   REPO_ROOT,
@@ -140,5 +142,45 @@ describe("start-up failures", () => {
     writeFileSync(database.file, "");
     const server = await startServer({ dbFile: database.file });
     expect(server.bootstrapRootKey).not.toBeNull();
+  });
+
+  // Each server drops a changed key from its own cache only: a key revoked through one server would
+  // still verify on another serving the same file, so a second server is refused (src/db/server-lock.ts).
+  it("refuses a second server on a database a server is serving, naming KEYMINT_DB, and starts once the first is gone, even killed", async () => {
+    const first = await startServer({ dbFile: database.file });
+    const rootKey = first.bootstrapRootKey as string;
+    const second = await runToExit({ KEYMINT_DB: database.file, PORT: "0", HOST: "127.0.0.1" });
+    expect(second).toStrictEqual({
+      code: 1,
+      stdout: "",
+      stderr:
+        `KeyMint failed to start: KEYMINT_DB=${database.file}: another KeyMint server is serving this database. ` +
+        "Each server caches keys, so a key revoked through one would still verify on the other: run one server per database file\n",
+    });
+    expect((await callServer(first, rootKey, "GET", "/v1/keyspaces")).status).toBe(200);
+    // The lock is the OS's: a server that dies without a word leaves nothing to clean up.
+    await first.kill("SIGKILL");
+    const next = await startServer({ dbFile: database.file });
+    expect(next.bootstrapRootKey).toBeNull();
+    expect((await callServer(next, rootKey, "GET", "/v1/keyspaces")).status).toBe(200);
+    expect(statSync(serverLockFile(database.file)).mode & 0o777).toBe(0o600);
+  });
+
+  it("takes the server lock before migrating: a refused server changes nothing, a newer one included", () => {
+    const held = holdServerLock(database.file);
+    try {
+      expect(() => openConfiguredDatabaseToServe(database.file)).toThrow(
+        `KEYMINT_DB=${database.file}: another KeyMint server is serving this database.`,
+      );
+      const after = new Database(database.file, { readonly: true });
+      expect(after.prepare("SELECT count(*) FROM sqlite_master").pluck().get()).toBe(0);
+      after.close();
+    } finally {
+      held.release();
+    }
+    const { db, lock } = openConfiguredDatabaseToServe(database.file);
+    expect(db.$client.prepare("SELECT count(*) FROM keys").pluck().get()).toBe(0);
+    db.$client.close();
+    lock.release();
   });
 });
