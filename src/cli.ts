@@ -23,6 +23,12 @@ async function run(argv: string[]): Promise<void> {
     return;
   }
   const config = loadConfig();
+  if (config.KEYMINT_DB === ":memory:") {
+    // A database of this command's own, gone when it exits: a workspace or root key made in it could never be used.
+    throw new Error(
+      "KEYMINT_DB=:memory: is a database of this command's own, gone when it exits; set KEYMINT_DB to the server's database file",
+    );
+  }
   if (invocation.command === "backup") return backup(invocation, config.KEYMINT_DB);
   const db = openConfiguredDatabase(config.KEYMINT_DB);
   try {

@@ -8,6 +8,7 @@ import {
   realpathSync,
   renameSync,
   rmSync,
+  statSync,
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Db } from "./client.js";
@@ -27,13 +28,16 @@ const ALL_PAGES = 0x7fffffff;
  * - A backup holds every key hash, so it is readable by its owner only (0600) from the moment the file
  *   exists, and the directories it creates are 0700 (existing ones are left as they are).
  *
- * Refuses to write over the database itself. Returns the number of pages copied.
+ * Refuses to write over the database itself, or onto a directory. Returns the number of pages copied.
  */
 export async function backupDatabase(db: Db, file: string): Promise<number> {
   const target = resolve(file);
   const source = db.$client.name;
   if (existsSync(target) && existsSync(source) && realpathSync(target) === realpathSync(source)) {
     throw new Error(`Refusing to back up ${source} onto itself; name another file.`);
+  }
+  if (existsSync(target) && statSync(target).isDirectory()) {
+    throw new Error(`${file} is a directory; name the backup file, e.g. ${join(file, "keymint.db")}`);
   }
   const directory = dirname(target);
   mkdirSync(directory, { recursive: true, mode: 0o700 });

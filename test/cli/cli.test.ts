@@ -1,5 +1,14 @@
 import { execFile } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -323,6 +332,37 @@ describe("keymint CLI", () => {
     expect(run.stdout).toMatch(/^Backed up .* \(\d+ pages\)\n$/);
     expect(modeOf(file), "the backup file").toBe("600");
     expect(rowCounts(file).workspaces).toBe(0);
+  });
+
+  it("refuses a directory as the backup file, naming it, and writes nothing into it", async () => {
+    expect((await cli(["migrate"], env)).code).toBe(0);
+    const target = join(dir, "backups");
+    mkdirSync(target);
+    const run = await cli(["backup", target, "--json"], env);
+    expect(run).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `keymint: ${target} is a directory; name the backup file, e.g. ${join(target, "keymint.db")}\n`,
+    });
+    expect(readdirSync(target)).toEqual([]);
+    expect(readdirSync(dir).filter((name) => name.endsWith(".partial"))).toEqual([]);
+  });
+
+  it("refuses KEYMINT_DB=:memory:, whose workspaces and root keys would be gone when the command exits", async () => {
+    for (const args of [
+      ["migrate"],
+      ["workspace", "create", "acme", "--json"],
+      ["backup", join(dir, "b.db")],
+    ]) {
+      const run = await cli(args, { KEYMINT_DB: ":memory:" });
+      expect(run, args.join(" ")).toEqual({
+        code: 1,
+        stdout: "",
+        stderr:
+          "keymint: KEYMINT_DB=:memory: is a database of this command's own, gone when it exits; set KEYMINT_DB to the server's database file\n",
+      });
+    }
+    expect(existsSync(join(dir, "b.db"))).toBe(false);
   });
 
   it("exits 1 naming the problem for an unknown workspace", async () => {
