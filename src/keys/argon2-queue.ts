@@ -44,10 +44,19 @@ const ESTIMATE_WEIGHT = 0.2;
  */
 const ABANDONED_SEARCH_INTERVAL_MS = 1_000;
 
-/** libuv's thread pool: 4 threads unless UV_THREADPOOL_SIZE says otherwise. */
+/** The most threads libuv's pool takes (MAX_THREADPOOL_SIZE in libuv's threadpool.c). */
+const MAX_THREAD_POOL_SIZE = 1024;
+
+/**
+ * libuv's thread pool, read from UV_THREADPOOL_SIZE as libuv reads it: 4 threads when unset, else the
+ * value's leading integer (C's atoi: "2abc" is 2), where none or 0 is 1 thread (an empty or misspelt value
+ * too: reading those as 4 would let argon2 take the one thread) and a negative one wraps to the maximum.
+ */
 function threadPoolSize(env: NodeJS.ProcessEnv): number {
-  const size = Number(env.UV_THREADPOOL_SIZE);
-  return Number.isInteger(size) && size > 0 ? size : 4;
+  if (env.UV_THREADPOOL_SIZE === undefined) return 4;
+  const size = Number.parseInt(env.UV_THREADPOOL_SIZE, 10);
+  if (Number.isNaN(size) || size === 0) return 1;
+  return size < 0 ? MAX_THREAD_POOL_SIZE : Math.min(size, MAX_THREAD_POOL_SIZE);
 }
 
 /**

@@ -326,6 +326,18 @@ describe("Argon2Queue", () => {
     const cores = availableParallelism();
     expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: "64" })).toBe(Math.min(cores, 63));
     expect(defaultArgon2Concurrency({})).toBe(Math.min(cores, 3));
-    expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: "nonsense" })).toBe(Math.min(cores, 3));
+  });
+
+  // libuv reads the variable with C's atoi: no number, or 0, is a pool of one thread, which argon2 must
+  // not be counted on to leave free for the rest of the process by reading it as the default of 4.
+  it("reads UV_THREADPOOL_SIZE as libuv does", () => {
+    const cores = availableParallelism();
+    for (const size of ["nonsense", "", "0"])
+      expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: size })).toBe(1);
+    expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: "3abc" })).toBe(Math.min(cores, 2));
+    expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: " 3" })).toBe(Math.min(cores, 2));
+    expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: "3.9" })).toBe(Math.min(cores, 2));
+    // A negative size wraps (libuv's is unsigned) to the most it takes: the cores decide.
+    expect(defaultArgon2Concurrency({ UV_THREADPOOL_SIZE: "-3" })).toBe(Math.min(cores, 1023));
   });
 });
