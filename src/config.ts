@@ -15,12 +15,21 @@ const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"
  */
 export const CACHE_MAX_LIMIT = 10_000_000;
 
-const integer = (min: number, max: number, tooBig?: string) =>
-  z
+// Every refusal names the range, so that a fix needs no trip to the README.
+const integer = (min: number, max: number, tooBig?: string) => {
+  const range = `must be a whole number from ${min} to ${max}`;
+  return z
     .string()
-    .regex(/^\d+$/, "must be a whole number")
+    .regex(/^\d+$/, range)
     .transform(Number)
-    .pipe(z.number().int().min(min).max(max, tooBig));
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, range)
+        .max(max, tooBig ?? range),
+    );
+};
 
 // RFC 1123 §2.1: letters, digits and inner hyphens, up to 63 per label and 253 in all; the last label is
 // never all digits, so that 999.1.1.1 is a bad address rather than a name to look up.

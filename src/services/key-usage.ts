@@ -6,9 +6,21 @@ import { findVisibleKey } from "./keys.js";
 
 export type Granularity = "hour" | "day";
 
-const RULES: Record<Granularity, { bucketMs: number; defaultSpanMs: number; maxSpanMs: number }> = {
-  hour: { bucketMs: HOUR_MS, defaultSpanMs: DAY_MS, maxSpanMs: 31 * DAY_MS },
-  day: { bucketMs: DAY_MS, defaultSpanMs: 30 * DAY_MS, maxSpanMs: 366 * DAY_MS },
+interface SeriesRule {
+  seriesName: string;
+  bucketMs: number;
+  defaultSpanMs: number;
+  maxSpanMs: number;
+}
+
+const RULES: Record<Granularity, SeriesRule> = {
+  hour: { seriesName: "an hourly series", bucketMs: HOUR_MS, defaultSpanMs: DAY_MS, maxSpanMs: 31 * DAY_MS },
+  day: {
+    seriesName: "a daily series",
+    bucketMs: DAY_MS,
+    defaultSpanMs: 30 * DAY_MS,
+    maxSpanMs: 366 * DAY_MS,
+  },
 };
 
 export interface UsageBucket {
@@ -35,7 +47,9 @@ export async function keyUsage(
   const from = query.from !== undefined ? Date.parse(query.from) : to - rule.defaultSpanMs;
   if (from >= to) throw rangeError("from", "must be before to");
   if (to - from > rule.maxSpanMs) {
-    throw rangeError("to", `a ${query.granularity} series spans at most ${rule.maxSpanMs / DAY_MS} days`);
+    // Named after the field the caller sent: `from` alone reaches back too far from now.
+    const path = query.to === undefined ? "from" : "to";
+    throw rangeError(path, `${rule.seriesName} spans at most ${rule.maxSpanMs / DAY_MS} days`);
   }
   await deps.usage.flushCounts();
   const floor = query.granularity === "hour" ? startOfUtcHour : startOfUtcDay;

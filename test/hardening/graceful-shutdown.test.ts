@@ -1,4 +1,5 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../support/ops.js";
 import { rawConnection, statusLines } from "../support/raw-connection.js";
@@ -195,6 +196,32 @@ describe("graceful shutdown", () => {
       ]);
     });
   }
+
+  it("exits 1, saying why, when its last writes fail: an operator must not read a clean stop", async () => {
+    const { server, rootKey } = await startFresh();
+    const keyspaceId = await createKeyspace(server, rootKey, "sha256", "unflushed");
+    const created = await callServer(server, rootKey, "POST", "/v1/keys", { keyspaceId });
+    expect(
+      (await callServer(server, rootKey, "POST", "/v1/keys/verify", { key: created.body.key })).body.code,
+    ).toBe("VALID");
+    // Another connection holds the write lock: the usage flush waits out its 5 s busy timeout and fails.
+    const blocker = new Database(database?.file ?? "");
+    blocker.exec("BEGIN IMMEDIATE");
+    try {
+      const exit = await stopWith(server, "SIGTERM");
+      expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 1, signal: null });
+      expect(exit.ms).toBeLessThan(EXIT_DEADLINE_MS);
+      const failure = server
+        .stdout()
+        .split("\n")
+        .find((line) => line.includes('"msg":"error during shutdown"'));
+      expect(JSON.parse(failure ?? "{}").err?.code).toBe("SQLITE_BUSY");
+      expect(server.stdout()).not.toContain('"msg":"stopped"');
+    } finally {
+      blocker.exec("ROLLBACK");
+      blocker.close();
+    }
+  });
 
   it("drops an argon2id backlog longer than its 8 s deadline and still exits 0 within 10 s, losing no 201", async () => {
     // All its output kept: the lines looked for below come among 2,000 request lines. Creates are let

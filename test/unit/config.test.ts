@@ -219,6 +219,25 @@ describe("loadConfig: the other settings of contract §7", () => {
   });
 });
 
+describe("loadConfig: whole-number settings", () => {
+  it("name their range whatever is wrong with the value: below, above, a fraction or no number", () => {
+    const refusal = (name: string, range: string) =>
+      `Invalid configuration:\n  ${name}: must be a whole number ${range}`;
+    for (const value of ["-1", "65536", "80.5", "http"]) {
+      expect(configError({ PORT: value }), value).toBe(refusal("PORT", "from 0 to 65535"));
+    }
+    for (const value of ["-1", "3600001", "5s"]) {
+      expect(configError({ KEYMINT_ARGON2_MAX_WAIT_MS: value }), value).toBe(
+        refusal("KEYMINT_ARGON2_MAX_WAIT_MS", "from 0 to 3600000"),
+      );
+    }
+    expect(configError({ KEYMINT_CACHE_TTL_MS: "0" })).toBe(
+      refusal("KEYMINT_CACHE_TTL_MS", "from 1 to 86400000"),
+    );
+    expect(configError({ KEYMINT_CACHE_MAX: "-5" })).toBe(refusal("KEYMINT_CACHE_MAX", "from 1 to 10000000"));
+  });
+});
+
 describe("KEYMINT_TRUST_PROXY", () => {
   it.each([
     ["true", true],

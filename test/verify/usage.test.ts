@@ -136,6 +136,17 @@ describe("GET /v1/keys/:id/usage", () => {
       expect(response.status, query).toBe(400);
       expect(response.body.code).toBe("VALIDATION_FAILED");
     }
+    const errorsOf = async (query: string) => (await usage(query)).body.errors;
+    expect(await errorsOf(tooLong[0] as string)).toStrictEqual([
+      { path: "to", message: "an hourly series spans at most 31 days" },
+    ]);
+    expect(await errorsOf(tooLong[1] as string)).toStrictEqual([
+      { path: "to", message: "a daily series spans at most 366 days" },
+    ]);
+    // `from` alone reaches back from now (2026-11-28T02:00Z): the field sent is the one named.
+    expect(await errorsOf("?granularity=hour&from=2026-10-28T01:59:59.999Z")).toStrictEqual([
+      { path: "from", message: "an hourly series spans at most 31 days" },
+    ]);
   });
 
   it("answers 400 when from is not before to, or a time is not ISO 8601", async () => {
