@@ -1,4 +1,4 @@
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, realpathSync } from "node:fs";
 import Database from "better-sqlite3";
 
 export interface ServerLock {
@@ -9,7 +9,7 @@ export interface ServerLock {
 export const serverLockFile = (databaseFile: string) => `${databaseFile}-server.lock`;
 
 /**
- * Holds the server lock of `databaseFile` for as long as this process serves it, or throws when another
+ * Holds the server lock of `databaseFile` (which exists) for as long as this process serves it, or throws when another
  * process holds it. Each server caches keys in memory and drops a key from its own cache when it changes
  * it, so a key revoked through one server would still verify on a second one serving the same file until
  * that one's cache entry expired: the very-next-call revocation holds only for one server per file. The
@@ -19,7 +19,8 @@ export const serverLockFile = (databaseFile: string) => `${databaseFile}-server.
  * so the OS releases it when the process ends, however it ends: a SIGKILL leaves nothing to clean up.
  */
 export function holdServerLock(databaseFile: string): ServerLock {
-  const file = serverLockFile(databaseFile);
+  // By the file's real path, as SQLite names its -wal: a server reaching it through a symlink is the same.
+  const file = serverLockFile(realpathSync(databaseFile));
   closeSync(openSync(file, "a", 0o600)); // owner-only, as the database (client.ts)
   const lock = new Database(file, { timeout: 0 });
   try {

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { statSync, writeFileSync } from "node:fs";
+import { statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
@@ -167,6 +167,7 @@ describe("start-up failures", () => {
   });
 
   it("takes the server lock before migrating: a refused server changes nothing, a newer one included", () => {
+    writeFileSync(database.file, ""); // a new database, as openDatabase creates it before the lock
     const held = holdServerLock(database.file);
     try {
       expect(() => openConfiguredDatabaseToServe(database.file)).toThrow(
@@ -180,6 +181,12 @@ describe("start-up failures", () => {
     }
     const { db, lock } = openConfiguredDatabaseToServe(database.file);
     expect(db.$client.prepare("SELECT count(*) FROM keys").pluck().get()).toBe(0);
+    // The same file reached through a symlink is the same database.
+    const link = join(dirname(database.file), "linked.db");
+    symlinkSync(database.file, link);
+    expect(() => openConfiguredDatabaseToServe(link)).toThrow(
+      `KEYMINT_DB=${link}: another KeyMint server is serving this database.`,
+    );
     db.$client.close();
     lock.release();
   });
