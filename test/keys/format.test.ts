@@ -190,4 +190,19 @@ describe("key format", () => {
     for (const vector of vectors.invalid)
       expect(holdsKey(vector.key), vector.why).toBe(holdingOne.has(vector.why));
   });
+
+  it("finds a key with the longest prefix the format allows (33 characters) in free text", () => {
+    const prefix = "abcdefghijklmnop_qrstuvwxyz012345"; // 16 + "_" + 16
+    const { key } = generateKey(prefix);
+    expect(isValidKey(key)).toBe(true);
+    for (const text of [key, `leaked: ${key}.`, `x${key}y`]) expect(holdsKey(text), text).toBe(true);
+  });
+
+  it("refuses a prefix whose part before its underscore is 17 characters, checksum and all", () => {
+    const head = `abcdefghijklmnopq_x_${randomBase62(44)}`; // [a-z][a-z0-9]{0,15} allows 16
+    const candidate = head + checksumOf(head);
+    expect(KEY_PATTERN.test(candidate)).toBe(false);
+    expect(isValidKey(candidate)).toBe(false);
+    expect(parseKey(candidate)).toBeNull();
+  });
 });

@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { backupDatabase } from "../../src/db/backup.js";
 import { openDatabase } from "../../src/db/client.js";
 import { migrateDatabase } from "../../src/db/migrate.js";
@@ -30,5 +30,24 @@ describe("backupDatabase under a umask taking the owner's write bit", () => {
     const copy = new Database(target, { readonly: true });
     expect(copy.prepare("select count(*) as n from sqlite_master").get()).toBeTruthy();
     copy.close();
+  });
+
+  it("leaves no partial copy behind when the backup cannot be put in place", async () => {
+    mkdirSync(dir, { recursive: true }); // the describe's afterEach removes it after each test
+    const db = openDatabase(join(dir, "live.db"));
+    migrateDatabase(db);
+    const target = join(dir, "taken");
+    // A directory at the target is refused before anything is written: this one appears while the copy
+    // is made, and, not empty, the rename onto it fails.
+    const backup = db.$client.backup.bind(db.$client);
+    vi.spyOn(db.$client, "backup").mockImplementationOnce(async (...args) => {
+      const copied = await backup(...args);
+      mkdirSync(target);
+      writeFileSync(join(target, "something"), "x");
+      return copied;
+    });
+    await expect(backupDatabase(db, target)).rejects.toThrow();
+    db.$client.close();
+    expect(readdirSync(dir).filter((name) => name.includes("partial"))).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createKey, createKeyspace, createTestApp, type TestApp } from "../helpers.js";
@@ -149,6 +149,17 @@ describe("cli backup <file>", () => {
     const run = await startBackup(database, database).exited;
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(`keymint: Refusing to back up ${database} onto itself; name another file.\n`);
+    expect((await t.call("GET", `/v1/keys/${key.id}`)).status).toBe(200);
+    expect(keyIdsIn(database).has(key.id)).toBe(true);
+  });
+
+  it("refuses to write over the live database when KEYMINT_DB names it by another path", async () => {
+    const keyspace = await createKeyspace(t);
+    const key = await createKey(t, { keyspaceId: keyspace.id });
+    const sameFile = `${dir}/../${basename(dir)}/live.db`; // the same file as `database`, not normalised
+    const run = await startBackup(sameFile, database).exited;
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(`keymint: Refusing to back up ${sameFile} onto itself; name another file.\n`);
     expect((await t.call("GET", `/v1/keys/${key.id}`)).status).toBe(200);
     expect(keyIdsIn(database).has(key.id)).toBe(true);
   });

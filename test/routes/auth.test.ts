@@ -113,4 +113,22 @@ describe("root key authentication", () => {
       expect((await t.call("GET", path, { token: null })).status, path).toBe(200);
     }
   });
+
+  it("says in the 401's detail what was wrong: no header, a malformed header, or a root key it does not know", async () => {
+    const detailFor = async (authorization: string | undefined) => {
+      const response = await t.call("GET", "/v1/keys", {
+        token: null,
+        headers: authorization === undefined ? {} : { authorization },
+      });
+      expectProblem(response, 401, "UNAUTHORIZED");
+      return response.body.detail;
+    };
+    expect(await detailFor(undefined)).toBe("Send a root key as Authorization: Bearer <key>.");
+    expect(await detailFor(`Basic ${t.rootKey}`)).toBe(
+      "The Authorization header must be: Bearer <root key>.",
+    );
+    expect(await detailFor("Bearer")).toBe("The Authorization header must be: Bearer <root key>.");
+    const body = `km_root_AAAAAAAAAAAA${"B".repeat(32)}`;
+    expect(await detailFor(`Bearer ${body}${checksumOf(body)}`)).toBe("Unknown or revoked root key.");
+  });
 });

@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { defaultArgon2Concurrency } from "../../src/keys/argon2-queue.js";
 import { connectionsAtShutdown } from "../../src/server/connections-at-shutdown.js";
 import { createKeyspace, createTestApp, type TestApp } from "../helpers.js";
 import { type LoopbackServer, serveOnLoopback } from "../support/loopback-server.js";
-import { rawConnection, statusLines } from "../support/raw-connection.js";
+import { type RawConnection, rawConnection, statusLines } from "../support/raw-connection.js";
+import { deferred } from "../support/verify.js";
 
 // What index.ts does with the server's connections at a shutdown, on a real loopback socket: start()
 // where the signal would come, and each connection must close after the answer to its last request.
@@ -22,6 +24,24 @@ describe("connections at a shutdown", () => {
     connections.closeAll();
     await served.close();
   });
+
+  /** Who closes `connection` within `ms`: "the server", or "nobody". */
+  function closer(connection: RawConnection, ms: number): Promise<unknown> {
+    return Promise.race([
+      connection.closed.then(() => "the server"),
+      new Promise((resolve) => setTimeout(() => resolve("nobody"), ms)),
+    ]);
+  }
+
+  /** A connection whose POST got its answer (401: no root key) with 10 bytes of its 20-byte body still to come. */
+  async function answeredBeforeItsBody(): Promise<RawConnection> {
+    const connection = await rawConnection(port);
+    connection.socket.write(
+      "POST /v1/keyspaces HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 20\r\n\r\n0123456789",
+    );
+    await vi.waitFor(() => expect(statusLines(connection.received())).toEqual(["HTTP/1.1 401"]));
+    return connection;
+  }
 
   /** An argon2id key create as raw bytes: slow enough to be in flight when start() is called. */
   async function slowCreate(): Promise<string> {
@@ -54,11 +74,7 @@ describe("connections at a shutdown", () => {
     await new Promise((resolve) => setTimeout(resolve, 5)); // the health check is answered, and waits its turn
     connections.start();
     served.server.closeIdleConnections();
-    const closedBy = Promise.race([
-      connection.closed.then(() => "the server"),
-      new Promise((resolve) => setTimeout(() => resolve("nobody"), 3_000)),
-    ]);
-    expect(await closedBy).toBe("the server");
+    expect(await closer(connection, 3_000)).toBe("the server");
     expect(statusLines(connection.received())).toEqual(["HTTP/1.1 201", "HTTP/1.1 200"]);
   });
 
@@ -84,20 +100,12 @@ describe("connections at a shutdown", () => {
 
   it("closes a connection whose answer went out before its body had all come, once the body is read", async () => {
     await listening();
-    const connection = await rawConnection(port);
-    connection.socket.write(
-      "POST /v1/keyspaces HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 20\r\n\r\n0123456789",
-    );
-    await vi.waitFor(() => expect(statusLines(connection.received())).toEqual(["HTTP/1.1 401"]));
+    const connection = await answeredBeforeItsBody();
     connections.start();
     served.server.closeIdleConnections();
     await new Promise((resolve) => setTimeout(resolve, 100));
     connection.socket.write("0123456789");
-    const closedBy = Promise.race([
-      connection.closed.then(() => "the server"),
-      new Promise((resolve) => setTimeout(() => resolve("nobody"), 3_000)),
-    ]);
-    expect(await closedBy).toBe("the server");
+    expect(await closer(connection, 3_000)).toBe("the server");
   });
 
   it("answers a CONNECT pipelined behind a request in flight at the signal, after that request", async () => {
@@ -127,12 +135,41 @@ describe("connections at a shutdown", () => {
     connection.socket.write(
       `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nhost: x\r\n\r\n`,
     );
-    const closedBy = Promise.race([
-      connection.closed.then(() => "the server"),
-      new Promise((resolve) => setTimeout(() => resolve("nobody"), 3_000)),
-    ]);
-    expect(await closedBy).toBe("the server");
+    expect(await closer(connection, 3_000)).toBe("the server");
     expect(statusLines(connection.received())).toEqual(["HTTP/1.1 201"]);
+    expect(connection.received().toLowerCase()).toContain("connection: close");
+  });
+
+  it("at the deadline, closes a connection whose CONNECT waits for its turn behind a request in flight", async () => {
+    await listening();
+    // Every argon2 turn held: the create stays in flight, and the CONNECT behind it unanswered.
+    const held = deferred();
+    const turns = Array.from({ length: defaultArgon2Concurrency() }, () =>
+      t.deps.argon2.run(() => held.promise),
+    );
+    try {
+      const connection = await rawConnection(port);
+      connection.socket.write(
+        `${await slowCreate()}CONNECT a.example:443 HTTP/1.1\r\nhost: a.example:443\r\n\r\n`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50)); // node has handed the CONNECT over
+      connections.start();
+      connections.closeAll();
+      expect(await closer(connection, 1_000)).toBe("the server");
+    } finally {
+      held.resolve();
+      await Promise.allSettled(turns);
+    }
+  });
+
+  it("answers a request pipelined behind the body of an answer that went out before it, and then closes", async () => {
+    await listening();
+    const connection = await answeredBeforeItsBody();
+    connections.start();
+    // The rest of the body, and a request after it: the newest now, so it is answered, and closes.
+    connection.socket.write("0123456789GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n");
+    expect(await closer(connection, 3_000)).toBe("the server");
+    expect(statusLines(connection.received())).toEqual(["HTTP/1.1 401", "HTTP/1.1 200"]);
     expect(connection.received().toLowerCase()).toContain("connection: close");
   });
 });

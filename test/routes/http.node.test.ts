@@ -1,8 +1,14 @@
 import type { Server } from "node:http";
-import { connect } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createHttpServer } from "../../src/server/http-server.js";
 import { createKey, createKeyspace, createTestApp, requestLinesWritten, type TestApp } from "../helpers.js";
-import { type LoopbackServer, serveOnLoopback } from "../support/loopback-server.js";
+import {
+  closeServer,
+  type LoopbackServer,
+  listenOnLoopback,
+  serveOnLoopback,
+} from "../support/loopback-server.js";
 import { rawConnection, statusLines } from "../support/raw-connection.js";
 
 // On Node the secure headers and x-request-id take another path (straight onto the ServerResponse)
@@ -434,6 +440,30 @@ describe("HTTP over a real Node server", () => {
       const old = (await t.call("GET", `/v1/keys/${key.id}`)).body;
       expect(old.replacedById, `run ${i}`).not.toBeNull();
       expect(old.expiresAt, `run ${i}`).not.toBeNull();
+    }
+  });
+
+  it("serves a chunked body whose Transfer-Encoding names the coding in another case (RFC 9112 §7: case-insensitive)", async () => {
+    const json = JSON.stringify({ name: "te case", prefix: "tecase" });
+    const { head, body } = await sendRaw(
+      `POST /v1/keyspaces HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.rootKey}\r\n` +
+        "content-type: application/json\r\ntransfer-encoding: Chunked\r\nconnection: close\r\n\r\n" +
+        `${json.length.toString(16)}\r\n${json}\r\n0\r\n\r\n`,
+    );
+    expect(head).toMatch(/^http\/1\.1 201 /);
+    expect(JSON.parse(body)).toMatchObject({ name: "te case", prefix: "tecase" });
+  });
+
+  it("serves an HTTP/1.0 request without a Host header when HOST is an IPv6 address", async () => {
+    // HOST=::1: its URLs are http://[::1]/…; serveOnLoopback's server is HOST=127.0.0.1's.
+    const v6 = await listenOnLoopback(createHttpServer(t.app, t.deps, "::1"));
+    try {
+      const connection = await rawConnection((v6.address() as AddressInfo).port);
+      connection.socket.write("GET /healthz HTTP/1.0\r\nx-request-id: v6-no-host\r\n\r\n");
+      await connection.closed;
+      expect(statusLines(connection.received())).toEqual(["HTTP/1.1 200"]);
+    } finally {
+      await closeServer(v6);
     }
   });
 });

@@ -2,13 +2,21 @@ import { createServer, type IncomingHttpHeaders, request, type Server } from "no
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { defaultArgon2Concurrency } from "../../src/keys/argon2-queue.js";
 import { generateKey } from "../../src/keys/format.js";
 import { verifyFastPath } from "../../src/server/verify-fast-path.js";
-import { createTestApp, requestLinesWritten, type TestApp } from "../helpers.js";
+import {
+  createKey,
+  createKeyspace,
+  createTestApp,
+  ManualClock,
+  requestLinesWritten,
+  type TestApp,
+} from "../helpers.js";
 import { createRootKey } from "../support/api.js";
 import { closeServer, listenOnLoopback, serveOnLoopback } from "../support/loopback-server.js";
 import { sample } from "../support/ops.js";
-import { keyWith } from "../support/verify.js";
+import { deferred, keyWith } from "../support/verify.js";
 
 interface RawAnswer {
   status: number;
@@ -386,6 +394,62 @@ describe("verify's fast path on node:http", () => {
       expect(appFetch).not.toHaveBeenCalled();
     } finally {
       appFetch.mockRestore();
+      await close();
+    }
+  });
+
+  it("records the root key's last use for a verify it answers itself, as the app does", async () => {
+    const clock = new ManualClock();
+    const own = await createTestApp({ clock });
+    const { server, close } = await serveOnLoopback(own);
+    try {
+      const ownKey = (await keyWith(own)).key;
+      const verifier = await createRootKey(own, ["keys:verify"]);
+      const call = {
+        headers: { ...json, authorization: `Bearer ${verifier.key}` },
+        body: JSON.stringify({ key: ownKey }),
+      };
+      expect((await send(server, call)).status).toBe(200); // through the app, which caches the root key
+      clock.advance(60_000);
+      expect((await send(server, call)).status).toBe(200); // the fast path's
+      const listed = (await own.call("GET", "/v1/root-keys")).body.data.find(
+        (rootKey: { id: string }) => rootKey.id === verifier.id,
+      );
+      expect(listed.lastUsedAt).toBe("2026-11-27T04:01:00.000Z");
+      await own.deps.usage.flushAll();
+      const stored = own.db.$client
+        .prepare("SELECT last_used_at AS at FROM root_keys WHERE id = ?")
+        .get(verifier.id);
+      expect(stored).toEqual({ at: Date.parse("2026-11-27T04:01:00.000Z") });
+    } finally {
+      await close();
+    }
+  });
+
+  it("answers a verify refused for the argon2 backlog with the app's Retry-After", async () => {
+    const busy = await createTestApp({ config: { KEYMINT_ARGON2_MAX_WAIT_MS: 0 } });
+    const keyspace = await createKeyspace(busy, { hashAlgorithm: "argon2id" });
+    const cold = await createKey(busy, { keyspaceId: keyspace.id });
+    busy.deps.keyCache.clear(); // its verify needs an argon2id hash
+    const { server, close } = await serveOnLoopback(busy);
+    const held = deferred();
+    const turns = Array.from({ length: defaultArgon2Concurrency() }, () =>
+      busy.deps.argon2.run(() => held.promise),
+    );
+    try {
+      const call = {
+        headers: { ...json, authorization: `Bearer ${busy.rootKey}` }, // cached: the fast path's
+        body: JSON.stringify({ key: cold.key }),
+      };
+      const viaServer = await send(server, call);
+      const viaApp = await busy.call("POST", "/v1/keys/verify", { body: { key: cold.key } });
+      expect(viaServer.status).toBe(503);
+      expect(viaServer.headers["content-type"]).toBe("application/problem+json");
+      expect(viaServer.headers["retry-after"]).toMatch(/^[1-9][0-9]*$/);
+      expect(viaServer.headers["retry-after"]).toBe(viaApp.headers.get("retry-after"));
+    } finally {
+      held.resolve();
+      await Promise.all(turns);
       await close();
     }
   });

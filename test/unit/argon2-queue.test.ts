@@ -314,6 +314,42 @@ describe("Argon2Queue", () => {
       await Promise.all([waiting[0], waiting[2], waiting[3], c1]);
       expect(started).toEqual(["a1", "b1", "b2", "c1"]);
     });
+
+    it("forgets a tenant's abandoned work once refused: it does not count against that tenant later", async () => {
+      // Until computations are timed one is taken to cost 100 ms: with 300 ms, three may wait.
+      const queue = new Argon2Queue(1, 300, () => 0);
+      const held = deferred<string>();
+      const holding = queue.run(() => held.promise, { tenant: "holder" });
+      const started: string[] = [];
+      const ask = (tenant: string, label: string, clientGone?: () => boolean) =>
+        queue.run(
+          async () => {
+            started.push(label);
+            return label;
+          },
+          { tenant, clientGone },
+        );
+      let gone = false;
+      const abandoned = [1, 2, 3].map((i) => ask("ws_c", `gone${i}`, () => gone));
+      gone = true;
+      // The list is full: the search refuses ws_c's abandoned work, and b1 is let in.
+      const b = [ask("ws_b", "b1"), ask("ws_b", "b2"), ask("ws_b", "b3")];
+      for (const work of abandoned) await expect(work).rejects.toBeInstanceOf(ClientGone);
+      expect(queue.waitingCount).toBe(3);
+      // Full again, all ws_b's: ws_c has nothing waiting, so its work takes the place of ws_b's newest.
+      const c1 = ask("ws_c", "c1");
+      held.resolve("held");
+      await holding;
+      const outcomes = await Promise.allSettled([...b, c1]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual([
+        "fulfilled",
+        "fulfilled",
+        "rejected",
+        "fulfilled",
+      ]);
+      expect((outcomes[2] as PromiseRejectedResult).reason).toBeInstanceOf(Backlogged);
+      expect(started).toEqual(["b1", "b2", "c1"]);
+    });
   });
 
   it("runs as many as there are cores, leaving one thread of libuv's pool free, and never fewer than one", () => {

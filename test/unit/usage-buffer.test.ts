@@ -326,4 +326,36 @@ describe("UsageBuffer", () => {
       vi.useRealTimers();
     }
   });
+
+  it("keeps a root key's last use whose write failed and writes it with the next flush", async () => {
+    const rootKeyLastUsedAt = () =>
+      t.db.$client.prepare("SELECT last_used_at AS at FROM root_keys WHERE id = ?").get(t.rootKeyId);
+    vi.spyOn(t.deps.repos.rootKeys, "recordLastUsed").mockRejectedValueOnce(new Error("SQLITE_BUSY"));
+    buffer.recordRootKeyUse(t.rootKeyId, T + 7);
+    await expect(buffer.flush()).rejects.toThrow("SQLITE_BUSY");
+    expect(buffer.withRootKeyLastUse({ id: t.rootKeyId, lastUsedAt: null }).lastUsedAt).toBe(T + 7);
+    await buffer.flush();
+    expect(rootKeyLastUsedAt()).toStrictEqual({ at: T + 7 });
+  });
+
+  it("answers a root key's last use while a flush has taken it and not yet committed it", async () => {
+    buffer.recordRootKeyUse(t.rootKeyId, T + 7);
+    let commit = () => {};
+    const recordLastUsed = t.deps.repos.rootKeys.recordLastUsed.bind(t.deps.repos.rootKeys);
+    vi.spyOn(t.deps.repos.rootKeys, "recordLastUsed").mockImplementationOnce(async (lastUsed) => {
+      await new Promise<void>((resolve) => {
+        commit = resolve;
+      });
+      return recordLastUsed(lastUsed);
+    });
+    const flushed = buffer.flush();
+    await vi.waitFor(() => expect(buffer.pending).toBe(0));
+    expect(buffer.withRootKeyLastUse({ id: t.rootKeyId, lastUsedAt: T }).lastUsedAt).toBe(T + 7);
+    commit();
+    await flushed;
+    const row = t.db.$client
+      .prepare("SELECT last_used_at AS at FROM root_keys WHERE id = ?")
+      .get(t.rootKeyId);
+    expect(row).toStrictEqual({ at: T + 7 });
+  });
 });

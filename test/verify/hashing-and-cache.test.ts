@@ -55,6 +55,17 @@ describe("POST /v1/keys/verify: argon2id keyspaces", () => {
     expect(byCode).toStrictEqual({ NOT_FOUND: 20 });
     expect(argon2Verify).toHaveBeenCalledTimes(1);
   });
+
+  it("answers NOT_FOUND, not a 500, when a stored argon2 hash cannot be read", async () => {
+    const created = await argon2Key();
+    t.db.$client
+      .prepare("UPDATE keys SET hash = ? WHERE id = ?")
+      .run("$argon2id$v=19$m=19456,t=2,p=1$damaged", created.id);
+    t.deps.keyCache.clear();
+    const response = await t.call("POST", "/v1/keys/verify", { body: { key: created.key } });
+    expect(response.status).toBe(200);
+    expect(response.body).toStrictEqual({ valid: false, code: "NOT_FOUND" });
+  });
 });
 
 describe("POST /v1/keys/verify: the negative cache", () => {

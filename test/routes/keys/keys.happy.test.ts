@@ -670,4 +670,17 @@ describe("keys: rotate, revoke, delete", () => {
       code: "NOT_FOUND",
     });
   });
+
+  it("rotates a key that has been used: the successor has not been, whatever the old key's lastUsedAt", async () => {
+    const old = await createKey(t, { keyspaceId });
+    expect((await verify(t, { key: old.key })).code).toBe("VALID");
+    await t.deps.usage.flushAll(); // the old key's lastUsedAt is stored
+    expect((await t.call("GET", `/v1/keys/${old.id}`)).body.lastUsedAt).toBe(NOW);
+    clock.advance(1000);
+    const rotated = await t.call("POST", `/v1/keys/${old.id}/rotate`, { body: { gracePeriodSeconds: 60 } });
+    expectStatus(rotated, 201);
+    expect(rotated.body.lastUsedAt).toBeNull();
+    expect((await t.call("GET", `/v1/keys/${rotated.body.id}`)).body.lastUsedAt).toBeNull();
+    expect((await t.call("GET", `/v1/keys/${old.id}`)).body.lastUsedAt).toBe(NOW);
+  });
 });
