@@ -24,7 +24,7 @@ async function run(argv: string[]): Promise<void> {
   }
   const config = loadConfig();
   if (config.KEYMINT_DB === ":memory:") {
-    // A database of this command's own, gone when it exits: a workspace or root key made in it could never be used.
+    // A workspace or root key made in a database gone when the command exits could never be used.
     throw new Error(
       "KEYMINT_DB=:memory: is a database of this command's own, gone when it exits; set KEYMINT_DB to the server's database file",
     );

@@ -9,11 +9,12 @@ export interface ServerLock {
 export const serverLockFile = (databaseFile: string) => `${databaseFile}-server.lock`;
 
 /**
- * Holds the server lock of `databaseFile` (which exists) for as long as this process serves it, or throws when another
- * process holds it. Each server caches keys in memory and drops a key from its own cache when it changes
- * it, so a key revoked through one server would still verify on a second one serving the same file until
- * that one's cache entry expired: the very-next-call revocation holds only for one server per file. The
- * CLI does not take the lock: it only adds workspaces and root keys, which no server has cached.
+ * Holds the server lock of `databaseFile` (which exists) for as long as this process serves it, or throws
+ * when another process holds it. Each server caches keys in memory and drops a key from its own cache
+ * when it changes it, so a key revoked through one server would still verify on a second one serving the
+ * same file until that one's cache entry expired: the very-next-call revocation holds only for one server
+ * per file. The CLI does not take the lock: it only adds workspaces and root keys, which no server has
+ * cached.
  *
  * The lock is SQLite's own file lock (an exclusive transaction on a small lock database, never written),
  * so the OS releases it when the process ends, however it ends: a SIGKILL leaves nothing to clean up.
