@@ -105,6 +105,20 @@ describe("GET /openapi.json", () => {
     }
   });
 
+  it("lists 503 UNAVAILABLE as problem+json with Retry-After on every root-key route", () => {
+    for (const [method, path, security] of CONTRACT_ROUTES) {
+      if (!security.some((requirement) => Object.hasOwn(requirement as object, "rootKey"))) continue;
+      const where = `${method.toUpperCase()} ${path} 503`;
+      const response = operation(method, path)?.responses["503"] as
+        | { headers?: Record<string, unknown> }
+        | undefined;
+      expect(response, where).toMatchObject({
+        content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+      });
+      expect(response?.headers?.["retry-after"], where).toBeDefined();
+    }
+  });
+
   it("lists 401 on every route that checks a credential, and 429 (the token throttle) only where a token is checked", () => {
     for (const [method, path, security] of CONTRACT_ROUTES) {
       if (security.length === 0) continue;

@@ -131,4 +131,27 @@ describe("the server process (npm start) as an operator sees it", () => {
       server = undefined;
     }
   });
+
+  it('files the first start\'s workspace "default" and its * root key under the system actor', async () => {
+    server = await startAsOperator(join(dir, "keymint.db"), { LOG_LEVEL: "silent" });
+    const rootKey = BOOTSTRAP_KEY.exec(server.stdout())?.[1];
+    if (rootKey === undefined) throw new Error(`no bootstrap key on stdout:\n${server.stdout()}`);
+    const response = await fetch(`${server.url}/v1/audit-events`, {
+      headers: { authorization: `Bearer ${rootKey}` },
+    });
+    expect(response.status).toBe(200);
+    const events = ((await response.json()) as { data: Record<string, unknown>[] }).data;
+    expect(events).toEqual([
+      expect.objectContaining({
+        action: "root_key.create",
+        actor: { type: "system", id: null },
+        details: expect.objectContaining({ permissions: ["*"] }),
+      }),
+      expect.objectContaining({
+        action: "workspace.create",
+        actor: { type: "system", id: null },
+        details: { name: "default" },
+      }),
+    ]);
+  });
 });

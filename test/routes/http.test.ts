@@ -219,6 +219,27 @@ describe("secure headers", () => {
     expect(csp).not.toContain("unsafe-eval");
     expect(response.headers.get("x-frame-options")).toBe("DENY");
   });
+
+  it("serves every script and style of /docs with its JavaScript or CSS type, as nosniff makes browsers require", async () => {
+    const t = await createTestApp();
+    const page = await t.call("GET", "/docs", { token: null });
+    expect(page.status).toBe(200);
+    const assets = [...page.text.matchAll(/(?:src|href)="(\/docs\/[^"]+)"/g)].map(
+      (match) => match[1] as string,
+    );
+    expect(assets).toEqual([
+      "/docs/assets/swagger-ui.css",
+      "/docs/assets/swagger-ui-bundle.js",
+      "/docs/assets/init.js",
+    ]);
+    for (const path of assets) {
+      const response = await t.call("GET", path, { token: null });
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get("x-content-type-options"), path).toBe("nosniff");
+      const type = path.endsWith(".css") ? "text/css" : "text/javascript";
+      expect(response.headers.get("content-type"), path).toMatch(new RegExp(`^${type}(;|$)`));
+    }
+  });
 });
 
 describe("CORS", () => {

@@ -61,6 +61,19 @@ describe("POST /v1/admin/workspaces", () => {
     ]);
   });
 
+  it("keeps a whole character that ends exactly at the cut in the first root key's name", async () => {
+    const t = await createTestApp();
+    // The emoji (two UTF-16 units) takes units 118 and 119 of the 119 the name may keep.
+    const name = `${"a".repeat(117)}😀tail`;
+    const response = await t.call("POST", "/v1/admin/workspaces", { body: { name }, token: ADMIN_TOKEN });
+    expectStatus(response, 201);
+    const expected = `${"a".repeat(117)}😀 root key`;
+    expect(expected).toHaveLength(128);
+    expect(response.body.rootKey.name).toBe(expected);
+    const listed = await t.call("GET", "/v1/root-keys", { token: response.body.rootKey.key });
+    expect(listed.body.data.map((rootKey: { name: string }) => rootKey.name)).toEqual([expected]);
+  });
+
   it("records workspace.create and root_key.create with an admin actor", async () => {
     const t = await createTestApp();
     const created = await t.call("POST", "/v1/admin/workspaces", {
@@ -84,6 +97,29 @@ describe("POST /v1/admin/workspaces", () => {
         workspaceId: created.body.workspace.id,
         actor: { type: "admin", id: null },
         requestId: "admin-req-1",
+      }),
+    ]);
+  });
+
+  it("records the admin's address in workspace.create and root_key.create, as for a root key's changes", async () => {
+    const t = await createTestApp({ config: { KEYMINT_TRUST_PROXY: true } });
+    const created = await t.call("POST", "/v1/admin/workspaces", {
+      body: { name: "acme" },
+      token: ADMIN_TOKEN,
+      headers: { "x-forwarded-for": "203.0.113.9" },
+    });
+    expectStatus(created, 201);
+    const audit = await t.call("GET", "/v1/audit-events", { token: created.body.rootKey.key });
+    expect(audit.body.data).toEqual([
+      expect.objectContaining({
+        action: "root_key.create",
+        actor: { type: "admin", id: null },
+        ip: "203.0.113.9",
+      }),
+      expect.objectContaining({
+        action: "workspace.create",
+        actor: { type: "admin", id: null },
+        ip: "203.0.113.9",
       }),
     ]);
   });

@@ -85,6 +85,20 @@ describe("audit events: one per change, with actor, request id and resource", ()
     expect(deleted.event).toMatchObject({ action: "key.delete", resourceType: "key", resourceId: newId });
   });
 
+  it("says in a key's events which keyspace it was created in, why it was revoked and, once deleted, which key it was", async () => {
+    const keyspaceId = (await createKeyspace(t)).id;
+    const created = await change("req-create", "POST", "/v1/keys", { keyspaceId });
+    const id = created.response.body.id;
+    expect(created.event.details).toEqual({ keyspaceId });
+    const revoked = await change("req-revoke", "POST", `/v1/keys/${id}/revoke`, {
+      reason: "leaked in a ticket",
+    });
+    expect(revoked.event.details).toEqual({ reason: "leaked in a ticket" });
+    // After the delete the event is all that is left: its start names the key a user would recognise.
+    const deleted = await change("req-delete", "DELETE", `/v1/keys/${id}`);
+    expect(deleted.event.details).toEqual({ start: created.response.body.start });
+  });
+
   it("records root_key.create and root_key.revoke", async () => {
     const created = await change("req-rk-create", "POST", "/v1/root-keys", {
       name: "ci",
@@ -101,6 +115,19 @@ describe("audit events: one per change, with actor, request id and resource", ()
       action: "root_key.revoke",
       resourceType: "root_key",
       resourceId: created.response.body.id,
+    });
+  });
+
+  it("records the permissions and owner a root key was created with", async () => {
+    const created = await change("req-rk", "POST", "/v1/root-keys", {
+      name: "support desk",
+      permissions: ["keys:read", "keys:write"],
+      ownerId: "alice",
+    });
+    expect(created.event.details).toEqual({
+      name: "support desk",
+      permissions: ["keys:read", "keys:write"],
+      ownerId: "alice",
     });
   });
 

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { createKey, createKeyspace, createTestApp, ManualClock, type TestApp } from "../../helpers.js";
-import { expectProblem, expectValidationErrors } from "../../support/api.js";
+import { expectProblem, expectStatus, expectValidationErrors } from "../../support/api.js";
 
 describe("keys: create errors", () => {
   let clock: ManualClock;
@@ -43,6 +43,13 @@ describe("keys: create errors", () => {
 
   it("answers 400 for an expiresAt that is not an ISO 8601 time", async () => {
     expectValidationErrors(await create({ expiresAt: "tomorrow" }), ["expiresAt"]);
+  });
+
+  it("names an expiresAt that is both malformed and in the past once: one entry per bad field", async () => {
+    // A date without a time is no ISO 8601 date-time, and Date.parse reads it as a time long past.
+    const response = await create({ expiresAt: "2020-01-01" });
+    expectValidationErrors(response, ["expiresAt"]);
+    expect(response.body.errors).toHaveLength(1);
   });
 
   it.each<[string, Record<string, unknown>, string]>([
@@ -130,6 +137,13 @@ describe("keys: create errors", () => {
       ratelimit: { limit: 1, durationMs: 1000, burst: 2 },
     });
     expectValidationErrors(response, ["refill.day", "ratelimit.burst"]);
+  });
+
+  it("answers 400 for a refill.amount over 2^31, which would refill remaining past its limit", async () => {
+    expectValidationErrors(await create({ refill: { amount: 2 ** 31 + 1, interval: "daily" } }), [
+      "refill.amount",
+    ]);
+    expectStatus(await create({ refill: { amount: 2 ** 31, interval: "daily" } }), 201);
   });
 
   it("reports every bad field of one request, one entry per field", async () => {
@@ -380,9 +394,29 @@ describe("keys: errors on one key", () => {
     expect((await t.call("GET", `/v1/keys/${key.id}`)).body).toMatchObject({ name: "old", remaining: 500 });
   });
 
+  it("takes a patch that gives a rotated-away key the expiry it already has: that does not extend its life", async () => {
+    const key = await createKey(t, { keyspaceId });
+    await t.call("POST", `/v1/keys/${key.id}/rotate`, { body: { gracePeriodSeconds: 3600 } });
+    const old = (await t.call("GET", `/v1/keys/${key.id}`)).body;
+    expect(old.expiresAt).toBe("2026-11-27T05:00:00.000Z");
+    // A dashboard sending back the fields it shows, its expiry unchanged.
+    const same = await t.call("PATCH", `/v1/keys/${key.id}`, {
+      body: { name: "old one", expiresAt: old.expiresAt },
+    });
+    expectStatus(same, 200);
+    expect(same.body).toMatchObject({ name: "old one", expiresAt: "2026-11-27T05:00:00.000Z" });
+  });
+
   it("answers 400 for a revocation reason over 512 chars", async () => {
     const key = await createKey(t, { keyspaceId });
     const response = await t.call("POST", `/v1/keys/${key.id}/revoke`, { body: { reason: "r".repeat(513) } });
+    expectValidationErrors(response, ["reason"]);
+    expect((await t.call("GET", `/v1/keys/${key.id}`)).body.revokedAt).toBeNull();
+  });
+
+  it("answers 400 for an empty revocation reason, and revokes nothing", async () => {
+    const key = await createKey(t, { keyspaceId });
+    const response = await t.call("POST", `/v1/keys/${key.id}/revoke`, { body: { reason: "" } });
     expectValidationErrors(response, ["reason"]);
     expect((await t.call("GET", `/v1/keys/${key.id}`)).body.revokedAt).toBeNull();
   });

@@ -1,4 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
+import { createApp } from "../../../src/app.js";
+import { createDeps } from "../../../src/deps.js";
 import {
   createKey,
   createKeyspace,
@@ -8,6 +10,7 @@ import {
   verify,
 } from "../../helpers.js";
 import { expectProblem, expectStatus } from "../../support/api.js";
+import { betweenCheckAndWrite } from "../../support/verify.js";
 
 const NOW = "2026-11-27T04:00:00.000Z";
 
@@ -371,6 +374,26 @@ describe("keys: list", () => {
     expect([...ids(first.body), ...ids(second.body)]).toEqual([...created].reverse());
   });
 
+  it("takes a cursor handed out before a restart: the next page follows on the same database", async () => {
+    const created = [];
+    for (let i = 0; i < 3; i++) created.push(await createKey(t, { keyspaceId }));
+    const first = await t.call("GET", "/v1/keys?limit=2");
+    expectStatus(first, 200);
+    expect(first.body.nextCursor).toEqual(expect.any(String));
+    // The process starts again on the same database (another AppDeps, as src/index.ts builds at start).
+    const restarted = createApp(await createDeps({ db: t.db, clock, config: { LOG_LEVEL: "silent" } }));
+    const next = await restarted.request(
+      `/v1/keys?limit=2&cursor=${encodeURIComponent(first.body.nextCursor)}`,
+      {
+        headers: { authorization: `Bearer ${t.rootKey}` },
+      },
+    );
+    expect(next.status, await next.clone().text()).toBe(200);
+    const body = (await next.json()) as { data: { id: string }[]; nextCursor: string | null };
+    expect([...ids(first.body), ...ids(body)]).toEqual(created.map((key) => key.id).reverse());
+    expect(body.nextCursor).toBeNull();
+  });
+
   it("answers pages of 50 by default", async () => {
     for (let i = 0; i < 51; i++) await createKey(t, { keyspaceId });
     const response = await t.call("GET", "/v1/keys");
@@ -611,6 +634,18 @@ describe("keys: rotate, revoke, delete", () => {
     expect((await t.call("GET", `/v1/keys/${old.id}`)).body.expiresAt).toBe("2026-11-27T04:00:30.000Z");
   });
 
+  it("moves the old key's updatedAt when it is rotated: its expiresAt and replacedById changed", async () => {
+    const old = await createKey(t, { keyspaceId });
+    clock.advance(5000);
+    const rotated = await t.call("POST", `/v1/keys/${old.id}/rotate`, { body: { gracePeriodSeconds: 60 } });
+    expectStatus(rotated, 201);
+    expect((await t.call("GET", `/v1/keys/${old.id}`)).body).toMatchObject({
+      replacedById: rotated.body.id,
+      expiresAt: "2026-11-27T04:01:05.000Z",
+      updatedAt: "2026-11-27T04:00:05.000Z",
+    });
+  });
+
   it("revokes a key with a reason", async () => {
     const created = await createKey(t, { keyspaceId });
     clock.advance(2000);
@@ -632,6 +667,32 @@ describe("keys: rotate, revoke, delete", () => {
     const second = await t.call("POST", `/v1/keys/${created.id}/revoke`, { body: { reason: "again" } });
     expectStatus(second, 200);
     expect(second.body).toEqual(first.body);
+  });
+
+  it("revokes once when two revocations race: the later one answers the first revokedAt and reason, and records no event", async () => {
+    const created = await createKey(t, { keyspaceId });
+    // This request reads the key as not revoked; another revocation commits before its write runs.
+    let first: { status: number; body: Record<string, unknown> } | undefined;
+    betweenCheckAndWrite(t, async (id) => {
+      clock.advance(1000);
+      first = await t.call("POST", `/v1/keys/${id}/revoke`, { body: { reason: "first" } });
+      clock.advance(1000);
+    });
+    const second = await t.call("POST", `/v1/keys/${created.id}/revoke`, { body: { reason: "second" } });
+    expectStatus(second, 200);
+    expect(first?.status).toBe(200);
+    expect(second.body).toMatchObject({
+      revokedAt: "2026-11-27T04:00:01.000Z",
+      revokedReason: "first",
+      updatedAt: "2026-11-27T04:00:01.000Z",
+    });
+    expect((await t.call("GET", `/v1/keys/${created.id}`)).body).toMatchObject({
+      revokedAt: "2026-11-27T04:00:01.000Z",
+      revokedReason: "first",
+    });
+    const events = (await t.call("GET", `/v1/audit-events?resourceId=${created.id}&action=key.revoke`)).body
+      .data;
+    expect(events).toHaveLength(1);
   });
 
   it("takes an empty body sent as application/json as no body on rotate and revoke", async () => {
@@ -669,6 +730,20 @@ describe("keys: rotate, revoke, delete", () => {
       valid: false,
       code: "NOT_FOUND",
     });
+  });
+
+  it("deletes a key's usage with it: no counts stay behind in the database", async () => {
+    const created = await createKey(t, { keyspaceId });
+    expect((await verify(t, { key: created.key })).code).toBe("VALID");
+    expect((await verify(t, { key: created.key, scopes: ["missing"] })).code).toBe("INSUFFICIENT_SCOPES");
+    await t.deps.usage.flushAll();
+    const usageRows = () =>
+      t.db.$client.prepare("SELECT count(*) AS n FROM key_usage WHERE key_id = ?").get(created.id) as {
+        n: number;
+      };
+    expect(usageRows().n).toBeGreaterThan(0);
+    expect((await t.call("DELETE", `/v1/keys/${created.id}`)).status).toBe(204);
+    expect(usageRows().n).toBe(0);
   });
 
   it("rotates a key that has been used: the successor has not been, whatever the old key's lastUsedAt", async () => {

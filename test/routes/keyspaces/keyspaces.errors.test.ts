@@ -1,6 +1,12 @@
-import { beforeEach, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "../../helpers.js";
-import { createWorkspace, expectProblem, expectValidationErrors, uniquePrefix } from "../../support/api.js";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { createKey, createKeyspace, createTestApp, type TestApp } from "../../helpers.js";
+import {
+  createWorkspace,
+  expectProblem,
+  expectStatus,
+  expectValidationErrors,
+  uniquePrefix,
+} from "../../support/api.js";
 
 describe("keyspaces: errors", () => {
   let t: TestApp;
@@ -21,6 +27,22 @@ describe("keyspaces: errors", () => {
     await t.call("POST", "/v1/keyspaces", { body: { name: "theirs", prefix }, token: other.rootKey });
     const response = await t.call("POST", "/v1/keyspaces", { body: { name: "mine", prefix } });
     expectProblem(response, 409, "CONFLICT");
+  });
+
+  it("answers 409 CONFLICT, not 500, to the loser of two creates racing for one prefix", async () => {
+    const prefix = uniquePrefix();
+    // This request finds the prefix free; another create takes it before this one writes.
+    const repo = t.deps.repos.keyspaces;
+    const find = repo.findByPrefix;
+    vi.spyOn(repo, "findByPrefix").mockImplementationOnce(async (asked) => {
+      const found = await find(asked);
+      expectStatus(await t.call("POST", "/v1/keyspaces", { body: { name: "winner", prefix } }), 201);
+      return found;
+    });
+    const loser = await t.call("POST", "/v1/keyspaces", { body: { name: "loser", prefix } });
+    expectProblem(loser, 409, "CONFLICT");
+    const listed = (await t.call("GET", "/v1/keyspaces")).body.data;
+    expect(listed.map((keyspace: { name: string }) => keyspace.name)).toEqual(["winner"]);
   });
 
   it("answers 400 for the reserved prefix km_root", async () => {
@@ -82,6 +104,17 @@ describe("keyspaces: errors", () => {
       body: { prefix: "other", defaults: { expiresInSeconds: 0 } },
     });
     expectValidationErrors(response, ["prefix", "defaults.expiresInSeconds"]);
+  });
+
+  it("answers 400 for a default expiresInSeconds over 100 years, which no ISO 8601 time could follow", async () => {
+    const response = await t.call("POST", "/v1/keyspaces", {
+      body: { name: "forever", prefix: uniquePrefix(), defaults: { expiresInSeconds: 10 ** 12 } },
+    });
+    expectValidationErrors(response, ["defaults.expiresInSeconds"]);
+    // The longest default is taken, and a key created under it gets a time the contract can write.
+    const longest = await createKeyspace(t, { defaults: { expiresInSeconds: 100 * 365 * 86_400 } });
+    const key = await createKey(t, { keyspaceId: longest.id });
+    expect(key.expiresAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   });
 
   it("answers 400 for every bad field of a patch, one entry each, and changes nothing", async () => {

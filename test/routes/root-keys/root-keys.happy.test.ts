@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { createTestApp, ManualClock, type TestApp } from "../../helpers.js";
 import { createRootKey, expectProblem, expectStatus } from "../../support/api.js";
 
@@ -96,6 +96,20 @@ describe("root keys: happy paths", () => {
     expect(listed.lastUsedAt).toBe("2026-11-27T04:00:03.000Z");
   });
 
+  it("never moves a root key's lastUsedAt back when the clock steps back between two writes of it", async () => {
+    const reader = await createRootKey(t, ["keys:read"]);
+    clock.advance(10_000);
+    expectStatus(await t.call("GET", "/v1/keys", { token: reader.key }), 200);
+    await t.deps.usage.flushAll();
+    clock.advance(-5000); // an NTP step back
+    expectStatus(await t.call("GET", "/v1/keys", { token: reader.key }), 200);
+    await t.deps.usage.flushAll();
+    const listed = (await t.call("GET", "/v1/root-keys")).body.data;
+    expect(listed.find((rootKey: { id: string }) => rootKey.id === reader.id).lastUsedAt).toBe(
+      "2026-11-27T04:00:10.000Z",
+    );
+  });
+
   it("answers a revocation with the root key's last use, however recent", async () => {
     const reader = await createRootKey(t, ["keys:read"]);
     clock.advance(3000);
@@ -124,6 +138,35 @@ describe("root keys: happy paths", () => {
     const second = await t.call("POST", `/v1/root-keys/${reader.id}/revoke`);
     expectStatus(second, 200);
     expect(second.body).toEqual(first.body);
+  });
+
+  it("revokes once when two revocations race: the later one answers the first revokedAt and records no event", async () => {
+    const reader = await createRootKey(t, ["keys:read"]);
+    // This request reads the root key as not revoked; another revocation commits before its write runs.
+    const repo = t.deps.repos.rootKeys;
+    const read = repo.findById;
+    let raced = false;
+    vi.spyOn(repo, "findById").mockImplementation(async (id) => {
+      const row = await read(id);
+      if (id === reader.id && !raced) {
+        raced = true;
+        clock.advance(1000);
+        expectStatus(await t.call("POST", `/v1/root-keys/${reader.id}/revoke`), 200);
+        clock.advance(1000);
+      }
+      return row;
+    });
+    const later = await t.call("POST", `/v1/root-keys/${reader.id}/revoke`);
+    expectStatus(later, 200);
+    expect(raced).toBe(true);
+    expect(later.body.revokedAt).toBe("2026-11-27T04:00:01.000Z");
+    const listed = (await t.call("GET", "/v1/root-keys")).body.data;
+    expect(listed.find((rootKey: { id: string }) => rootKey.id === reader.id).revokedAt).toBe(
+      "2026-11-27T04:00:01.000Z",
+    );
+    const events = (await t.call("GET", `/v1/audit-events?resourceId=${reader.id}&action=root_key.revoke`))
+      .body.data;
+    expect(events).toHaveLength(1);
   });
 
   it("creates a root key with no permissions (any subset, §2), refused on every guarded route", async () => {
