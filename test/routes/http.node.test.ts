@@ -89,6 +89,17 @@ describe("HTTP over a real Node server", () => {
     expectSecureHeaders(response);
   });
 
+  // Contract §3: bodies OVER 64 KiB are 413; a body of exactly 64 KiB with a declared Content-Length is taken.
+  it("accepts a body of exactly 65,536 bytes with its content-length and refuses 65,537", async () => {
+    const body = JSON.stringify({ name: "x", prefix: "exactcl" });
+    const exact = `${body}${" ".repeat(64 * 1024 - body.length)}`;
+    const headers = { ...auth(), "content-type": "application/json" };
+    const ok = await fetch(`${base}/v1/keyspaces`, { method: "POST", headers, body: exact });
+    expect(ok.status).toBe(201);
+    const over = await fetch(`${base}/v1/keyspaces`, { method: "POST", headers, body: `${exact} ` });
+    expect(over.status).toBe(413);
+  });
+
   it("answers 413 to a chunked body over 64 KiB", async () => {
     const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
     let sent = 0;

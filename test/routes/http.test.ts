@@ -60,6 +60,38 @@ describe("errors are problem+json (§6)", () => {
     expectProblem(response, 413, "PAYLOAD_TOO_LARGE");
   });
 
+  // Contract §3: the body is read and discarded, so that the client gets the answer.
+  it("reads a declared-length body over 64 KiB to its end before answering 413", async () => {
+    const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
+    const CHUNKS = 8;
+    let pulled = 0;
+    let closed = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled < CHUNKS) {
+          pulled++;
+          controller.enqueue(chunk);
+        } else {
+          closed = true;
+          controller.close();
+        }
+      },
+    });
+    const response = await t.app.request("/v1/keyspaces", {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${t.rootKey}`,
+        "content-type": "application/json",
+        "content-length": String(CHUNKS * chunk.byteLength),
+      },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(pulled).toBe(CHUNKS);
+    expect(closed).toBe(true);
+  });
+
   it("answers 413 for a body over 64 KiB sent without a content-length (chunked)", async () => {
     const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
     let sent = 0;
@@ -108,6 +140,15 @@ describe("errors are problem+json (§6)", () => {
       "PAYLOAD_TOO_LARGE",
     );
     expect((await t.call("POST", "/v1/keyspaces", { raw: exact, headers: json })).status).toBe(201);
+    // The same length declared in a content-length, which the limit reads before the body.
+    const declared = JSON.stringify({ name: "y", prefix: "exactcl2" });
+    const padded = `${declared}${" ".repeat(64 * 1024 - declared.length)}`;
+    const response = await t.app.request("/v1/keyspaces", {
+      method: "POST",
+      headers: { ...json, authorization: `Bearer ${t.rootKey}`, "content-length": String(padded.length) },
+      body: padded,
+    });
+    expect(response.status).toBe(201);
   });
 
   it.each([
@@ -271,11 +312,16 @@ describe("CORS", () => {
       t = await createTestApp({ config: { KEYMINT_CORS_ORIGINS: [APP, "http://localhost:5173"] } });
     });
 
-    it("allows a listed origin and exposes x-request-id", async () => {
+    it("allows a listed origin and exposes x-request-id, retry-after and www-authenticate", async () => {
       const response = await t.call("GET", "/v1/keys", { headers: { origin: APP } });
       expect(response.status).toBe(200);
       expect(response.headers.get("access-control-allow-origin")).toBe(APP);
       expect(response.headers.get("access-control-expose-headers")).toContain("x-request-id");
+      // A browser must read a 429's or 503's Retry-After, and a 401's WWW-Authenticate.
+      const exposed = (response.headers.get("access-control-expose-headers") ?? "")
+        .toLowerCase()
+        .split(/\s*,\s*/);
+      expect(exposed).toEqual(expect.arrayContaining(["x-request-id", "retry-after", "www-authenticate"]));
       expect(response.headers.get("vary")).toContain("Origin");
     });
 
@@ -288,6 +334,8 @@ describe("CORS", () => {
       expect(response.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
       expect(response.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("content-type");
       expect(response.headers.get("x-request-id")).toMatch(UUID);
+      // A preflight may be cached, so that a dashboard does not send one before every call.
+      expect(Number(response.headers.get("access-control-max-age"))).toBeGreaterThan(0);
     });
 
     it("lets a listed origin read error responses too", async () => {
