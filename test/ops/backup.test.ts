@@ -1,9 +1,20 @@
 import { spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { backupDatabase } from "../../src/db/backup.js";
 import { createKey, createKeyspace, createTestApp, type TestApp } from "../helpers.js";
 import { freePort, TSX } from "../support/ops.js";
 import { REPO_ROOT, startServer } from "../support/server-process.js";
@@ -49,7 +60,7 @@ function keyIdsIn(file: string): Set<string> {
   }
 }
 
-describe("cli backup <file>", () => {
+describe("backups (cli backup <file>, and the backupDatabase it runs)", () => {
   let dir: string;
   let database: string;
   let t: TestApp;
@@ -61,6 +72,38 @@ describe("cli backup <file>", () => {
   afterEach(() => {
     t.db.$client.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  // A backup holds every key hash: readable by its owner only (0600) whatever the umask, and complete.
+  it("writes a 0600, readable copy under a umask taking the owner's write bit", async () => {
+    const target = join(dir, "copy.db");
+    const previous = process.umask(0o277);
+    let pages: number;
+    try {
+      pages = await backupDatabase(t.db, target);
+    } finally {
+      process.umask(previous);
+    }
+    expect(pages).toBeGreaterThan(0);
+    expect(statSync(target).mode & 0o777).toBe(0o600);
+    const copy = new Database(target, { readonly: true });
+    expect(copy.prepare("select count(*) as n from sqlite_master").get()).toBeTruthy();
+    copy.close();
+  });
+
+  it("leaves no partial copy behind when the backup cannot be put in place", async () => {
+    const target = join(dir, "taken");
+    // A directory at the target is refused before anything is written: this one appears while the copy
+    // is made, and, not empty, the rename onto it fails.
+    const backup = t.db.$client.backup.bind(t.db.$client);
+    vi.spyOn(t.db.$client, "backup").mockImplementationOnce(async (...args) => {
+      const copied = await backup(...args);
+      mkdirSync(target);
+      writeFileSync(join(target, "something"), "x");
+      return copied;
+    });
+    await expect(backupDatabase(t.db, target)).rejects.toThrow();
+    expect(readdirSync(dir).filter((name) => name.includes("partial"))).toEqual([]);
   });
 
   it("copies a consistent snapshot while the server writes: integrity ok, every acknowledged key in it", async () => {
