@@ -53,13 +53,30 @@ describe("the server process (npm start) as an operator sees it", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("logs one JSON line per request on stdout, serves exact metrics, prints no key but the bootstrap one, and stops on SIGTERM", async () => {
+  it("files its bootstrap under the system actor, logs one JSON line per request on stdout, serves exact metrics, prints no key but the bootstrap one, and stops on SIGTERM", async () => {
     server = await startAsOperator(join(dir, "keymint.db"), {
       LOG_LEVEL: "info",
       KEYMINT_ADMIN_TOKEN: ADMIN,
     });
     const rootKey = BOOTSTRAP_KEY.exec(server.stdout())?.[1];
     if (rootKey === undefined) throw new Error(`no bootstrap key on stdout:\n${server.stdout()}`);
+    // The first start's workspace "default" and its * root key are filed under the system actor.
+    const audit = await fetch(`${server.url}/v1/audit-events`, {
+      headers: { authorization: `Bearer ${rootKey}` },
+    });
+    expect(audit.status).toBe(200);
+    expect(((await audit.json()) as { data: Record<string, unknown>[] }).data).toEqual([
+      expect.objectContaining({
+        action: "root_key.create",
+        actor: { type: "system", id: null },
+        details: expect.objectContaining({ permissions: ["*"] }),
+      }),
+      expect.objectContaining({
+        action: "workspace.create",
+        actor: { type: "system", id: null },
+        details: { name: "default" },
+      }),
+    ]);
 
     const keyspace = await api(server, rootKey, "POST", "/v1/keyspaces", { name: "ops", prefix: "ops" });
     expect(keyspace.status).toBe(201);
@@ -130,28 +147,5 @@ describe("the server process (npm start) as an operator sees it", () => {
       expect(server.stdout()).toMatch(BOOTSTRAP_KEY);
       server = undefined;
     }
-  });
-
-  it('files the first start\'s workspace "default" and its * root key under the system actor', async () => {
-    server = await startAsOperator(join(dir, "keymint.db"), { LOG_LEVEL: "silent" });
-    const rootKey = BOOTSTRAP_KEY.exec(server.stdout())?.[1];
-    if (rootKey === undefined) throw new Error(`no bootstrap key on stdout:\n${server.stdout()}`);
-    const response = await fetch(`${server.url}/v1/audit-events`, {
-      headers: { authorization: `Bearer ${rootKey}` },
-    });
-    expect(response.status).toBe(200);
-    const events = ((await response.json()) as { data: Record<string, unknown>[] }).data;
-    expect(events).toEqual([
-      expect.objectContaining({
-        action: "root_key.create",
-        actor: { type: "system", id: null },
-        details: expect.objectContaining({ permissions: ["*"] }),
-      }),
-      expect.objectContaining({
-        action: "workspace.create",
-        actor: { type: "system", id: null },
-        details: { name: "default" },
-      }),
-    ]);
   });
 });

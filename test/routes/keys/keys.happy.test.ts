@@ -152,12 +152,14 @@ describe("keys: create", () => {
         meta,
         scopes: Array.from({ length: 100 }, (_, i) => `s${i}:${"x".repeat(60 - String(i).length)}`),
         remaining: 2 ** 31,
+        refill: { amount: 2 ** 31, interval: "daily" },
         ratelimit: { limit: 1, durationMs: 86_400_000 },
       },
     });
     expectStatus(response, 201);
     expect(response.body.scopes).toHaveLength(100);
     expect(response.body.remaining).toBe(2 ** 31);
+    expect(response.body.refill.amount).toBe(2 ** 31);
     const shortest = await t.call("POST", "/v1/keys", {
       body: { keyspaceId: keyspace.id, remaining: 0, ratelimit: { limit: 1, durationMs: 1000 } },
     });
@@ -491,6 +493,9 @@ describe("keys: get and update", () => {
       refill: null,
       ratelimit: null,
     });
+    // The answer would read ratelimit null with either half of the rule left: the row shows what is stored.
+    const row = await t.deps.repos.keys.findById(created.id);
+    expect([row?.ratelimitLimit, row?.ratelimitDurationMs]).toEqual([null, null]);
   });
 
   it("replaces meta and scopes as a whole rather than merging them", async () => {
@@ -499,6 +504,12 @@ describe("keys: get and update", () => {
       body: { meta: { c: 3 }, scopes: ["z"] },
     });
     expect(response.body).toMatchObject({ meta: { c: 3 }, scopes: ["z"] });
+    // toMatchObject would take a merged meta: the fields the new value does not hold must be gone.
+    expect(response.body.meta).toEqual({ c: 3 });
+    expect((await t.call("GET", `/v1/keys/${created.id}`)).body.meta).toEqual({ c: 3 });
+    const emptied = await t.call("PATCH", `/v1/keys/${created.id}`, { body: { meta: {} } });
+    expect(emptied.status).toBe(200);
+    expect(emptied.body.meta).toEqual({});
   });
 
   it("leaves the fields a patch does not name unchanged", async () => {
