@@ -62,12 +62,17 @@ export function resolve<T extends { id: string }>(
 
 /**
  * Runs `meanwhile` right after the next key read (a service's check of the key it is about to change)
- * and before that read returns: another request commits between the check and the write.
+ * and before that read returns: another request commits between the check and the write. With
+ * `repo: "rootKeys"`, after the next root-key read instead.
  */
-export function betweenCheckAndWrite(t: TestApp, meanwhile: (id: string) => Promise<void>): void {
-  const keys = t.deps.repos.keys;
-  const read = keys.findById;
-  vi.spyOn(keys, "findById").mockImplementationOnce(async (id) => {
+export function betweenCheckAndWrite(
+  t: TestApp,
+  meanwhile: (id: string) => Promise<void>,
+  { repo = "keys" }: { repo?: "keys" | "rootKeys" } = {},
+): void {
+  const reads = t.deps.repos[repo] as { findById(id: string): Promise<unknown> };
+  const read = reads.findById;
+  vi.spyOn(reads, "findById").mockImplementationOnce(async (id) => {
     const row = await read(id);
     await meanwhile(id);
     return row;

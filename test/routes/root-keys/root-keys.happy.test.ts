@@ -1,6 +1,7 @@
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createTestApp, ManualClock, type TestApp } from "../../helpers.js";
 import { createRootKey, expectProblem, expectStatus } from "../../support/api.js";
+import { betweenCheckAndWrite } from "../../support/verify.js";
 
 const NOW = "2026-11-27T04:00:00.000Z";
 
@@ -143,19 +144,17 @@ describe("root keys: happy paths", () => {
   it("revokes once when two revocations race: the later one answers the first revokedAt and records no event", async () => {
     const reader = await createRootKey(t, ["keys:read"]);
     // This request reads the root key as not revoked; another revocation commits before its write runs.
-    const repo = t.deps.repos.rootKeys;
-    const read = repo.findById;
     let raced = false;
-    vi.spyOn(repo, "findById").mockImplementation(async (id) => {
-      const row = await read(id);
-      if (id === reader.id && !raced) {
-        raced = true;
+    betweenCheckAndWrite(
+      t,
+      async (id) => {
+        raced = id === reader.id;
         clock.advance(1000);
         expectStatus(await t.call("POST", `/v1/root-keys/${reader.id}/revoke`), 200);
         clock.advance(1000);
-      }
-      return row;
-    });
+      },
+      { repo: "rootKeys" },
+    );
     const later = await t.call("POST", `/v1/root-keys/${reader.id}/revoke`);
     expectStatus(later, 200);
     expect(raced).toBe(true);
