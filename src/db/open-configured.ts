@@ -25,6 +25,7 @@ function openAndMigrate(file: string, beforeMigrating: () => void): Db {
   let db: Db | undefined;
   try {
     refuseAnotherApplicationsDatabase(file);
+    refuseAFileOfSeveralNames(file);
     db = openDatabase(file);
     beforeMigrating();
     migrateDatabase(db);
@@ -44,6 +45,7 @@ export function openConfiguredDatabaseToRead(file: string): Db {
   let db: Db | undefined;
   try {
     if (!existsSync(file)) throw new Error("no such database file");
+    refuseAFileOfSeveralNames(file);
     db = openExistingDatabaseToRead(file);
     const tables = db.$client.prepare(
       "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'keys'",
@@ -78,6 +80,24 @@ function refuseAnotherApplicationsDatabase(file: string): void {
     );
   } finally {
     db.$client.close();
+  }
+}
+
+/**
+ * Refuses a database file with more than one name (hard link). SQLite finds a database's write-ahead
+ * log and shared memory by the name it was opened by (`<name>-wal`, `<name>-shm`), so a process using
+ * the other name reads the file without the writes still in this one's log, writes a log of its own,
+ * and can corrupt the database (sqlite.org/howtocorrupt.html, "Multiple links to the same file"). It
+ * would also take a server lock of its own name (server-lock.ts): a second server on the same file.
+ */
+function refuseAFileOfSeveralNames(file: string): void {
+  if (file === ":memory:" || !existsSync(file)) return;
+  const { nlink } = statSync(file);
+  if (nlink > 1) {
+    throw new Error(
+      `the database file has ${nlink} names (hard links); SQLite finds a database's write-ahead log by ` +
+        "its name, so a process using another name could corrupt it: remove the other names",
+    );
   }
 }
 

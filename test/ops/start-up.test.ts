@@ -1,10 +1,14 @@
 import { spawn } from "node:child_process";
-import { statSync, symlinkSync, writeFileSync } from "node:fs";
+import { linkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openConfiguredDatabaseToServe } from "../../src/db/open-configured.js";
+import {
+  openConfiguredDatabase,
+  openConfiguredDatabaseToRead,
+  openConfiguredDatabaseToServe,
+} from "../../src/db/open-configured.js";
 import { holdServerLock, serverLockFile } from "../../src/db/server-lock.js";
 import {
   callServer,
@@ -166,7 +170,7 @@ describe("start-up failures", () => {
     expect(statSync(serverLockFile(database.file)).mode & 0o777).toBe(0o600);
   });
 
-  it("takes the server lock before migrating: a refused server changes nothing, a newer one included", () => {
+  it("takes the server lock before migrating (a refused server changes nothing, a newer one included), and refuses a file of two names", () => {
     writeFileSync(database.file, ""); // a new database, as openDatabase creates it before the lock
     const held = holdServerLock(database.file);
     try {
@@ -189,5 +193,15 @@ describe("start-up failures", () => {
     );
     db.$client.close();
     lock.release();
+    // A second name (a hard link) would have a lock, a -wal and a -shm of its own: every opener refuses
+    // the file under either name, the server, the CLI and a backup's read.
+    const hardLink = join(dirname(database.file), "hard-linked.db");
+    linkSync(database.file, hardLink);
+    const refusal = "the database file has 2 names (hard links); SQLite finds a database's write-ahead log";
+    for (const name of [database.file, hardLink]) {
+      expect(() => openConfiguredDatabaseToServe(name)).toThrow(`KEYMINT_DB=${name}: ${refusal}`);
+      expect(() => openConfiguredDatabase(name)).toThrow(`KEYMINT_DB=${name}: ${refusal}`);
+      expect(() => openConfiguredDatabaseToRead(name)).toThrow(`KEYMINT_DB=${name}: ${refusal}`);
+    }
   });
 });
