@@ -14,25 +14,34 @@ const HEADERS = {
       "[A-Za-z0-9._:-], holding no SHA-256 digest in hex or deployment token), else a fresh UUID. Also in " +
       "problem bodies, audit events and the log line.",
     schema: { type: "string" },
+    required: true,
   },
   RetryAfter: {
     description: "Seconds to wait before trying again.",
     schema: { type: "integer", minimum: 1 },
+    required: true,
   },
   WWWAuthenticate: {
     description: "The scheme to authenticate with: Bearer (RFC 9110 §11.6.1).",
     schema: { type: "string", example: 'Bearer realm="keymint"' },
-  },
-  AcceptEncoding: {
-    description: "Sent when the body had a Content-Encoding: bodies are read only as they are (identity).",
-    schema: { type: "string", example: "identity" },
+    required: true,
   },
 };
 
-/** The headers KeyMint sends beside x-request-id, by status: the auth throttle and every 503 say when to retry. */
-const HEADERS_BY_STATUS: Record<string, Record<string, { $ref: string }>> = {
+/**
+ * The headers KeyMint sends beside x-request-id, by status: the auth throttle and every 503 say when to
+ * retry. The one sent only sometimes is written out rather than referenced: client generators
+ * (openapi-typescript) type every referenced response header as always present, whatever its `required`.
+ */
+const HEADERS_BY_STATUS: Record<string, Record<string, object>> = {
   401: { "www-authenticate": { $ref: "#/components/headers/WWWAuthenticate" } },
-  415: { "accept-encoding": { $ref: "#/components/headers/AcceptEncoding" } },
+  415: {
+    "accept-encoding": {
+      description: "Sent when the body had a Content-Encoding: bodies are read only as they are (identity).",
+      schema: { type: "string", example: "identity" },
+      required: false,
+    },
+  },
   429: { "retry-after": { $ref: "#/components/headers/RetryAfter" } },
   503: { "retry-after": { $ref: "#/components/headers/RetryAfter" } },
 };

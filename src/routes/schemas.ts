@@ -223,7 +223,7 @@ const rootKeyFields = {
   workspaceId: z.string(),
   name: z.string(),
   start: z.string().openapi({ example: "km_root_a1B2c3D4e5F6" }),
-  last4: z.string(),
+  last4: z.string().openapi({ example: "mlUd" }),
   permissions: z.array(PermissionGrant),
   ownerId: z.string().nullable(),
   createdAt: IsoTimeOut,
@@ -231,7 +231,10 @@ const rootKeyFields = {
   lastUsedAt: IsoTimeOut.nullable(),
 };
 export const RootKey = z.object(rootKeyFields).openapi("RootKey");
-export const CreatedRootKey = z.object({ key: PlaintextKey, ...rootKeyFields }).openapi("CreatedRootKey");
+const PlaintextRootKey = PlaintextKey.openapi({
+  example: "km_root_a1B2c3D4e5F6q8ZrT3vLw0YpN6cHs2KdF9gJm4XbR7tE1VmlUd",
+});
+export const CreatedRootKey = z.object({ key: PlaintextRootKey, ...rootKeyFields }).openapi("CreatedRootKey");
 
 export const AuditEvent = z
   .object({

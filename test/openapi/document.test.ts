@@ -15,6 +15,7 @@ interface Document {
   components: {
     schemas: Record<string, { enum?: string[]; type?: string }>;
     securitySchemes: Record<string, { type: string; scheme: string }>;
+    headers: Record<string, { required?: boolean }>;
   };
 }
 
@@ -119,7 +120,7 @@ describe("GET /openapi.json", () => {
     }
   });
 
-  it("lists 401 on every route that checks a credential, and 429 (the token throttle) only where a token is checked", () => {
+  it("lists 401 on every route that checks a credential, and 429 (the token throttle) only where a token is checked; an admin 404 says the routes are off", () => {
     for (const [method, path, security] of CONTRACT_ROUTES) {
       if (security.length === 0) continue;
       const responses = operation(method, path)?.responses ?? {};
@@ -131,9 +132,13 @@ describe("GET /openapi.json", () => {
     }
     const metrics = operation("get", "/metrics")?.responses ?? {};
     for (const code of ["401", "429"]) expect(metrics[code], `GET /metrics ${code}`).toBeDefined();
+    // The admin route's 404 is the switch being off (contract §2), not a resource it failed to find.
+    expect(operation("post", "/v1/admin/workspaces")?.responses["404"]).toMatchObject({
+      description: "The admin routes are off: KEYMINT_ADMIN_TOKEN is unset.",
+    });
   });
 
-  it("declares x-request-id on every response, Retry-After on every 429 and 503, WWW-Authenticate on every 401 and Accept-Encoding on every 415", () => {
+  it("declares x-request-id on every response, Retry-After on every 429 and 503, WWW-Authenticate on every 401 (each required), and an optional Accept-Encoding on every 415", () => {
     const requestId = { $ref: "#/components/headers/RequestId" };
     let responses = 0;
     for (const [path, operations] of Object.entries(doc.paths)) {
@@ -144,18 +149,18 @@ describe("GET /openapi.json", () => {
           if (status === "429" || status === "503")
             expect(headers["retry-after"], `${method} ${path} ${status}`).toBeDefined();
           if (status === "401") expect(headers["www-authenticate"], `${method} ${path}`).toBeDefined();
-          if (status === "415") expect(headers["accept-encoding"], `${method} ${path}`).toBeDefined();
+          // Sent only for a body with a Content-Encoding: written out, so that generated clients type it optional.
+          if (status === "415")
+            expect(headers["accept-encoding"], `${method} ${path}`).toMatchObject({ required: false });
           responses++;
         }
       }
     }
     expect(responses).toBeGreaterThan(100);
-    expect(Object.keys((doc.components as { headers?: object }).headers ?? {})).toEqual([
-      "RequestId",
-      "RetryAfter",
-      "WWWAuthenticate",
-      "AcceptEncoding",
-    ]);
+    expect(Object.keys(doc.components.headers)).toEqual(["RequestId", "RetryAfter", "WWWAuthenticate"]);
+    // Always sent with their statuses: a referenced header is typed as present by client generators.
+    for (const [name, header] of Object.entries(doc.components.headers))
+      expect(header.required, name).toBe(true);
   });
 
   it("defines the bearer schemes it refers to", () => {

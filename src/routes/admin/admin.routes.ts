@@ -2,6 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { adminSecurity, errorResponses, jsonBody, jsonResponse } from "../../lib/openapi.js";
 import { CreatedRootKey, Name, Workspace } from "../schemas.js";
 
+const errors = errorResponses(400, 401, 404, 413, 415, 429, 503);
+
 export const createWorkspaceRoute = createRoute({
   method: "post",
   path: "/v1/admin/workspaces",
@@ -15,6 +17,8 @@ export const createWorkspaceRoute = createRoute({
       z.object({ workspace: Workspace, rootKey: CreatedRootKey }).openapi("CreatedWorkspace"),
       "The workspace and its root key (with plaintext, shown once).",
     ),
-    ...errorResponses(400, 401, 404, 413, 415, 429, 503),
+    ...errors,
+    // Not the shared "no such resource": this route has no resource to miss, only a switch.
+    404: { ...errors[404], description: "The admin routes are off: KEYMINT_ADMIN_TOKEN is unset." },
   },
 });
