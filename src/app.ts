@@ -14,6 +14,7 @@ import { jsonBodyGuard } from "./middleware/json-body.js";
 import { observeRequests } from "./middleware/observe-requests.js";
 import { securityHeaders } from "./middleware/security-headers.js";
 import { strictBody, strictQuery } from "./middleware/strict-input.js";
+import { configuredTokens } from "./observability/logger.js";
 import { adminRouter } from "./routes/admin/admin.index.js";
 import { auditEventsRouter } from "./routes/audit-events/audit-events.index.js";
 import { keysRouter } from "./routes/keys/keys.index.js";
@@ -26,7 +27,8 @@ const API_VERSION = "1.0.0";
 
 /** Builds the whole HTTP app from its dependencies; only src/index.ts serves it. */
 export function createApp(deps: AppDeps) {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook(deps.clock) });
+  const tokens = configuredTokens(deps.config);
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook(deps.clock, tokens) });
 
   app.use("*", observeRequests(deps));
   app.use("*", securityHeaders());
@@ -42,7 +44,7 @@ export function createApp(deps: AppDeps) {
   app.use("/v1/*", strictQuery(app));
   app.use("/v1/*", identityCodedBodies());
   app.use("/v1/*", strictBody(app));
-  app.use("/v1/*", jsonBodyGuard(app, deps.clock));
+  app.use("/v1/*", jsonBodyGuard(app, deps.clock, tokens));
 
   app.route("/", systemRouter(deps));
   app.route("/", adminRouter(deps));

@@ -4,7 +4,7 @@ import type { MiddlewareHandler } from "hono";
 import type { Clock } from "../lib/clock.js";
 import { ApiError, type FieldError } from "../lib/errors.js";
 import { type BodySchema, matchedRoute, routeBodySchemas, routeKey } from "../lib/openapi.js";
-import { bodyFieldErrors } from "../lib/validation.js";
+import { type BodyRules, bodyFieldErrors, tokensRefusedBy } from "../lib/validation.js";
 
 /**
  * How deep a JSON body may nest: as deep as the deepest valid request, a `meta` of 4 KiB (the
@@ -33,7 +33,11 @@ const UNICODE_ESCAPE = Buffer.from("\\u");
  * VALIDATION_FAILED naming the object: zod's copy of an object would turn one into a prototype and
  * drop it silently, and nested ones would be stored as given). Runs after authentication, so anonymous callers never get their bodies read.
  */
-export function jsonBodyGuard(app: Pick<OpenAPIHono, "openAPIRegistry">, clock: Clock): MiddlewareHandler {
+export function jsonBodyGuard(
+  app: Pick<OpenAPIHono, "openAPIRegistry">,
+  clock: Clock,
+  tokens: readonly string[],
+): MiddlewareHandler {
   let bodySchemas: Map<string, BodySchema> | undefined;
   return async (c, next) => {
     const method = c.req.method;
@@ -46,7 +50,8 @@ export function jsonBodyGuard(app: Pick<OpenAPIHono, "openAPIRegistry">, clock: 
     if (refusal !== undefined) {
       bodySchemas ??= routeBodySchemas(app);
       const route = matchedRoute(c);
-      throw withTheOtherFieldErrors(refusal, bytes, route && bodySchemas.get(routeKey(route)), clock.now());
+      const rules = { now: clock.now(), tokens: tokensRefusedBy(route, tokens) };
+      throw withTheOtherFieldErrors(refusal, bytes, route && bodySchemas.get(routeKey(route)), rules);
     }
     // Hono would rebuild the validator's text from the cached bytes through a web Response (streams
     // and all: the costliest step of a verify); it finds the text decoded here instead, as Response
@@ -58,14 +63,14 @@ export function jsonBodyGuard(app: Pick<OpenAPIHono, "openAPIRegistry">, clock: 
 
 /**
  * A body refused for its `__proto__` fields, with the errors the route's validation finds in the rest
- * of it beside them (its schema, and the clock's rule for `expiresAt`): one entry per bad field
+ * of it beside them (its schema, and the rules bodyFieldErrors adds): one entry per bad field
  * (contract §6), as if the fields had reached validation.
  */
 function withTheOtherFieldErrors(
   refusal: ApiError,
   bytes: Buffer,
   schema: BodySchema | undefined,
-  now: number,
+  rules: BodyRules,
 ): ApiError {
   if (refusal.code !== "VALIDATION_FAILED" || schema === undefined) return refusal;
   const body: unknown = JSON.parse(bytes.toString("utf8"));
@@ -73,7 +78,7 @@ function withTheOtherFieldErrors(
   const schemaError = result.success ? undefined : (result.error as Parameters<typeof bodyFieldErrors>[1]);
   const errors = [...(refusal.errors ?? [])];
   const named = new Set(errors.map((error) => error.path));
-  for (const error of bodyFieldErrors(body, schemaError, now)) {
+  for (const error of bodyFieldErrors(body, schemaError, rules)) {
     if (!named.has(error.path) && !error.path.split(".").includes("__proto__")) errors.push(error);
   }
   return errors.length > (refusal.errors ?? []).length

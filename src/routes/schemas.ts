@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { PERMISSIONS } from "../auth/permissions.js";
 import { holdsKey, PREFIX_PATTERN, ROOT_KEY_PREFIX } from "../keys/format.js";
 import { ERROR_CODES } from "../lib/errors.js";
+import { everyText } from "../lib/every-text.js";
 import { AUDIT_ACTIONS } from "../services/audit.js";
 import { VERIFY_CODES } from "../verify/verify.js";
 
@@ -35,16 +36,8 @@ const NO_KEY = "must not hold an API key: a key is shown only when it is created
 const storedText = (text: z.ZodString) =>
   text.refine((value) => value.isWellFormed(), NOT_UNICODE).refine((value) => !holdsKey(value), NO_KEY);
 
-/** Whether every string and field name in a JSON value passes `test`. */
-function everyText(value: unknown, test: (text: string) => boolean): boolean {
-  if (typeof value === "string") return test(value);
-  if (Array.isArray(value)) return value.every((item) => everyText(item, test));
-  if (value !== null && typeof value === "object")
-    return Object.entries(value).every(([name, field]) => test(name) && everyText(field, test));
-  return true;
-}
-
-const STORED_TEXT_RULE = "Valid Unicode (no lone surrogate), and holding no API key.";
+const STORED_TEXT_RULE =
+  "Valid Unicode (no lone surrogate), and holding no API key, nor this deployment's admin or metrics token.";
 export const Name = storedText(z.string().min(1).max(128)).openapi({
   example: "production backend",
   description: STORED_TEXT_RULE,

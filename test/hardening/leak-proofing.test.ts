@@ -415,6 +415,48 @@ describe("secrets a client writes into what KeyMint stores or echoes", () => {
     expect(verified.body.code).toBe("INSUFFICIENT_SCOPES");
   });
 
+  it("refuses this deployment's admin or metrics token written into a field shown on every read (400 naming it, nothing stored)", async () => {
+    const withTokens = await createTestApp({ config: { KEYMINT_METRICS_TOKEN: METRICS_TOKEN } });
+    const keyspaceId = (await createKeyspace(withTokens)).id;
+    const kept = await createKey(withTokens, { keyspaceId, name: "kept" });
+    const attempts: [string, string, Record<string, unknown>, ...string[]][] = [
+      ["POST", "/v1/keys", { keyspaceId, name: `ops ${ADMIN_TOKEN}` }, "name"],
+      [
+        "POST",
+        "/v1/keys",
+        { keyspaceId, ownerId: METRICS_TOKEN, meta: { [ADMIN_TOKEN]: 1 } },
+        "ownerId",
+        "meta",
+      ],
+      ["POST", "/v1/keys", { keyspaceId, scopes: ["read", METRICS_TOKEN] }, "scopes"],
+      // Beside a field the schema refuses, each named once (contract §6).
+      ["PATCH", `/v1/keys/${kept.id}`, { name: "", meta: { notes: [ADMIN_TOKEN] } }, "name", "meta"],
+      [
+        "POST",
+        "/v1/keyspaces",
+        { name: "x", prefix: "tok", defaults: { scopes: [ADMIN_TOKEN] } },
+        "defaults",
+      ],
+      ["PATCH", `/v1/keyspaces/${keyspaceId}`, { name: `${METRICS_TOKEN}!` }, "name"],
+      ["POST", "/v1/root-keys", { name: ADMIN_TOKEN, permissions: ["keys:read"] }, "name"],
+      ["POST", "/v1/admin/workspaces", { name: `acme ${METRICS_TOKEN}` }, "name"],
+    ];
+    const before = totalChanges(withTokens);
+    for (const [method, path, body, ...fields] of attempts) {
+      const token = path.startsWith("/v1/admin/") ? ADMIN_TOKEN : undefined;
+      const response = await withTokens.call(method, path, { body, token });
+      expectValidationErrors(response, fields);
+      expect(response.text).not.toContain(ADMIN_TOKEN);
+      expect(response.text).not.toContain(METRICS_TOKEN);
+    }
+    expect(totalChanges(withTokens)).toBe(before);
+    // A verify's body is only looked up, never stored: a token among its scopes is a scope the key lacks.
+    const verified = await withTokens.call("POST", "/v1/keys/verify", {
+      body: { key: kept.key, scopes: [ADMIN_TOKEN] },
+    });
+    expect([verified.status, verified.body.code]).toEqual([200, "INSUFFICIENT_SCOPES"]);
+  });
+
   it("still takes text that only looks like a key: a changed checksum, another vendor's token, a SHA-256", async () => {
     const keyspaceId = (await createKeyspace(t)).id;
     const { key } = await createKey(t, { keyspaceId });

@@ -21,7 +21,7 @@ export const createRootKeyRoute = createRoute({
           // null: bound to no owner, as for a key (and as a RootKey shows it).
           ownerId: OwnerId.nullable().optional().openapi({
             description:
-              "Binds the root key to one owner's keys; it may then hold neither * nor keyspaces:write. Valid Unicode (no lone surrogate), and holding no API key.",
+              "Binds the root key to one owner's keys; it may then hold neither * nor keyspaces:write. Valid Unicode (no lone surrogate), and holding no API key, nor this deployment's admin or metrics token.",
           }),
         })
         .openapi("CreateRootKeyRequest"),
