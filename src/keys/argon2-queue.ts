@@ -60,12 +60,19 @@ function threadPoolSize(env: NodeJS.ProcessEnv): number {
 }
 
 /**
- * As many argon2 computations at once as there are cores, but one fewer than libuv's pool has threads,
- * so that one stays free for the rest of the process (the log's asynchronous writes go through it);
- * at least one, so a pool of one thread is all argon2's. Raise UV_THREADPOOL_SIZE for more.
+ * As many argon2 computations at once as there are cores less one, so that a core stays free for the
+ * event loop, which answers every verify: on a 2-core machine (load generators on it too), a workspace's
+ * flood of forged argon2id keys cut other workspaces' cached verifies by half with a hash on each core,
+ * and by a third with one, at a tenth less argon2 throughput (SECURITY.md).
+ * And one fewer than libuv's pool has threads, so that one stays free for the rest of the process (the
+ * log's asynchronous writes go through it). At least one, so a pool of one thread, or a machine of one
+ * core, is all argon2's. Raise UV_THREADPOOL_SIZE for more on a machine of over 4 cores.
  */
-export function defaultArgon2Concurrency(env: NodeJS.ProcessEnv = process.env): number {
-  return Math.max(1, Math.min(availableParallelism(), threadPoolSize(env) - 1));
+export function defaultArgon2Concurrency(
+  env: NodeJS.ProcessEnv = process.env,
+  cores = availableParallelism(),
+): number {
+  return Math.max(1, Math.min(cores - 1, threadPoolSize(env) - 1));
 }
 
 /** One computation waiting for its turn. */
