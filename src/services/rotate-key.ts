@@ -71,9 +71,11 @@ export async function rotateKey(deps: AppDeps, ctx: ServiceContext, id: string, 
   const rotated = await deps.repos.keys.rotate(found.id, now, plan);
   if (!rotated) throw notFound("Key");
   const { successor, spenders } = rotated;
-  // The old key and every key that spent its credits now read a changed row.
+  // The old key and every key that spent its credits now read a changed row; the successor takes
+  // over the rate window they counted in, as it did their credits.
   deps.keyCache.invalidate(found.id);
   for (const spender of spenders) deps.keyCache.invalidate(spender);
+  deps.rateLimiter.handOver(found.id, successor.id);
   return { key: generated.key, row: { ...successor, seq: 0 } };
 }
 

@@ -76,6 +76,18 @@ export class RateLimiter {
     if (window !== undefined && now < window.endsAt) window.endsAt = window.startedAt + durationMs;
   }
 
+  /**
+   * A rotation: the new key takes over the old key's window, count and end, as it takes over its
+   * credits, so that rotating never hands out a fresh `limit`. (The old key, in its grace period,
+   * counts in the new key's window too: verify.ts keys windows as credits are.)
+   */
+  handOver(fromKeyId: string, toKeyId: string): void {
+    const window = this.windows.get(fromKeyId);
+    if (window === undefined) return;
+    this.windows.delete(fromKeyId);
+    this.windows.set(toKeyId, window);
+  }
+
   forget(keyId: string): void {
     this.windows.delete(keyId);
   }

@@ -37,7 +37,7 @@ export interface CachedKey {
   enabled: boolean;
   expiresAt: number | null;
   revokedAt: number | null;
-  /** The key whose credits this key spends: itself, or its successor after a rotation. */
+  /** The key whose credits this key spends, and whose rate window it counts in: itself, or its successor after a rotation. */
   creditsKeyId: string;
   hasCredits: boolean;
   ratelimit: RateLimit | null;
@@ -147,9 +147,12 @@ export async function verifyKey(
     return refusal(deps, key, "INSUFFICIENT_SCOPES", now);
   }
 
+  // Windows are kept by the key whose credits are spent (itself, or once rotated its successor), which
+  // takes over the old key's window at the rotation: in its grace period the old key counts in the new
+  // one's, so a rotation never multiplies a rate limit, as it never does credits (contract §4).
   let ratelimit: RateLimitState | undefined;
   if (key.ratelimit !== null) {
-    const taken = deps.rateLimiter.take(key.id, key.ratelimit, now);
+    const taken = deps.rateLimiter.take(key.creditsKeyId, key.ratelimit, now);
     if (!taken.allowed) return refusal(deps, key, "RATE_LIMITED", now, taken);
     ratelimit = taken;
   }
@@ -196,7 +199,8 @@ async function refusal(
     const pool = await deps.repos.keys.findRowById(key.creditsKeyId);
     remaining = (pool && effectiveRemaining(pool, now)) ?? 0;
   }
-  const ratelimit = known ?? (key.ratelimit ? deps.rateLimiter.peek(key.id, key.ratelimit, now) : undefined);
+  const ratelimit =
+    known ?? (key.ratelimit ? deps.rateLimiter.peek(key.creditsKeyId, key.ratelimit, now) : undefined);
   return result(key, code, remaining, ratelimit);
 }
 

@@ -94,6 +94,20 @@ describe("RateLimiter", () => {
     expect(limiter.take("key_a", rule, T + 1).allowed).toBe(true);
   });
 
+  it("hands a key's window over to another key, count and end, and leaves the first key without one", () => {
+    const limiter = new RateLimiter();
+    for (let i = 0; i < 3; i++) limiter.take("key_a", rule, T);
+    limiter.handOver("key_a", "key_b");
+    expect(limiter.peek("key_b", rule, T + 1)).toStrictEqual({ limit: 3, remaining: 0, resetAt: T + 10_000 });
+    expect(limiter.take("key_a", rule, T + 1)).toMatchObject({
+      allowed: true,
+      remaining: 2,
+      resetAt: T + 10_001,
+    });
+    limiter.handOver("key_c", "key_d"); // a key with no window hands over nothing
+    expect(limiter.size).toBe(2);
+  });
+
   it("never drops a window that is still running, however many keys are in one", () => {
     const limiter = new RateLimiter();
     const oncePerDay = { limit: 1, durationMs: 86_400_000 };

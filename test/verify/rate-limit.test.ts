@@ -143,4 +143,39 @@ describe("POST /v1/keys/verify: rate limits", () => {
     expect((await verify(t, { key: first.key })).code).toBe("RATE_LIMITED");
     expect((await verify(t, { key: second.key })).code).toBe("VALID");
   });
+
+  it("hands a key's window to its successor at a rotation, in which the old key counts through its grace period", async () => {
+    const old = await keyWith(t, { ratelimit: { limit: 3, durationMs: 60_000 } });
+    expect((await verify(t, { key: old.key })).code).toBe("VALID");
+    expect((await verify(t, { key: old.key })).code).toBe("VALID");
+    clock.advance(1_000);
+    const rotated = await t.call("POST", `/v1/keys/${old.id}/rotate`, { body: { gracePeriodSeconds: 3600 } });
+    expect(rotated.status).toBe(201);
+    const resetAt = iso(T0 + 60_000);
+    // The third call of the window, whichever key makes it: a rotation hands out no fresh limit.
+    expect(await verify(t, { key: rotated.body.key })).toMatchObject({
+      code: "VALID",
+      ratelimit: { limit: 3, remaining: 0, resetAt },
+    });
+    expect((await verify(t, { key: rotated.body.key })).code).toBe("RATE_LIMITED");
+    expect(await verify(t, { key: old.key })).toMatchObject({
+      code: "RATE_LIMITED",
+      ratelimit: { limit: 3, remaining: 0, resetAt },
+    });
+    // A refusal before the rate check shows the window too, the one the key would count in.
+    expect(await verify(t, { key: old.key, scopes: ["missing"] })).toMatchObject({
+      code: "INSUFFICIENT_SCOPES",
+      ratelimit: { limit: 3, remaining: 0, resetAt },
+    });
+    // A second rotation hands the same window on; when it ends, the keys share the next one.
+    const again = await t.call("POST", `/v1/keys/${rotated.body.id}/rotate`, {
+      body: { gracePeriodSeconds: 3600 },
+    });
+    expect((await verify(t, { key: again.body.key })).code).toBe("RATE_LIMITED");
+    clock.set(resetAt);
+    const codes = [];
+    for (const key of [old.key, rotated.body.key, again.body.key, again.body.key])
+      codes.push((await verify(t, { key })).code);
+    expect(codes).toStrictEqual(["VALID", "VALID", "VALID", "RATE_LIMITED"]);
+  });
 });
