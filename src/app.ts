@@ -74,7 +74,11 @@ export function createApp(deps: AppDeps) {
     info: {
       title: "KeyMint API",
       version: API_VERSION,
-      description: "Issue, verify, rotate and revoke prefixed API keys.",
+      description:
+        "Issue, verify, rotate and revoke prefixed API keys.\n\n" +
+        "Before it reaches an operation, any request may be answered 400 (not valid HTTP/1.1, or its Host " +
+        "header), 408 (its headers did not arrive within 60 s, or all of it within 300 s) or 431 (headers " +
+        "over 16 KiB), as problem+json with code BAD_REQUEST and an x-request-id; its connection is closed.",
       license: { name: "MIT", url: "https://opensource.org/license/mit" },
     },
     servers: [{ url: "/", description: "The KeyMint serving this document" }],

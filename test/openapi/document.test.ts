@@ -11,6 +11,7 @@ interface Operation {
 
 interface Document {
   openapi: string;
+  info: { description: string };
   paths: Record<string, Record<string, Operation>>;
   components: {
     schemas: Record<string, { enum?: string[]; type?: string }>;
@@ -64,10 +65,17 @@ describe("GET /openapi.json", () => {
 
   const operation = (method: string, path: string) => doc.paths[path]?.[method];
 
-  it("is an OpenAPI 3.1 document served without credentials", () => {
+  it("is an OpenAPI 3.1 document served without credentials, which names the answers given before any operation", () => {
     expect(status).toBe(200);
     expect(contentType).toContain("application/json");
     expect(doc.openapi).toBe("3.1.0");
+    // Node's parser refuses these before a route is known (src/server/unparsable-requests.ts).
+    for (const answer of [
+      "400 (not valid HTTP/1.1",
+      "408 (its headers did not arrive",
+      "431 (headers over 16 KiB)",
+    ])
+      expect(doc.info.description).toContain(answer);
   });
 
   it.each(CONTRACT_ROUTES)("describes %s %s with its security", (method, path, security) => {
