@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
+import { defaultArgon2Concurrency, threadPoolSize } from "./keys/argon2-queue.js";
 
 /** Log levels accepted by LOG_LEVEL (pino's names). */
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -118,6 +119,8 @@ const configSchema = z.object({
     }),
   // The longest a new argon2 hash may expect to wait for its turn before it is refused with a 503.
   KEYMINT_ARGON2_MAX_WAIT_MS: integer(0, 3_600_000).default(5_000),
+  // How many argon2 hashes run at once; unset, one fewer than there are cores (defaultArgon2Concurrency).
+  KEYMINT_ARGON2_CONCURRENCY: integer(1, 1023).optional(),
   KEYMINT_TRUST_PROXY: z
     .enum(["true", "false", "1", "0"])
     .default("false")
@@ -125,7 +128,9 @@ const configSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
 });
 
-export type Config = z.infer<typeof configSchema>;
+export type Config = Omit<z.infer<typeof configSchema>, "KEYMINT_ARGON2_CONCURRENCY"> & {
+  KEYMINT_ARGON2_CONCURRENCY: number;
+};
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -142,9 +147,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (value !== undefined && value !== "") input[name] = value;
   }
   const result = configSchema.safeParse(input);
-  if (!result.success) {
-    const lines = result.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
-    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  const lines = result.success
+    ? []
+    : result.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
+  // libuv's pool runs argon2's hashes and the log's writes: one of its threads stays free (unless it has one).
+  const pool = threadPoolSize(env);
+  const most = Math.max(1, pool - 1);
+  // Read on its own, so that it is checked against the pool whatever else is wrong.
+  const given = configSchema.shape.KEYMINT_ARGON2_CONCURRENCY.safeParse(
+    input.KEYMINT_ARGON2_CONCURRENCY,
+  ).data;
+  if (given !== undefined && given > most) {
+    lines.push(
+      `  KEYMINT_ARGON2_CONCURRENCY: must be at most ${most}, one fewer than libuv's thread pool of ${pool} ` +
+        "(UV_THREADPOOL_SIZE, 4 when unset), so that a thread stays free for the log's writes: raise UV_THREADPOOL_SIZE with it",
+    );
   }
-  return result.data;
+  const concurrency = given ?? defaultArgon2Concurrency(env);
+  if (!result.success || lines.length > 0)
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  return { ...result.data, KEYMINT_ARGON2_CONCURRENCY: concurrency };
 }

@@ -3,7 +3,7 @@ import { FailureThrottle } from "./auth/failure-throttle.js";
 import type { Config } from "./config.js";
 import { loadConfig } from "./config.js";
 import type { Db } from "./db/client.js";
-import { Argon2Queue, defaultArgon2Concurrency } from "./keys/argon2-queue.js";
+import { Argon2Queue } from "./keys/argon2-queue.js";
 import { randomBase62 } from "./keys/base62.js";
 import { type Clock, systemClock } from "./lib/clock.js";
 import { CursorCodec } from "./lib/cursor.js";
@@ -74,7 +74,7 @@ export async function createDeps(options: DepsOptions): Promise<AppDeps> {
     rootKeyCache: new RecordCache({ ...cacheOptions, max: Math.min(cacheOptions.max, ROOT_KEY_CACHE_MAX) }),
     // Unbounded by design: a running window must never be dropped (see RateLimiter).
     rateLimiter: new RateLimiter(),
-    argon2: new Argon2Queue(defaultArgon2Concurrency(), config.KEYMINT_ARGON2_MAX_WAIT_MS),
+    argon2: new Argon2Queue(config.KEYMINT_ARGON2_CONCURRENCY, config.KEYMINT_ARGON2_MAX_WAIT_MS),
     tokenThrottle: new FailureThrottle(),
     usage: new UsageBuffer(repos, clock),
     cursors: new CursorCodec(cursorSecret),

@@ -52,7 +52,7 @@ const MAX_THREAD_POOL_SIZE = 1024;
  * value's leading integer (C's atoi: "2abc" is 2), where none or 0 is 1 thread (an empty or misspelt value
  * too: reading those as 4 would let argon2 take the one thread) and a negative one wraps to the maximum.
  */
-function threadPoolSize(env: NodeJS.ProcessEnv): number {
+export function threadPoolSize(env: NodeJS.ProcessEnv): number {
   if (env.UV_THREADPOOL_SIZE === undefined) return 4;
   const size = Number.parseInt(env.UV_THREADPOOL_SIZE, 10);
   if (Number.isNaN(size) || size === 0) return 1;
@@ -66,7 +66,8 @@ function threadPoolSize(env: NodeJS.ProcessEnv): number {
  * and by a third with one, at a tenth less argon2 throughput (SECURITY.md).
  * And one fewer than libuv's pool has threads, so that one stays free for the rest of the process (the
  * log's asynchronous writes go through it). At least one, so a pool of one thread, or a machine of one
- * core, is all argon2's. Raise UV_THREADPOOL_SIZE for more on a machine of over 4 cores.
+ * core, is all argon2's. KEYMINT_ARGON2_CONCURRENCY replaces it (config.ts); raise UV_THREADPOOL_SIZE
+ * for more than 3 on a machine of over 4 cores.
  */
 export function defaultArgon2Concurrency(
   env: NodeJS.ProcessEnv = process.env,

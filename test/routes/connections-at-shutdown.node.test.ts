@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { defaultArgon2Concurrency } from "../../src/keys/argon2-queue.js";
 import { connectionsAtShutdown } from "../../src/server/connections-at-shutdown.js";
 import { createKeyspace, createTestApp, type TestApp } from "../helpers.js";
 import { type LoopbackServer, serveOnLoopback } from "../support/loopback-server.js";
@@ -144,7 +143,7 @@ describe("connections at a shutdown", () => {
     await listening();
     // Every argon2 turn held: the create stays in flight, and the CONNECT behind it unanswered.
     const held = deferred();
-    const turns = Array.from({ length: defaultArgon2Concurrency() }, () =>
+    const turns = Array.from({ length: t.deps.config.KEYMINT_ARGON2_CONCURRENCY }, () =>
       t.deps.argon2.run(() => held.promise),
     );
     try {

@@ -2,7 +2,6 @@ import { createServer, type IncomingHttpHeaders, request, type Server } from "no
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { defaultArgon2Concurrency } from "../../src/keys/argon2-queue.js";
 import { generateKey } from "../../src/keys/format.js";
 import { verifyFastPath } from "../../src/server/verify-fast-path.js";
 import {
@@ -433,7 +432,7 @@ describe("verify's fast path on node:http", () => {
     busy.deps.keyCache.clear(); // its verify needs an argon2id hash
     const { server, close } = await serveOnLoopback(busy);
     const held = deferred();
-    const turns = Array.from({ length: defaultArgon2Concurrency() }, () =>
+    const turns = Array.from({ length: busy.deps.config.KEYMINT_ARGON2_CONCURRENCY }, () =>
       busy.deps.argon2.run(() => held.promise),
     );
     try {

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { bearerToken } from "../../src/auth/bearer.js";
 import { CACHE_MAX_LIMIT, type Config, ConfigError, loadConfig } from "../../src/config.js";
+import { defaultArgon2Concurrency } from "../../src/keys/argon2-queue.js";
 import { corsForOrigins } from "../../src/middleware/cors.js";
 
 /** The ConfigError message loadConfig throws for `env`, or a failure saying it threw none. */
@@ -131,6 +132,35 @@ describe("loadConfig: KEYMINT_ARGON2_MAX_WAIT_MS", () => {
         /^Invalid configuration:\n {2}KEYMINT_ARGON2_MAX_WAIT_MS: /,
       );
     }
+  });
+});
+
+describe("loadConfig: KEYMINT_ARGON2_CONCURRENCY", () => {
+  it("defaults to one fewer than the cores (within libuv's pool less one), and takes more up to the pool less one", () => {
+    expect(loadConfig({}).KEYMINT_ARGON2_CONCURRENCY).toBe(defaultArgon2Concurrency({}));
+    expect(loadConfig({ UV_THREADPOOL_SIZE: "1" }).KEYMINT_ARGON2_CONCURRENCY).toBe(1);
+    expect(loadConfig({ KEYMINT_ARGON2_CONCURRENCY: "3" }).KEYMINT_ARGON2_CONCURRENCY).toBe(3);
+    const raised = { KEYMINT_ARGON2_CONCURRENCY: "8", UV_THREADPOOL_SIZE: "9" };
+    expect(loadConfig(raised).KEYMINT_ARGON2_CONCURRENCY).toBe(8);
+    // A pool of one thread is all argon2's: one hash at a time, whatever is asked for beyond it.
+    expect(
+      loadConfig({ KEYMINT_ARGON2_CONCURRENCY: "1", UV_THREADPOOL_SIZE: "1" }).KEYMINT_ARGON2_CONCURRENCY,
+    ).toBe(1);
+  });
+
+  it("refuses as many hashes at once as libuv's pool has threads, naming both settings", () => {
+    expect(configError({ KEYMINT_ARGON2_CONCURRENCY: "4" })).toBe(
+      "Invalid configuration:\n  KEYMINT_ARGON2_CONCURRENCY: must be at most 3, one fewer than libuv's thread pool of 4 " +
+        "(UV_THREADPOOL_SIZE, 4 when unset), so that a thread stays free for the log's writes: raise UV_THREADPOOL_SIZE with it",
+    );
+    expect(configError({ KEYMINT_ARGON2_CONCURRENCY: "2", UV_THREADPOOL_SIZE: "nonsense" })).toMatch(
+      /KEYMINT_ARGON2_CONCURRENCY: must be at most 1, one fewer than libuv's thread pool of 1 /,
+    );
+    expect(configError({ KEYMINT_ARGON2_CONCURRENCY: "0" })).toBe(
+      "Invalid configuration:\n  KEYMINT_ARGON2_CONCURRENCY: must be a whole number from 1 to 1023",
+    );
+    // Named beside the other bad settings.
+    expect(configError({ KEYMINT_ARGON2_CONCURRENCY: "4", PORT: "x" }).split("\n")).toHaveLength(3);
   });
 });
 

@@ -1,5 +1,4 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { defaultArgon2Concurrency } from "../../../src/keys/argon2-queue.js";
 import { createKey, createKeyspace, createTestApp, type TestApp, verify } from "../../helpers.js";
 import { createWorkspace } from "../../support/api.js";
 import { waitFor } from "../../support/ops.js";
@@ -15,14 +14,15 @@ let t: TestApp;
 let keyspaceId: string;
 
 beforeEach(async () => {
-  t = await createTestApp({ config: { KEYMINT_ARGON2_MAX_WAIT_MS: 0 } });
+  // Two at a time, whatever this machine's default: the queue runs what the setting says.
+  t = await createTestApp({ config: { KEYMINT_ARGON2_MAX_WAIT_MS: 0, KEYMINT_ARGON2_CONCURRENCY: 2 } });
   keyspaceId = (await createKeyspace(t, { hashAlgorithm: "argon2id", prefix: "busy" })).id;
 });
 
 /** Takes every turn the app's argon2 queue has; the returned function gives them back. */
 function holdEveryTurn(): () => Promise<void> {
   const held = deferred();
-  const turns = Array.from({ length: defaultArgon2Concurrency() }, () =>
+  const turns = Array.from({ length: t.deps.config.KEYMINT_ARGON2_CONCURRENCY }, () =>
     t.deps.argon2.run(() => held.promise),
   );
   return async () => {
@@ -93,13 +93,13 @@ describe("argon2 work over the waiting limit", () => {
 describe("argon2 work of workspaces that share a full waiting list", () => {
   it("lets another workspace's create in past one workspace's flood, in place of the flood's newest", async () => {
     // 300 ms, with a computation taken to cost 100 ms until one is timed: 3 rounds of the queue may wait.
-    t = await createTestApp({ config: { KEYMINT_ARGON2_MAX_WAIT_MS: 300 } });
+    t = await createTestApp({ config: { KEYMINT_ARGON2_MAX_WAIT_MS: 300, KEYMINT_ARGON2_CONCURRENCY: 2 } });
     const floodKeyspace = (await createKeyspace(t, { hashAlgorithm: "argon2id", prefix: "flood" })).id;
     const otherRootKey = (await createWorkspace(t)).rootKey;
     const otherKeyspace = (
       await createKeyspace(t, { hashAlgorithm: "argon2id", prefix: "other" }, otherRootKey)
     ).id;
-    const room = 3 * defaultArgon2Concurrency();
+    const room = 3 * t.deps.config.KEYMINT_ARGON2_CONCURRENCY;
     const release = holdEveryTurn();
     let answered = 0;
     const create = (keyspaceId: string, token?: string) =>
