@@ -308,12 +308,16 @@ export async function deleteKey(deps: AppDeps, ctx: ServiceContext, id: string):
   // Not deleted: gone, or moved to an owner this caller does not see, whose key keeps its rate window.
   if (!deleted) throw notFound("Key");
   // The keys spending its credits still name it (credits_key_id has no foreign key): found as before.
-  await invalidateKey(deps, id);
-  deps.rateLimiter.forget(id);
+  const spenders = await invalidateKey(deps, id);
+  // Its rate window goes with it, unless a key it replaced counts in it still, in its grace period:
+  // dropping it would hand that key a fresh limit.
+  if (spenders.length === 0) deps.rateLimiter.forget(id);
 }
 
-/** Drops a changed key, and every key spending its credits, from the verify cache. */
-async function invalidateKey(deps: AppDeps, id: string): Promise<void> {
+/** Drops a changed key, and every key spending its credits, from the verify cache; returns those keys. */
+async function invalidateKey(deps: AppDeps, id: string): Promise<string[]> {
   deps.keyCache.invalidate(id);
-  for (const spender of await deps.repos.keys.idsSpendingCreditsOf(id)) deps.keyCache.invalidate(spender);
+  const spenders = await deps.repos.keys.idsSpendingCreditsOf(id);
+  for (const spender of spenders) deps.keyCache.invalidate(spender);
+  return spenders;
 }

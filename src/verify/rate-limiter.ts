@@ -79,13 +79,13 @@ export class RateLimiter {
   /**
    * A rotation: the new key takes over the old key's window, count and end, as it takes over its
    * credits, so that rotating never hands out a fresh `limit`. (The old key, in its grace period,
-   * counts in the new key's window too: verify.ts keys windows as credits are.)
+   * counts in the new key's window too: verify.ts keys windows as credits are.) The old key's id
+   * still names the same window, so that a verify that read the key before the rotation and counts
+   * after it counts there too, not in a fresh window of its own.
    */
   handOver(fromKeyId: string, toKeyId: string): void {
     const window = this.windows.get(fromKeyId);
-    if (window === undefined) return;
-    this.windows.delete(fromKeyId);
-    this.windows.set(toKeyId, window);
+    if (window !== undefined) this.windows.set(toKeyId, window);
   }
 
   forget(keyId: string): void {

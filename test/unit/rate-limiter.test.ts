@@ -94,18 +94,23 @@ describe("RateLimiter", () => {
     expect(limiter.take("key_a", rule, T + 1).allowed).toBe(true);
   });
 
-  it("hands a key's window over to another key, count and end, and leaves the first key without one", () => {
+  it("hands a key's window over to another key, count and end, and counts the first key's calls in it still", () => {
     const limiter = new RateLimiter();
-    for (let i = 0; i < 3; i++) limiter.take("key_a", rule, T);
+    for (let i = 0; i < 2; i++) limiter.take("key_a", rule, T);
     limiter.handOver("key_a", "key_b");
-    expect(limiter.peek("key_b", rule, T + 1)).toStrictEqual({ limit: 3, remaining: 0, resetAt: T + 10_000 });
+    expect(limiter.peek("key_b", rule, T + 1)).toStrictEqual({ limit: 3, remaining: 1, resetAt: T + 10_000 });
+    // A call that read the key before the hand-over counts in the same window, not a fresh one.
     expect(limiter.take("key_a", rule, T + 1)).toMatchObject({
       allowed: true,
-      remaining: 2,
-      resetAt: T + 10_001,
+      remaining: 0,
+      resetAt: T + 10_000,
     });
+    expect(limiter.take("key_b", rule, T + 2).allowed).toBe(false);
     limiter.handOver("key_c", "key_d"); // a key with no window hands over nothing
     expect(limiter.size).toBe(2);
+    // Both names of the window go once it has ended, by the sweep.
+    for (let i = 0; i < 4; i++) limiter.take(`key_other${i}`, rule, T + 10_000);
+    expect(limiter.size).toBe(4);
   });
 
   it("never drops a window that is still running, however many keys are in one", () => {

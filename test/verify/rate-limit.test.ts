@@ -177,5 +177,9 @@ describe("POST /v1/keys/verify: rate limits", () => {
     for (const key of [old.key, rotated.body.key, again.body.key, again.body.key])
       codes.push((await verify(t, { key })).code);
     expect(codes).toStrictEqual(["VALID", "VALID", "VALID", "RATE_LIMITED"]);
+    // Deleting the new key leaves the window the old keys count in: no fresh limit for them either.
+    expect((await t.call("DELETE", `/v1/keys/${again.body.id}`)).status).toBe(204);
+    expect((await verify(t, { key: old.key })).code).toBe("RATE_LIMITED");
+    expect((await verify(t, { key: rotated.body.key })).code).toBe("RATE_LIMITED");
   });
 });
