@@ -65,7 +65,8 @@ export function bodyFieldErrors(
 ): FieldError[] {
   const errors = schemaError === undefined ? [] : fieldErrors(schemaError);
   if (typeof body !== "object" || body === null || Array.isArray(body)) return errors;
-  const named = new Set(errors.map((error) => error.path));
+  // The top-level fields already named: a field is one bad field however deep its error (contract §6).
+  const named = new Set(errors.map((error) => error.path.split(".")[0]));
   const expiresAt = (body as { expiresAt?: unknown }).expiresAt;
   if (typeof expiresAt === "string" && Date.parse(expiresAt) <= now && !named.has("expiresAt")) {
     errors.push(EXPIRES_AT_NOT_IN_FUTURE);

@@ -457,6 +457,69 @@ describe("secrets a client writes into what KeyMint stores or echoes", () => {
     expect([verified.status, verified.body.code]).toEqual([200, "INSUFFICIENT_SCOPES"]);
   });
 
+  it("names a token once in a field the schema refuses too, and never as a bogus field of a body that is an array", async () => {
+    const withTokens = await createTestApp({ config: { KEYMINT_METRICS_TOKEN: METRICS_TOKEN } });
+    const keyspaceId = (await createKeyspace(withTokens)).id;
+    const json = { "content-type": "application/json" };
+    const attempts: [{ body?: unknown; raw?: string; headers?: Record<string, string> }, ...string[]][] = [
+      // Too long and holding a token: one bad field, one entry (contract §6).
+      [{ body: { keyspaceId, name: `${ADMIN_TOKEN}${"n".repeat(128)}` } }, "name"],
+      // A token beside a bad scope: the field is named where the schema named it, once.
+      [{ body: { keyspaceId, scopes: ["no spaces", ADMIN_TOKEN] } }, "scopes.0"],
+      [{ body: { keyspaceId, meta: { note: METRICS_TOKEN, pad: "p".repeat(5_000) } } }, "meta"],
+      // Not an object at all: the body is named, not its elements.
+      [{ raw: JSON.stringify([keyspaceId, ADMIN_TOKEN]), headers: json }, "(root)"],
+    ];
+    const before = totalChanges(withTokens);
+    for (const [init, ...fields] of attempts) {
+      const response = await withTokens.call("POST", "/v1/keys", init);
+      expectValidationErrors(response, fields);
+      expect(response.text).not.toContain(ADMIN_TOKEN);
+      expect(response.text).not.toContain(METRICS_TOKEN);
+    }
+    expect(totalChanges(withTokens)).toBe(before);
+  });
+
+  it("names a token beside a __proto__ field the body is refused for early, but not in a verify's body or a revocation's reason", async () => {
+    const withTokens = await createTestApp({ config: { KEYMINT_METRICS_TOKEN: METRICS_TOKEN } });
+    const keyspaceId = (await createKeyspace(withTokens)).id;
+    const key = await createKey(withTokens, { keyspaceId });
+    const headers = { "content-type": "application/json" };
+    const attempts: [string, string, string, ...string[]][] = [
+      [
+        "POST",
+        "/v1/keys",
+        `{"keyspaceId":"${keyspaceId}","__proto__":{},"name":"ops ${ADMIN_TOKEN}"}`,
+        "(root)",
+        "name",
+      ],
+      [
+        "PATCH",
+        `/v1/keys/${key.id}`,
+        `{"meta":{"a":{"__proto__":1,"b":"${METRICS_TOKEN}"}},"name":"${METRICS_TOKEN}"}`,
+        "meta.a",
+        "meta",
+        "name",
+      ],
+      // Bodies not stored as given: the __proto__ field alone is named, as when they reach validation.
+      ["POST", `/v1/keys/${key.id}/revoke`, `{"__proto__":{},"reason":"${ADMIN_TOKEN}"}`, "(root)"],
+      [
+        "POST",
+        "/v1/keys/verify",
+        `{"key":"${key.key}","__proto__":{},"scopes":["${ADMIN_TOKEN}"]}`,
+        "(root)",
+      ],
+    ];
+    const before = totalChanges(withTokens);
+    for (const [method, path, raw, ...fields] of attempts) {
+      const response = await withTokens.call(method, path, { raw, headers });
+      expectValidationErrors(response, fields);
+      expect(response.text).not.toContain(ADMIN_TOKEN);
+      expect(response.text).not.toContain(METRICS_TOKEN);
+    }
+    expect(totalChanges(withTokens)).toBe(before);
+  });
+
   it("still takes text that only looks like a key: a changed checksum, another vendor's token, a SHA-256", async () => {
     const keyspaceId = (await createKeyspace(t)).id;
     const { key } = await createKey(t, { keyspaceId });

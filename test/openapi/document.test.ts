@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { isValidKey, isValidRootKey, parseKey } from "../../src/keys/format.js";
 import { createTestApp } from "../helpers.js";
 
 interface Operation {
@@ -74,6 +75,7 @@ describe("GET /openapi.json", () => {
       "400 (not valid HTTP/1.1",
       "408 (its headers did not arrive",
       "431 (headers over 16 KiB)",
+      "as problem+json with code BAD_REQUEST and an x-request-id",
     ])
       expect(doc.info.description).toContain(answer);
   });
@@ -169,6 +171,50 @@ describe("GET /openapi.json", () => {
     // Always sent with their statuses: a referenced header is typed as present by client generators.
     for (const [name, header] of Object.entries(doc.components.headers))
       expect(header.required, name).toBe(true);
+  });
+
+  it("answers every error status with a Problem, the admin route's 404 that says the routes are off included", () => {
+    let errors = 0;
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, { responses }] of Object.entries(operations)) {
+        for (const [status, response] of Object.entries(responses)) {
+          if (Number(status) < 400) continue;
+          expect(response, `${method} ${path} ${status}`).toMatchObject({
+            content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+          });
+          errors++;
+        }
+      }
+    }
+    expect(errors).toBeGreaterThan(100);
+  });
+
+  it("gives a created key and a created root key examples of their own kind, whose start and last4 are the key's", () => {
+    type Example = { example?: string };
+    const fields = (name: string) =>
+      (doc.components.schemas[name] as { properties: Record<string, Example> }).properties;
+    for (const [name, valid] of [
+      ["CreatedKey", isValidKey],
+      ["CreatedRootKey", isValidRootKey],
+    ] as const) {
+      const { key, start, last4 } = fields(name);
+      expect(valid(key?.example ?? ""), `${name}.key ${key?.example}`).toBe(true);
+      expect(parseKey(key?.example ?? "")).toMatchObject({ start: start?.example, last4: last4?.example });
+    }
+  });
+
+  it("says a stored text may hold neither an API key nor this deployment's admin or metrics token", () => {
+    type Described = { description?: string };
+    const fields = (name: string) =>
+      (doc.components.schemas[name] as { properties: Record<string, Described> }).properties;
+    for (const [schema, field] of [
+      ["CreateKeyRequest", "name"],
+      ["CreateRootKeyRequest", "name"],
+      ["CreateRootKeyRequest", "ownerId"],
+    ] as const)
+      expect(fields(schema)[field]?.description, `${schema}.${field}`).toContain(
+        "holding no API key, nor this deployment's admin or metrics token",
+      );
   });
 
   it("defines the bearer schemes it refers to", () => {

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { bearerToken } from "../../src/auth/bearer.js";
 import { CACHE_MAX_LIMIT, type Config, ConfigError, loadConfig } from "../../src/config.js";
 import { defaultArgon2Concurrency } from "../../src/keys/argon2-queue.js";
@@ -161,6 +161,25 @@ describe("loadConfig: KEYMINT_ARGON2_CONCURRENCY", () => {
     );
     // Named beside the other bad settings.
     expect(configError({ KEYMINT_ARGON2_CONCURRENCY: "4", PORT: "x" }).split("\n")).toHaveLength(3);
+  });
+
+  // On a machine of 2 cores every default is 1: 16 cores make the pool, read from the env given, decide.
+  it("reads the default's UV_THREADPOOL_SIZE from the env it is given, not the process's", async () => {
+    vi.resetModules();
+    vi.doMock("node:os", async (importOriginal) => ({
+      ...(await importOriginal<typeof import("node:os")>()),
+      availableParallelism: () => 16,
+    }));
+    try {
+      const { loadConfig: load } = await import("../../src/config.js");
+      expect(load({ UV_THREADPOOL_SIZE: "1" }).KEYMINT_ARGON2_CONCURRENCY).toBe(1);
+      expect(load({ UV_THREADPOOL_SIZE: "3" }).KEYMINT_ARGON2_CONCURRENCY).toBe(2);
+      expect(load({ UV_THREADPOOL_SIZE: "64" }).KEYMINT_ARGON2_CONCURRENCY).toBe(15);
+      expect(load({}).KEYMINT_ARGON2_CONCURRENCY).toBe(3);
+    } finally {
+      vi.doUnmock("node:os");
+      vi.resetModules();
+    }
   });
 });
 
