@@ -63,8 +63,8 @@ export function threadPoolSize(env: NodeJS.ProcessEnv): number {
  * As many argon2 computations at once as there are cores less one, so that a core stays free for the
  * event loop, which answers every verify: on a 2-core machine (load generators on it too), a workspace's
  * flood of forged argon2id keys cut other workspaces' cached verifies by half with a hash on each core,
- * and by a third with one, at a tenth less argon2 throughput (SECURITY.md).
- * And one fewer than libuv's pool has threads, so that one stays free for the rest of the process (the
+ * and by a third with one (SECURITY.md). The price is argon2's own throughput, about 40% of it on 2
+ * cores (README, "Sizing the verify cache"). And one fewer than libuv's pool has threads, so that one stays free for the rest of the process (the
  * log's asynchronous writes go through it). At least one, so a pool of one thread, or a machine of one
  * core, is all argon2's. KEYMINT_ARGON2_CONCURRENCY replaces it (config.ts); raise UV_THREADPOOL_SIZE
  * for more than 3 on a machine of over 4 cores.
