@@ -24,8 +24,9 @@ export function openConfiguredDatabaseToServe(file: string): { db: Db; lock: Ser
 function openAndMigrate(file: string, beforeMigrating: () => void): Db {
   let db: Db | undefined;
   try {
-    refuseAnotherApplicationsDatabase(file);
+    // First: the check below opens the file, and SQLite would make a -wal and -shm of the other name.
     refuseAFileOfSeveralNames(file);
+    refuseAnotherApplicationsDatabase(file);
     db = openDatabase(file);
     beforeMigrating();
     migrateDatabase(db);

@@ -92,7 +92,7 @@ export function createMetrics(cacheStats: () => CacheStats, argon2Stats: () => A
   });
   new Gauge({
     name: "keymint_argon2_waiting",
-    help: "argon2id computations waiting for a turn (at most as many run at once as there are cores).",
+    help: "argon2id computations waiting for a turn (KEYMINT_ARGON2_CONCURRENCY run at once).",
     registers: [registry],
     collect() {
       this.set(argon2Stats().waiting);

@@ -62,7 +62,7 @@ export const RequestedScopes = z.array(z.string());
 export const StoredScopes = z
   .array(Scope.refine((scope) => !holdsKey(scope), NO_KEY))
   .max(100)
-  .openapi({ description: "No scope may hold an API key." });
+  .openapi({ description: "No scope may hold an API key, nor this deployment's admin or metrics token." });
 // Checked on the parsed JSON itself: the record's output has already dropped a "__proto__" key.
 export const Meta = z
   .preprocess(
@@ -88,7 +88,7 @@ export const Meta = z
     additionalProperties: {},
     example: { plan: "pro" },
     description:
-      "At most 4 KiB as JSON; no __proto__ field, and no string or field name with a lone surrogate or an API key.",
+      "At most 4 KiB as JSON; no __proto__ field, and no string or field name with a lone surrogate, an API key, or this deployment's admin or metrics token.",
   });
 export const Remaining = z.number().int().min(0).max(MAX_REMAINING).openapi({ example: 1000 });
 export const Refill = z

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { linkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
@@ -203,5 +203,7 @@ describe("start-up failures", () => {
       expect(() => openConfiguredDatabase(name)).toThrow(`KEYMINT_DB=${name}: ${refusal}`);
       expect(() => openConfiguredDatabaseToRead(name)).toThrow(`KEYMINT_DB=${name}: ${refusal}`);
     }
+    // Refused before SQLite opens it: nothing is made under the second name.
+    for (const file of [`${hardLink}-wal`, `${hardLink}-shm`]) expect(existsSync(file), file).toBe(false);
   });
 });
