@@ -5,7 +5,7 @@ import { openConfiguredDatabase, openConfiguredDatabaseToRead } from "./db/open-
 import { type AppDeps, createDeps } from "./deps.js";
 import { ApiError } from "./lib/errors.js";
 import { toRootKeyJson, toWorkspaceJson } from "./lib/serialize.js";
-import { createLogger } from "./observability/logger.js";
+import { configuredTokens, createLogger } from "./observability/logger.js";
 import type { Origin } from "./services/audit.js";
 import { createRootKeyAsSystem } from "./services/root-keys.js";
 import { createWorkspace } from "./services/workspaces.js";
@@ -29,6 +29,7 @@ async function run(argv: string[]): Promise<void> {
       "KEYMINT_DB=:memory: is a database of this command's own, gone when it exits; set KEYMINT_DB to the server's database file",
     );
   }
+  refuseTokens(invocation, configuredTokens(config));
   if (invocation.command === "backup") return backup(invocation, config.KEYMINT_DB);
   const db = openConfiguredDatabase(config.KEYMINT_DB);
   try {
@@ -36,6 +37,27 @@ async function run(argv: string[]): Promise<void> {
     await execute(invocation, deps);
   } finally {
     db.$client.close();
+  }
+}
+
+/**
+ * A name or owner is shown on every read, so it may not hold this deployment's admin or metrics token,
+ * as the API refuses one in a body it stores (lib/validation.ts). Checked once the settings are read,
+ * before the database is opened: a usage error, as for the other argument checks.
+ */
+function refuseTokens(invocation: Invocation, tokens: readonly string[]): void {
+  const texts: [string, string | undefined][] =
+    invocation.command === "workspace create"
+      ? [["workspace name", invocation.name]]
+      : invocation.command === "root-key create"
+        ? [
+            ["--name", invocation.name],
+            ["--owner-id", invocation.ownerId],
+          ]
+        : [];
+  for (const [what, text] of texts) {
+    if (text !== undefined && tokens.some((token) => text.includes(token)))
+      throw new UsageError(`${what}: must not hold this deployment's admin or metrics token`);
   }
 }
 

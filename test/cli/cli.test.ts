@@ -294,6 +294,26 @@ describe("keymint CLI", () => {
     expect(rowCounts(env.KEYMINT_DB ?? "")).toEqual(before);
   });
 
+  it("exits 2 for a name or owner holding this deployment's admin or metrics token, as the API refuses one", async () => {
+    const [admin, metrics] = ["cli-admin-token-0123456789", "cli-metrics-token-0123456789"];
+    const withTokens = { ...env, KEYMINT_ADMIN_TOKEN: admin, KEYMINT_METRICS_TOKEN: metrics };
+    const runs = await Promise.all([
+      cli(["workspace", "create", `acme ${admin}`, "--json"], withTokens),
+      cli(["root-key", "create", "--workspace", "ws_x", "--name", metrics, "--json"], withTokens),
+      cli(["root-key", "create", "--workspace", "ws_x", "--owner-id", `o-${admin}`], withTokens),
+    ]);
+    const fields = ["workspace name", "--name", "--owner-id"];
+    for (const [index, run] of runs.entries()) {
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stderr).toContain(
+        `${fields[index]}: must not hold this deployment's admin or metrics token`,
+      );
+      expect(run.stdout + run.stderr).not.toContain(admin);
+      expect(run.stdout + run.stderr).not.toContain(metrics);
+    }
+    expect(existsSync(env.KEYMINT_DB ?? ""), "database file created on a usage error").toBe(false);
+  });
+
   it("prints the usage on stdout and exits 0 for --help and -h, where no command exits 2", async () => {
     const [help, short, none] = await Promise.all([cli(["--help"], env), cli(["-h"], env), cli([], env)]);
     for (const run of [help, short]) {
