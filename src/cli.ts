@@ -5,7 +5,7 @@ import { openConfiguredDatabase, openConfiguredDatabaseToRead } from "./db/open-
 import { type AppDeps, createDeps } from "./deps.js";
 import { ApiError } from "./lib/errors.js";
 import { toRootKeyJson, toWorkspaceJson } from "./lib/serialize.js";
-import { configuredTokens, createLogger } from "./observability/logger.js";
+import { configuredTokens, createLogger, holdsToken } from "./observability/logger.js";
 import type { Origin } from "./services/audit.js";
 import { createRootKeyAsSystem } from "./services/root-keys.js";
 import { createWorkspace } from "./services/workspaces.js";
@@ -56,7 +56,7 @@ function refuseTokens(invocation: Invocation, tokens: readonly string[]): void {
           ]
         : [];
   for (const [what, text] of texts) {
-    if (text !== undefined && tokens.some((token) => text.includes(token)))
+    if (text !== undefined && holdsToken(text, tokens))
       throw new UsageError(`${what}: must not hold this deployment's admin or metrics token`);
   }
 }

@@ -69,10 +69,7 @@ export function threadPoolSize(env: NodeJS.ProcessEnv): number {
  * core, is all argon2's. KEYMINT_ARGON2_CONCURRENCY replaces it (config.ts); raise UV_THREADPOOL_SIZE
  * for more than 3 on a machine of over 4 cores.
  */
-export function defaultArgon2Concurrency(
-  env: NodeJS.ProcessEnv = process.env,
-  cores = availableParallelism(),
-): number {
+export function defaultArgon2Concurrency(env: NodeJS.ProcessEnv, cores = availableParallelism()): number {
   return Math.max(1, Math.min(cores - 1, threadPoolSize(env) - 1));
 }
 

@@ -1,6 +1,7 @@
 import type { Hook } from "@hono/zod-openapi";
 import type { z } from "zod";
 import type { AppEnv } from "../context.js";
+import { holdsToken } from "../observability/logger.js";
 import type { Clock } from "./clock.js";
 import { ApiError, type FieldError } from "./errors.js";
 import { everyText } from "./every-text.js";
@@ -72,7 +73,7 @@ export function bodyFieldErrors(
     errors.push(EXPIRES_AT_NOT_IN_FUTURE);
   }
   if (tokens.length === 0) return errors;
-  const holdsNoToken = (text: string) => !tokens.some((token) => text.includes(token));
+  const holdsNoToken = (text: string) => !holdsToken(text, tokens);
   for (const [field, value] of Object.entries(body)) {
     if (named.has(field)) continue;
     if (!everyText(value, holdsNoToken)) errors.push({ path: field, message: NO_TOKEN });

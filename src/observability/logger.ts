@@ -81,6 +81,11 @@ export function configuredTokens(config: {
   );
 }
 
+/** Whether `text` holds one of `tokens` (configuredTokens) anywhere in it. */
+export function holdsToken(text: string, tokens: readonly string[]): boolean {
+  return tokens.some((token) => text.includes(token));
+}
+
 /** scrubSecrets, and this deployment's tokens too: for text a client may see or a log keeps. */
 export function secretScrubber(config: {
   KEYMINT_ADMIN_TOKEN?: string | undefined;

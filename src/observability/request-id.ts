@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Config } from "../config.js";
 import { holdsKey } from "../keys/format.js";
-import { configuredTokens, holdsDigest } from "./logger.js";
+import { configuredTokens, holdsDigest, holdsToken } from "./logger.js";
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -19,10 +19,7 @@ export function requestIdPolicy(
 ): (given: string | undefined) => string {
   const tokens = configuredTokens(config);
   const mayEcho = (id: string) =>
-    SANE_REQUEST_ID.test(id) &&
-    !holdsKey(id) &&
-    !holdsDigest(id) &&
-    !tokens.some((token) => id.includes(token));
+    SANE_REQUEST_ID.test(id) && !holdsKey(id) && !holdsDigest(id) && !holdsToken(id, tokens);
   return (given) => (given !== undefined && mayEcho(given) ? given : randomUUID());
 }
 
