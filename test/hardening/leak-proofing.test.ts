@@ -415,11 +415,11 @@ describe("secrets a client writes into what KeyMint stores or echoes", () => {
     expect(verified.body.code).toBe("INSUFFICIENT_SCOPES");
   });
 
-  it("refuses this deployment's admin or metrics token written into a field shown on every read (400 naming it, nothing stored)", async () => {
+  it("refuses this deployment's admin or metrics token written into a field shown on every read (400 naming it once, nothing stored)", async () => {
     const withTokens = await createTestApp({ config: { KEYMINT_METRICS_TOKEN: METRICS_TOKEN } });
     const keyspaceId = (await createKeyspace(withTokens)).id;
     const kept = await createKey(withTokens, { keyspaceId, name: "kept" });
-    const attempts: [string, string, Record<string, unknown>, ...string[]][] = [
+    const attempts: [string, string, unknown, ...string[]][] = [
       ["POST", "/v1/keys", { keyspaceId, name: `ops ${ADMIN_TOKEN}` }, "name"],
       [
         "POST",
@@ -431,6 +431,12 @@ describe("secrets a client writes into what KeyMint stores or echoes", () => {
       ["POST", "/v1/keys", { keyspaceId, scopes: ["read", METRICS_TOKEN] }, "scopes"],
       // Beside a field the schema refuses, each named once (contract §6).
       ["PATCH", `/v1/keys/${kept.id}`, { name: "", meta: { notes: [ADMIN_TOKEN] } }, "name", "meta"],
+      // In a field the schema refuses too, or beside a bad element of it: named once, where the schema named it.
+      ["POST", "/v1/keys", { keyspaceId, name: `${ADMIN_TOKEN}${"n".repeat(128)}` }, "name"],
+      ["POST", "/v1/keys", { keyspaceId, scopes: ["no spaces", ADMIN_TOKEN] }, "scopes.0"],
+      ["POST", "/v1/keys", { keyspaceId, meta: { note: METRICS_TOKEN, pad: "p".repeat(5_000) } }, "meta"],
+      // Not an object at all: the body is named, not its elements.
+      ["POST", "/v1/keys", [keyspaceId, ADMIN_TOKEN], "(root)"],
       [
         "POST",
         "/v1/keyspaces",
@@ -455,29 +461,6 @@ describe("secrets a client writes into what KeyMint stores or echoes", () => {
       body: { key: kept.key, scopes: [ADMIN_TOKEN] },
     });
     expect([verified.status, verified.body.code]).toEqual([200, "INSUFFICIENT_SCOPES"]);
-  });
-
-  it("names a token once in a field the schema refuses too, and never as a bogus field of a body that is an array", async () => {
-    const withTokens = await createTestApp({ config: { KEYMINT_METRICS_TOKEN: METRICS_TOKEN } });
-    const keyspaceId = (await createKeyspace(withTokens)).id;
-    const json = { "content-type": "application/json" };
-    const attempts: [{ body?: unknown; raw?: string; headers?: Record<string, string> }, ...string[]][] = [
-      // Too long and holding a token: one bad field, one entry (contract §6).
-      [{ body: { keyspaceId, name: `${ADMIN_TOKEN}${"n".repeat(128)}` } }, "name"],
-      // A token beside a bad scope: the field is named where the schema named it, once.
-      [{ body: { keyspaceId, scopes: ["no spaces", ADMIN_TOKEN] } }, "scopes.0"],
-      [{ body: { keyspaceId, meta: { note: METRICS_TOKEN, pad: "p".repeat(5_000) } } }, "meta"],
-      // Not an object at all: the body is named, not its elements.
-      [{ raw: JSON.stringify([keyspaceId, ADMIN_TOKEN]), headers: json }, "(root)"],
-    ];
-    const before = totalChanges(withTokens);
-    for (const [init, ...fields] of attempts) {
-      const response = await withTokens.call("POST", "/v1/keys", init);
-      expectValidationErrors(response, fields);
-      expect(response.text).not.toContain(ADMIN_TOKEN);
-      expect(response.text).not.toContain(METRICS_TOKEN);
-    }
-    expect(totalChanges(withTokens)).toBe(before);
   });
 
   it("names a token beside a __proto__ field the body is refused for early, but not in a verify's body or a revocation's reason", async () => {
